@@ -1,0 +1,156 @@
+"""Safe checkpoint loading under torch's ``weights_only`` unpickler.
+
+torch >= 2.6 loads with ``weights_only=True`` by default. mmengine 0.10's
+Runner saves numpy arrays and :class:`~mmengine.logging.HistoryBuffer` objects
+into ``meta`` / ``message_hub``, which that unpickler refuses, so a checkpoint
+that ``tools/train.py`` has just written could not be tested or resumed.
+
+We do **not** fall back to ``weights_only=False`` (a downloaded ``.pth`` could
+then run arbitrary code on load). Instead, mmengine's loaders for local files
+and for http(s) URLs are replaced by ones that unpickle with
+``weights_only=True`` plus an explicit allow-list, :func:`safe_globals`: the
+numpy array / scalar / dtype reconstructors and mmengine's HistoryBuffer.
+Anything else a pickle asks for is refused with an
+:class:`UnsafeCheckpointError` naming the file and the globals it wanted.
+A user who trusts such a file can extend the allow-list for their own types
+with ``torch.serialization.add_safe_globals``.
+"""
+import os
+import os.path as osp
+import pickle
+from typing import Any, Callable, List, Optional, Union
+
+import numpy as np
+import torch
+from mmengine.runner.checkpoint import CheckpointLoader
+
+MapLocation = Optional[Union[str, torch.device, Callable]]
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint asked to unpickle a global outside the allow-list."""
+
+
+def _numpy_globals() -> List[Any]:
+    """numpy objects a pickled array, scalar or dtype refers to."""
+    # numpy 2 moved numpy.core to numpy._core; pickles name either module.
+    modules = []
+    for name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
+        try:
+            modules.append(__import__(name, fromlist=['_reconstruct']))
+        except ImportError:
+            continue
+    found = [np.ndarray, np.dtype]
+    for module in modules:
+        found += [module._reconstruct, module.scalar]
+    # Each dtype has its own class (numpy.dtypes.Float64DType, ...), which a
+    # pickled dtype names since numpy 1.25.
+    found += sorted({type(np.dtype(t)) for t in np.sctypeDict.values()},
+                    key=lambda c: c.__name__)
+    return found
+
+
+def safe_globals() -> List[Any]:
+    """The allow-list of globals our checkpoints may unpickle."""
+    from mmengine.logging import HistoryBuffer
+    return _numpy_globals() + [HistoryBuffer]
+
+
+def _unsafe_globals_in(path: str) -> List[str]:
+    """Names of the globals in ``path`` that the allow-list lacks."""
+    allowed = {f'{g.__module__}.{g.__qualname__}' for g in safe_globals()}
+    try:
+        wanted = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # an old (non-zip) format: the error says enough
+        return []
+    return [name for name in wanted if name not in allowed]
+
+
+def load_safely(path: str, map_location: MapLocation = None) -> Any:
+    """``torch.load`` a file with ``weights_only=True`` and our allow-list.
+
+    Args:
+        path (str): A local checkpoint file.
+        map_location: As for :func:`torch.load`.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a file.
+        UnsafeCheckpointError: The pickle references a global that is not
+            allowed. Nothing from the file has been executed.
+    """
+    path = osp.expanduser(path)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'Checkpoint file {path} can not be found.')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        names = _unsafe_globals_in(path)
+        listed = ', '.join(names) if names else 'see the error above'
+        raise UnsafeCheckpointError(
+            f'Refusing to load checkpoint {path}: it asks to unpickle '
+            f'Python objects outside the allow-list of safe globals '
+            f'({listed}). Loading it could run arbitrary code. If you made '
+            f'this file and trust it, allow just those types with '
+            f'torch.serialization.add_safe_globals([...]).') from e
+
+
+def _load_local(filename: str, map_location: MapLocation = None) -> Any:
+    return load_safely(filename, map_location)
+
+
+def _load_http(filename: str,
+               map_location: MapLocation = None,
+               model_dir: Optional[str] = None) -> Any:
+    """Download once into the torch hub cache, then :func:`load_safely`.
+
+    In a distributed run, rank 0 downloads first and the others wait.
+    """
+    from urllib.parse import urlparse
+
+    from mmengine.dist import barrier, get_dist_info
+    if model_dir is None:
+        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    cached = osp.join(model_dir, osp.basename(urlparse(filename).path))
+    rank, world_size = get_dist_info()
+    if rank == 0 and not osp.exists(cached):
+        os.makedirs(model_dir, exist_ok=True)
+        torch.hub.download_url_to_file(filename, cached, progress=True)
+    if world_size > 1:
+        barrier()
+    return load_safely(cached, map_location)
+
+
+def _load_openmmlab(filename: str, map_location: MapLocation = None) -> Any:
+    """Resolve ``open-mmlab://NAME`` as mmengine does, then load safely."""
+    from mmengine.runner.checkpoint import (_get_mmengine_home,
+                                            get_deprecated_model_names,
+                                            get_external_models)
+    name = filename.split('://', 1)[1]
+    name = get_deprecated_model_names().get(name, name)
+    url = get_external_models()[name]
+    if url.startswith(('http://', 'https://')):
+        return _load_http(url, map_location)
+    return load_safely(osp.join(_get_mmengine_home(), url), map_location)
+
+
+def register_safe_checkpoint_loader() -> None:
+    """Route mmengine's checkpoint reading through :func:`load_safely`.
+
+    The allow-list is added to torch's own (so any ``torch.load`` with
+    ``weights_only=True`` accepts a Runner checkpoint), and mmengine's loaders
+    for local files, http(s) and ``open-mmlab://`` are replaced by ones that
+    always pass ``weights_only=True``, whatever the torch version's default.
+    Every mmengine path that reads a checkpoint (``load_checkpoint``,
+    ``Runner.load_checkpoint``, ``Runner.resume``, ``init_cfg=dict(
+    type='Pretrained')``) goes through one of these.
+    """
+    if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
+        torch.serialization.add_safe_globals(safe_globals())
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=_load_local, force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('http://', 'https://'), loader=_load_http, force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('open-mmlab://', 'openmmlab://'),
+        loader=_load_openmmlab,
+        force=True)
