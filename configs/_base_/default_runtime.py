@@ -1,0 +1,31 @@
+# Runtime settings shared by every fcos_mm config.
+# Types resolve in our registry scope first: our classes (FCOSHead, the
+# validating CocoDataset / LoadImageFromFile, ...) shadow mmdet's of the same
+# name, everything else (ResNet, FPN, CocoMetric, ...) falls through to mmdet.
+default_scope = 'fcos_mm'
+
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    # LoggerHook prints losses, lr, time and the ETA every `interval` iters.
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(type='CheckpointHook', interval=1),
+    sampler_seed=dict(type='DistSamplerSeedHook'),
+    visualization=dict(type='DetVisualizationHook'))
+
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    # NCCL on GPUs; tools/train.py switches to gloo where CUDA is missing
+    # (see fcos_mm.utils.dist.init_dist_env).
+    dist_cfg=dict(backend='nccl'),
+)
+
+vis_backends = [dict(type='LocalVisBackend')]
+visualizer = dict(
+    type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+
+log_level = 'INFO'
+load_from = None
+resume = False
