@@ -1,0 +1,3 @@
+from .assigners import FCOSAssignResult, FCOSPointAssigner
+
+__all__ = ['FCOSAssignResult', 'FCOSPointAssigner']
