@@ -1,0 +1,432 @@
+"""FCOS's label assignment measured on a dataset: the paper's Tables 1, 2.
+
+Tian et al., "FCOS: Fully Convolutional One-Stage Object Detection"
+(ICCV 2019, arXiv:1904.01355), Sec. 4.1.1, ask whether assigning labels to
+locations instead of anchors loses objects or confuses them. Given only the
+annotations (no model, no training), this module runs **the assigner that
+training uses** (``FCOSPointAssigner`` from ``TASK_UTILS``) on every image
+and counts:
+
+* **Best possible recall (BPR)**, Table 1: the fraction of ground-truth
+  boxes that are assigned to at least one location, i.e. the recall an
+  ideal detector trained with this assignment could reach. A box counts only
+  if it keeps a location *after* the assigner's tie-break (a location inside
+  several candidate boxes goes to the one of smallest area).
+* **Ambiguous samples**, Table 2: a positive location is ambiguous when it
+  is a candidate of more than one ground-truth box (it falls inside, or
+  inside the centre region with centre sampling, of several boxes whose
+  size fits that location's level). "Different-class" ambiguity counts only
+  the locations whose candidate boxes span more than one class, the case
+  that can really confuse the classifier. Both are ratios to all positive
+  locations.
+* **Positives per level**: how many positive locations each level gets.
+
+Each is measured for a single level (P4, stride 16, no range limit: the
+paper's "w/o FPN") and for P3-P7 with the FCOS regress ranges ("w/ FPN"),
+each with and without centre sampling.
+
+Candidate boxes per location
+----------------------------
+The assigner's public result says which box a location finally gets, not
+how many boxes competed for it. :func:`candidate_mask` recovers the
+candidates from the same public API: assigning one box at a time makes the
+tie-break void, so the locations that box gets alone are exactly the ones
+passing the assigner's own gates (inside box / centre region, regress
+range). That costs one extra ``assign`` call per box; an assigner option
+returning the ``(num_points, num_gts)`` candidate mask it already computes
+would make it a single call.
+
+Locations and input size
+------------------------
+Locations are the training grid: mmdet's ``MlvlPointGenerator`` with offset
+0.5 on feature maps of ``ceil(padded / stride)`` cells, where ``padded`` is
+the image size after the dataset pipeline's resize, padded up to
+``pad_size_divisor`` as the data preprocessor does (one image per batch).
+"""
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
+from torch import Tensor
+
+from fcos_mm.registry import TASK_UTILS
+
+INF = 1e8
+FPN_STRIDES = (8, 16, 32, 64, 128)
+FPN_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512), (512,
+                                                                    INF))
+NO_FPN_STRIDES = (16, )
+NO_FPN_REGRESS_RANGES = ((-1, INF), )
+
+# An image size as (height, width), ground-truth boxes (G, 4) in x1, y1,
+# x2, y2 pixels of the network input and their labels (G, ).
+Sample = Tuple[Tuple[int, int], Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class AssignmentSetting:
+    """One column of the paper's tables: which levels, which assigner.
+
+    Args:
+        name (str): Row name in the printed tables.
+        strides (tuple[int]): Strides of the levels used.
+        regress_ranges (tuple[tuple[float, float]]): One (min, max) range
+            of regression distances per level.
+        center_sampling (bool): Whether only the centre region of a box
+            gives positives.
+        center_sample_radius (float): Centre region half size in strides.
+    """
+    name: str
+    strides: Tuple[int, ...]
+    regress_ranges: Tuple[Tuple[float, float], ...]
+    center_sampling: bool = False
+    center_sample_radius: float = 1.5
+
+    def build_assigner(self):
+        """The training assigner (``FCOSPointAssigner``) for this setting."""
+        return TASK_UTILS.build(
+            dict(
+                type='FCOSPointAssigner',
+                regress_ranges=self.regress_ranges,
+                center_sampling=self.center_sampling,
+                center_sample_radius=self.center_sample_radius))
+
+
+def paper_settings(
+        center_sample_radius: float = 1.5,
+        fpn_regress_ranges: Sequence[Tuple[float, float]] = FPN_REGRESS_RANGES
+) -> List[AssignmentSetting]:
+    """The four settings of Tables 1 and 2: {P4 only, P3-P7} x {without,
+    with centre sampling}.
+
+    Args:
+        center_sample_radius (float): Radius for the centre-sampling rows.
+            Defaults to 1.5.
+        fpn_regress_ranges (Sequence[tuple]): Ranges of P3-P7. Defaults to
+            the paper's (0, 64, 128, 256, 512, inf) split.
+
+    Returns:
+        list[AssignmentSetting]: P4 only, P4 only + CS, FPN, FPN + CS.
+    """
+    ranges = tuple(tuple(r) for r in fpn_regress_ranges)
+    settings = []
+    for name, strides, regress_ranges in (
+        ('P4 only (w/o FPN)', NO_FPN_STRIDES, NO_FPN_REGRESS_RANGES),
+        ('P3-P7 (w/ FPN)', FPN_STRIDES, ranges)):
+        for sampling in (False, True):
+            settings.append(
+                AssignmentSetting(
+                    name=name + (' + center sampling' if sampling else ''),
+                    strides=strides,
+                    regress_ranges=regress_ranges,
+                    center_sampling=sampling,
+                    center_sample_radius=center_sample_radius))
+    return settings
+
+
+@dataclass
+class AssignmentStatistics:
+    """Counts behind one setting's row, summed over images.
+
+    Args:
+        strides (tuple[int]): Strides of the levels, for the per-level
+            counts.
+        num_gts (int): Ground-truth boxes seen.
+        num_recalled (int): Boxes assigned to at least one location.
+        num_positives (int): Positive locations.
+        num_ambiguous (int): Positive locations with more than one
+            candidate box.
+        num_ambiguous_diff (int): Positive locations whose candidate boxes
+            have more than one class.
+        positives_per_level (list[int]): Positive locations per level.
+    """
+    strides: Tuple[int, ...]
+    num_gts: int = 0
+    num_recalled: int = 0
+    num_positives: int = 0
+    num_ambiguous: int = 0
+    num_ambiguous_diff: int = 0
+    positives_per_level: List[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.positives_per_level:
+            self.positives_per_level = [0] * len(self.strides)
+
+    def add(self, other: 'AssignmentStatistics') -> None:
+        """Add another image's (or dataset's) counts to these."""
+        if tuple(other.strides) != tuple(self.strides):
+            raise ValueError(f'Cannot add statistics of strides '
+                             f'{other.strides} to those of {self.strides}.')
+        self.num_gts += other.num_gts
+        self.num_recalled += other.num_recalled
+        self.num_positives += other.num_positives
+        self.num_ambiguous += other.num_ambiguous
+        self.num_ambiguous_diff += other.num_ambiguous_diff
+        self.positives_per_level = [
+            a + b for a, b in zip(self.positives_per_level,
+                                  other.positives_per_level)
+        ]
+
+    @property
+    def bpr(self) -> float:
+        """Best possible recall, in [0, 1] (nan without boxes)."""
+        return _ratio(self.num_recalled, self.num_gts)
+
+    @property
+    def ambiguous_ratio(self) -> float:
+        """Ambiguous positives / positives, in [0, 1]."""
+        return _ratio(self.num_ambiguous, self.num_positives)
+
+    @property
+    def ambiguous_diff_ratio(self) -> float:
+        """Different-class ambiguous positives / positives, in [0, 1]."""
+        return _ratio(self.num_ambiguous_diff, self.num_positives)
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else float('nan')
+
+
+def featmap_sizes(img_shape: Tuple[int, int],
+                  strides: Sequence[int],
+                  pad_size_divisor: int = 32) -> List[Tuple[int, int]]:
+    """Feature map sizes the network gives for an input image.
+
+    ResNet and FPN halve with ``ceil`` (padding 1 or 3 on strided convs),
+    so level ``l`` of an input padded to ``(H, W)`` has
+    ``(ceil(H / s_l), ceil(W / s_l))`` cells.
+
+    Args:
+        img_shape (tuple[int, int]): (height, width) after the resize.
+        strides (Sequence[int]): Level strides.
+        pad_size_divisor (int): What the data preprocessor pads to.
+            Defaults to 32.
+
+    Returns:
+        list[tuple[int, int]]: (height, width) per level.
+    """
+    height, width = (math.ceil(s / pad_size_divisor) * pad_size_divisor
+                     for s in img_shape[:2])
+    return [(math.ceil(height / s), math.ceil(width / s)) for s in strides]
+
+
+def grid_points(sizes: Sequence[Tuple[int, int]],
+                strides: Sequence[int]) -> List[Tensor]:
+    """Location coordinates per level, as the FCOS head makes them.
+
+    Args:
+        sizes (Sequence[tuple[int, int]]): Feature map (height, width) per
+            level.
+        strides (Sequence[int]): Level strides.
+
+    Returns:
+        list[Tensor]: ``(H_l * W_l, 2)`` (x, y) per level, row-major.
+    """
+    generator = MlvlPointGenerator(list(strides), offset=0.5)
+    return generator.grid_priors(
+        list(sizes), dtype=torch.float32, device='cpu')
+
+
+def candidate_mask(assigner, points: List[Tensor], strides: Sequence[int],
+                   gt_bboxes: Tensor, gt_labels: Tensor,
+                   num_classes: int) -> Tensor:
+    """Which boxes each location is a candidate for, by the assigner's gates.
+
+    With a single box there is nothing to break ties between, so the
+    locations that ``assigner.assign`` makes positive for box ``g`` alone
+    are exactly those passing its gates for ``g`` (inside the box, or its
+    centre region with centre sampling, and within the level's regress
+    range).
+
+    Args:
+        assigner: An ``FCOSPointAssigner``.
+        points (list[Tensor]): ``(H_l * W_l, 2)`` locations per level.
+        strides (Sequence[int]): Level strides.
+        gt_bboxes (Tensor): ``(G, 4)`` boxes, x1 y1 x2 y2.
+        gt_labels (Tensor): ``(G, )`` labels.
+        num_classes (int): Number of classes (background label).
+
+    Returns:
+        Tensor: ``(P, G)`` bool, ``P`` locations over all levels.
+    """
+    num_points = sum(len(p) for p in points)
+    mask = gt_bboxes.new_zeros((num_points, len(gt_bboxes)), dtype=bool)
+    for g in range(len(gt_bboxes)):
+        alone = assigner.assign(points, strides, gt_bboxes[g:g + 1],
+                                gt_labels[g:g + 1], num_classes)
+        mask[:, g] = alone.gt_inds == 0
+    return mask
+
+
+def image_statistics(setting: AssignmentSetting,
+                     img_shape: Tuple[int, int],
+                     gt_bboxes: Tensor,
+                     gt_labels: Tensor,
+                     num_classes: int,
+                     pad_size_divisor: int = 32,
+                     assigner=None) -> AssignmentStatistics:
+    """Counts of one image under one setting.
+
+    Args:
+        setting (AssignmentSetting): Levels and assigner options.
+        img_shape (tuple[int, int]): Network input (height, width) before
+            padding.
+        gt_bboxes (Tensor): ``(G, 4)`` boxes, x1 y1 x2 y2, input pixels.
+        gt_labels (Tensor): ``(G, )`` labels.
+        num_classes (int): Number of classes.
+        pad_size_divisor (int): Padding of the input. Defaults to 32.
+        assigner (optional): A prebuilt assigner for ``setting`` (saves
+            rebuilding it per image). Defaults to None.
+
+    Returns:
+        AssignmentStatistics: This image's counts.
+    """
+    stats = AssignmentStatistics(strides=tuple(setting.strides))
+    gt_bboxes = torch.as_tensor(gt_bboxes, dtype=torch.float32).reshape(-1, 4)
+    gt_labels = torch.as_tensor(gt_labels, dtype=torch.long).reshape(-1)
+    if len(gt_bboxes) != len(gt_labels):
+        raise ValueError(f'{len(gt_bboxes)} boxes but {len(gt_labels)} '
+                         'labels.')
+    stats.num_gts = len(gt_bboxes)
+    if stats.num_gts == 0:
+        return stats
+    if assigner is None:
+        assigner = setting.build_assigner()
+    sizes = featmap_sizes(img_shape, setting.strides, pad_size_divisor)
+    points = grid_points(sizes, setting.strides)
+    result = assigner.assign(points, setting.strides, gt_bboxes, gt_labels,
+                             num_classes)
+    positive = result.gt_inds >= 0
+    stats.num_positives = int(positive.sum())
+    stats.num_recalled = int(result.gt_inds[positive].unique().numel())
+    level_of_point = torch.cat([
+        torch.full((len(p), ), level, dtype=torch.long)
+        for level, p in enumerate(points)
+    ])
+    stats.positives_per_level = torch.bincount(
+        level_of_point[positive], minlength=len(points)).tolist()
+
+    candidates = candidate_mask(assigner, points, setting.strides,
+                                gt_bboxes, gt_labels, num_classes)
+    candidates = candidates[positive]  # (num_pos, G)
+    stats.num_ambiguous = int((candidates.sum(1) > 1).sum())
+    # A location sees several classes when the smallest and largest label
+    # among its candidates differ.
+    labels = gt_labels[None].expand_as(candidates)
+    lowest = torch.where(candidates, labels, num_classes).min(1).values
+    highest = torch.where(candidates, labels, -1).max(1).values
+    stats.num_ambiguous_diff = int((lowest != highest).sum())
+    return stats
+
+
+def compute_statistics(
+        samples: Iterable[Sample],
+        num_classes: int,
+        settings: Optional[Sequence[AssignmentSetting]] = None,
+        pad_size_divisor: int = 32) -> Dict[str, AssignmentStatistics]:
+    """Tables 1 and 2's counts over a set of images.
+
+    Args:
+        samples (Iterable[tuple]): ``(img_shape, gt_bboxes, gt_labels)`` per
+            image, see :func:`image_statistics`.
+        num_classes (int): Number of classes.
+        settings (Sequence[AssignmentSetting], optional): Defaults to
+            :func:`paper_settings`.
+        pad_size_divisor (int): Padding of the input. Defaults to 32.
+
+    Returns:
+        dict[str, AssignmentStatistics]: Counts per setting name, in the
+        order of ``settings``.
+    """
+    settings = list(settings) if settings is not None else paper_settings()
+    assigners = [s.build_assigner() for s in settings]
+    totals = {
+        s.name: AssignmentStatistics(strides=tuple(s.strides))
+        for s in settings
+    }
+    for img_shape, gt_bboxes, gt_labels in samples:
+        for setting, assigner in zip(settings, assigners):
+            totals[setting.name].add(
+                image_statistics(setting, img_shape, gt_bboxes, gt_labels,
+                                 num_classes, pad_size_divisor, assigner))
+    return totals
+
+
+def _deterministic(pipeline: List[dict]) -> List[dict]:
+    """The pipeline without random flips, which move no box size and would
+    only make two runs differ."""
+    return [t for t in pipeline if 'RandomFlip' not in str(t.get('type'))]
+
+
+def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
+    """Build a dataset from its config and read boxes as training sees them.
+
+    The dataset's own pipeline runs (so boxes are resized like the network
+    input), without random flips.
+
+    Args:
+        dataset_cfg (dict): A dataset config, e.g. a config's
+            ``train_dataloader.dataset``.
+
+    Returns:
+        tuple: An iterator of ``(img_shape, gt_bboxes, gt_labels)`` and the
+        number of classes (from the dataset's ``metainfo['classes']``).
+    """
+    from fcos_mm.registry import DATASETS
+
+    dataset_cfg = copy.deepcopy(dataset_cfg)
+    if 'pipeline' in dataset_cfg:
+        dataset_cfg['pipeline'] = _deterministic(list(
+            dataset_cfg['pipeline']))
+    dataset = DATASETS.build(dataset_cfg)
+    num_classes = len(dataset.metainfo['classes'])
+
+    def _samples() -> Iterator[Sample]:
+        for i in range(len(dataset)):
+            data = dataset[i]
+            sample = data['data_samples']
+            bboxes = sample.gt_instances.bboxes
+            bboxes = getattr(bboxes, 'tensor', bboxes)
+            yield (tuple(sample.metainfo['img_shape'][:2]), bboxes,
+                   sample.gt_instances.labels)
+
+    return _samples(), num_classes
+
+
+def format_tables(results: Dict[str, AssignmentStatistics]) -> str:
+    """Tables 1 and 2 and positives per level as plain text.
+
+    Args:
+        results (dict[str, AssignmentStatistics]): From
+            :func:`compute_statistics`.
+
+    Returns:
+        str: The three tables.
+    """
+    name_width = max(len(n) for n in results) + 2
+    lines = ['Table 1: best possible recall (BPR) of the assignment',
+             f'{"setting":<{name_width}}{"gt boxes":>10}{"assigned":>10}'
+             f'{"BPR (%)":>10}']
+    for name, s in results.items():
+        lines.append(f'{name:<{name_width}}{s.num_gts:>10d}'
+                     f'{s.num_recalled:>10d}{100 * s.bpr:>10.2f}')
+    lines += ['', 'Table 2: ambiguous positive locations (ratio to all '
+              'positives)',
+              f'{"setting":<{name_width}}{"positives":>10}{"amb.":>8}'
+              f'{"amb. (%)":>10}{"diff.":>8}{"diff. (%)":>11}']
+    for name, s in results.items():
+        lines.append(f'{name:<{name_width}}{s.num_positives:>10d}'
+                     f'{s.num_ambiguous:>8d}'
+                     f'{100 * s.ambiguous_ratio:>10.2f}'
+                     f'{s.num_ambiguous_diff:>8d}'
+                     f'{100 * s.ambiguous_diff_ratio:>11.2f}')
+    lines += ['', 'Positive locations per level']
+    for name, s in results.items():
+        levels = ', '.join(
+            f'P{int(math.log2(stride))}: {count}'
+            for stride, count in zip(s.strides, s.positives_per_level))
+        lines.append(f'{name:<{name_width}}{levels}')
+    return '\n'.join(lines)
