@@ -1,0 +1,236 @@
+"""Build a trained detector and run it on images.
+
+:func:`init_detector` turns a config (and optionally a checkpoint) into a
+model in eval mode that knows its classes and palette;
+:func:`inference_detector` runs it on image files or BGR arrays through the
+config's test pipeline and returns :class:`~mmdet.structures.DetDataSample`
+objects whose ``pred_instances`` hold ``bboxes`` (x1, y1, x2, y2 in the
+original image's pixels), ``scores`` and ``labels``.
+"""
+import copy
+import os.path as osp
+import warnings
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmcv.transforms import Compose
+from mmdet.structures import DetDataSample
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import pseudo_collate
+from mmengine.model.utils import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+
+from fcos_mm.registry import DATASETS, MODELS, SCOPE
+
+ImagesType = Union[str, Path, np.ndarray, Sequence[Union[str, Path,
+                                                         np.ndarray]]]
+
+
+def _load_config(config: Union[str, Path, Config]) -> Config:
+    """A copy of ``config``, read from disk when it is a path."""
+    if isinstance(config, (str, Path)):
+        if not osp.isfile(str(config)):
+            raise FileNotFoundError(f'Config file {config} does not exist.')
+        return Config.fromfile(str(config))
+    if isinstance(config, Config):
+        return copy.deepcopy(config)
+    raise TypeError('config must be a file name or a Config, but got '
+                    f'{type(config).__name__}.')
+
+
+def _switch_off_pretrained(model_cfg: ConfigDict) -> None:
+    """Drop ``init_cfg`` everywhere so that building downloads nothing.
+
+    The weights come from the checkpoint (or stay random), so ImageNet
+    initialisation would be wasted work and needs network access.
+    """
+    if isinstance(model_cfg, dict):
+        if 'init_cfg' in model_cfg:
+            model_cfg['init_cfg'] = None
+        for value in model_cfg.values():
+            _switch_off_pretrained(value)
+    elif isinstance(model_cfg, (list, tuple)):
+        for value in model_cfg:
+            _switch_off_pretrained(value)
+
+
+def _dataset_meta_from_config(config: Config) -> dict:
+    """``metainfo`` of the config's test (or val) dataset, without loading
+    any annotation (``lazy_init``)."""
+    for key in ('test_dataloader', 'val_dataloader'):
+        loader = config.get(key)
+        if loader is None or 'dataset' not in loader:
+            continue
+        dataset_cfg = copy.deepcopy(loader.dataset)
+        dataset_cfg['lazy_init'] = True
+        try:
+            return dict(DATASETS.build(dataset_cfg).metainfo)
+        except Exception as e:  # a broken data section should not stop us
+            warnings.warn(f'Could not read the class names of the '
+                          f'{key} dataset ({e}).')
+    return {}
+
+
+def _dataset_meta_from_checkpoint(checkpoint: dict) -> dict:
+    """Class names / palette stored by the Runner (mmdet 3) or older mmdet
+    (``meta['CLASSES']``)."""
+    meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
+    if 'dataset_meta' in meta:
+        return {k.lower(): v for k, v in meta['dataset_meta'].items()}
+    if 'CLASSES' in meta:
+        return {'classes': meta['CLASSES']}
+    return {}
+
+
+def init_detector(config: Union[str, Path, Config],
+                  checkpoint: Optional[str] = None,
+                  device: str = 'cpu',
+                  cfg_options: Optional[dict] = None) -> nn.Module:
+    """Build a detector from a config and load a checkpoint into it.
+
+    Pretrained-backbone initialisation (``init_cfg``) is switched off: the
+    weights come from ``checkpoint``, or stay random when it is ``None``.
+    ``model.dataset_meta`` gets the class names and palette: the
+    checkpoint's where it has them, else the config's test dataset's.
+
+    Args:
+        config (str | Path | Config): Config file or object.
+        checkpoint (str, optional): Checkpoint file, loaded through
+            mmengine's ``load_checkpoint`` (which fcos_mm makes safe, see
+            :mod:`fcos_mm.utils.checkpoint`). Defaults to None.
+        device (str): Device to put the model on, e.g. ``'cpu'`` or
+            ``'cuda:0'``. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Options merged into the config,
+            e.g. ``{'model.test_cfg.score_thr': 0.3}``. Defaults to None.
+
+    Returns:
+        nn.Module: The detector in eval mode, with ``cfg`` (the config used)
+        and ``dataset_meta`` attributes.
+    """
+    config = _load_config(config)
+    if cfg_options is not None:
+        config.merge_from_dict(cfg_options)
+    if 'model' not in config:
+        raise KeyError('The config has no `model` section.')
+    _switch_off_pretrained(config.model)
+    init_default_scope(config.get('default_scope', SCOPE) or SCOPE)
+
+    model = MODELS.build(config.model)
+    model = revert_sync_batchnorm(model)
+    dataset_meta = {}
+    if checkpoint is not None:
+        if not osp.isfile(osp.expanduser(str(checkpoint))):
+            raise FileNotFoundError(
+                f'Checkpoint file {checkpoint} does not exist.')
+        loaded = load_checkpoint(model, str(checkpoint), map_location='cpu')
+        dataset_meta = _dataset_meta_from_checkpoint(loaded)
+    config_meta = _dataset_meta_from_config(config)
+    for key, value in config_meta.items():
+        dataset_meta.setdefault(key, value)
+    if 'classes' not in dataset_meta:
+        warnings.warn('Neither the checkpoint nor the config names the '
+                      'classes; predictions will carry label indices only.')
+    if dataset_meta.get('palette') is None:
+        dataset_meta['palette'] = 'random'
+    model.dataset_meta = dataset_meta
+    model.cfg = config
+    model.to(device)
+    model.eval()
+    return model
+
+
+def _test_pipeline_cfg(config: Config) -> List[dict]:
+    """The test dataset's pipeline, looking through dataset wrappers."""
+    dataset_cfg = config.test_dataloader.dataset
+    while 'pipeline' not in dataset_cfg:
+        if 'dataset' in dataset_cfg:
+            dataset_cfg = dataset_cfg.dataset
+        elif 'datasets' in dataset_cfg:
+            dataset_cfg = dataset_cfg.datasets[0]
+        else:
+            raise KeyError('The config\'s test_dataloader.dataset has no '
+                           '`pipeline`.')
+    return copy.deepcopy(list(dataset_cfg.pipeline))
+
+
+def build_test_pipeline(config: Config, from_array: bool) -> Compose:
+    """Compose the config's test pipeline for file names or for arrays.
+
+    Args:
+        config (Config): The detector's config (``model.cfg``).
+        from_array (bool): Whether images come as numpy arrays, in which
+            case the loading step becomes ``LoadImageFromNDArray``.
+
+    Returns:
+        Compose: The pipeline, mapping ``dict(img_path=...)`` or
+        ``dict(img=...)`` to ``dict(inputs=..., data_samples=...)``.
+    """
+    pipeline = _test_pipeline_cfg(config)
+    if from_array:
+        pipeline[0] = dict(pipeline[0], type='mmdet.LoadImageFromNDArray')
+    # Transforms resolve their types through the default scope, as the
+    # model does.
+    init_default_scope(config.get('default_scope', SCOPE) or SCOPE)
+    return Compose(pipeline)
+
+
+def _check_image(img: Union[str, Path, np.ndarray], index: int) -> None:
+    """Raise a clear error for an image that cannot be read."""
+    if isinstance(img, np.ndarray):
+        if img.ndim not in (2, 3) or img.size == 0:
+            raise ValueError(f'Image {index} is an array of shape '
+                             f'{img.shape}; expected (H, W) or (H, W, 3).')
+        return
+    if not isinstance(img, (str, Path)):
+        raise TypeError(f'Image {index} is a {type(img).__name__}; expected '
+                        'a file name or a numpy array.')
+    if not osp.isfile(str(img)):
+        raise FileNotFoundError(f'Image file {img} does not exist.')
+
+
+def inference_detector(
+        model: nn.Module,
+        imgs: ImagesType) -> Union[DetDataSample, List[DetDataSample]]:
+    """Detect objects in one image or a batch.
+
+    Args:
+        model (nn.Module): A detector from :func:`init_detector`.
+        imgs (str | Path | np.ndarray | Sequence): An image file, an image
+            array in BGR order (as ``mmcv.imread`` returns it), or a list
+            or tuple of them.
+
+    Returns:
+        DetDataSample | list[DetDataSample]: One result per image (a list
+        when ``imgs`` is a list or tuple), boxes in the original image's
+        pixel coordinates.
+    """
+    is_batch = isinstance(imgs, (list, tuple))
+    images = list(imgs) if is_batch else [imgs]
+    if not images:
+        return []
+    for i, img in enumerate(images):
+        _check_image(img, i)
+
+    pipelines = {}
+    batch = []
+    for img in images:
+        from_array = isinstance(img, np.ndarray)
+        if from_array not in pipelines:
+            pipelines[from_array] = build_test_pipeline(model.cfg, from_array)
+        data = dict(img=img) if from_array else dict(img_path=str(img))
+        # Test pipelines pack `img_id` into the metainfo.
+        data['img_id'] = 0
+        try:
+            batch.append(pipelines[from_array](data))
+        except Exception as e:
+            name = 'an array' if from_array else f'file {img}'
+            raise RuntimeError(
+                f'Could not prepare image {name}: {e}') from e
+
+    with torch.no_grad():
+        results = model.test_step(pseudo_collate(batch))
+    return results if is_batch else results[0]

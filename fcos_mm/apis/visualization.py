@@ -1,0 +1,120 @@
+"""Draw a detector's boxes, class names and scores on images."""
+import os
+import os.path as osp
+from pathlib import Path
+from typing import List, Optional, Union
+
+import mmcv
+import torch.nn as nn
+from mmengine.utils import scandir
+
+from fcos_mm.registry import VISUALIZERS
+
+from .inference import inference_detector
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def list_images(source: Union[str, Path]) -> List[str]:
+    """Image files given as one file or a folder (searched recursively).
+
+    Args:
+        source (str | Path): An image file or a folder.
+
+    Returns:
+        list[str]: Sorted image paths.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist, or a folder holds no
+            image.
+    """
+    source = str(source)
+    if osp.isfile(source):
+        return [source]
+    if not osp.isdir(source):
+        raise FileNotFoundError(f'Image file or folder {source} does not '
+                                'exist.')
+    found = sorted(
+        osp.join(source, name)
+        for name in scandir(source, IMG_EXTENSIONS, recursive=True,
+                            case_sensitive=False))
+    if not found:
+        raise FileNotFoundError(
+            f'Folder {source} holds no image ({", ".join(IMG_EXTENSIONS)}).')
+    return found
+
+
+def build_visualizer(model: nn.Module):
+    """The config's visualizer (mmdet's ``DetLocalVisualizer`` by
+    default), knowing the model's classes and palette."""
+    cfg = model.cfg.get(
+        'visualizer', dict(type='DetLocalVisualizer', name='visualizer'))
+    visualizer = VISUALIZERS.build(cfg)
+    visualizer.dataset_meta = model.dataset_meta
+    return visualizer
+
+
+def draw_detections(model: nn.Module,
+                    images: List[str],
+                    out_dir: str,
+                    score_thr: float = 0.3,
+                    visualizer=None) -> List[str]:
+    """Detect objects and write each image with its boxes drawn.
+
+    Args:
+        model (nn.Module): A detector from
+            :func:`~fcos_mm.apis.init_detector`.
+        images (list[str]): Image files.
+        out_dir (str): Output folder; each result keeps its image's base
+            name with a ``.png`` suffix.
+        score_thr (float): Boxes scoring below it are not drawn.
+            Defaults to 0.3.
+        visualizer (optional): Defaults to :func:`build_visualizer`.
+
+    Returns:
+        list[str]: Paths of the written images.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    if visualizer is None:
+        visualizer = build_visualizer(model)
+    written = []
+    for path in images:
+        result = inference_detector(model, path)
+        img = mmcv.imread(path, channel_order='rgb')
+        name = osp.splitext(osp.basename(path))[0]
+        out_file = osp.join(out_dir, name + '.png')
+        visualizer.add_datasample(
+            name,
+            img,
+            data_sample=result,
+            draw_gt=False,
+            show=False,
+            pred_score_thr=score_thr,
+            out_file=out_file)
+        written.append(out_file)
+    return written
+
+
+def detections_above(result, score_thr: float,
+                     classes: Optional[List[str]] = None) -> List[dict]:
+    """A readable list of a result's boxes scoring at least ``score_thr``.
+
+    Args:
+        result (DetDataSample): One image's result.
+        score_thr (float): Minimum score.
+        classes (list[str], optional): Class names for the labels.
+
+    Returns:
+        list[dict]: ``bbox`` (list of 4 floats), ``score``, ``label`` and
+        ``class`` (name, or the label as text) per box, by score.
+    """
+    pred = result.pred_instances
+    keep = pred.scores >= score_thr
+    found = []
+    for bbox, score, label in zip(pred.bboxes[keep].tolist(),
+                                  pred.scores[keep].tolist(),
+                                  pred.labels[keep].tolist()):
+        name = classes[label] if classes is not None else str(label)
+        found.append(
+            dict(bbox=bbox, score=score, label=label, **{'class': name}))
+    return sorted(found, key=lambda d: -d['score'])

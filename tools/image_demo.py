@@ -1,0 +1,62 @@
+"""Detect objects in an image or a folder of images and draw the results.
+
+Example::
+
+    python tools/image_demo.py data/synthetic/val/000000.png \
+        configs/demo/fcos_demo.py work_dirs/fcos_demo/epoch_12.pth \
+        --out-dir outputs --score-thr 0.3
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+from fcos_mm.apis import (
+    detections_above,
+    draw_detections,
+    inference_detector,
+    init_detector,
+    list_images,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('img', help='an image file or a folder of images')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out-dir', default='outputs', help='folder for the drawn images')
+    parser.add_argument(
+        '--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument(
+        '--score-thr', type=float, default=0.3, help='box score threshold')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.test_cfg.score_thr=0.1')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    images = list_images(args.img)
+    model = init_detector(
+        args.config,
+        args.checkpoint,
+        device=args.device,
+        cfg_options=args.cfg_options)
+    written = draw_detections(model, images, args.out_dir, args.score_thr)
+    classes = model.dataset_meta.get('classes')
+    for path, out_file in zip(images, written):
+        boxes = detections_above(
+            inference_detector(model, path), args.score_thr, classes)
+        print(f'{path}: {len(boxes)} boxes -> {out_file}')
+        for box in boxes:
+            x1, y1, x2, y2 = box['bbox']
+            print(f'  {box["class"]:<16} {box["score"]:.3f} '
+                  f'({x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f})')
+
+
+if __name__ == '__main__':
+    main()
