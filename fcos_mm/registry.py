@@ -19,8 +19,10 @@ mmengine's ``Registry.get`` resolves a name as follows:
   ``'PackDetInputs'`` / ``'DetLocalVisualizer'``: not in our node, so the
   lookup walks up to the parent and gets **mmdet's** class (or mmengine's /
   mmcv's further up, e.g. ``'LoadImageFromFile'``).
-* ``type='mmdet.FCOSHead'``: an explicit scope always reaches **mmdet's** class,
-  which is how tests build the reference implementation beside ours.
+* ``type='mmdet.FCOSHead'``: an explicit scope always reaches **mmdet's**
+  class, which is how tests build the reference implementation beside ours.
+
+(mmdet 3.3 has no node for inferencers; ours hangs under mmengine's.)
 
 A parent's classes are only visible once its module has been imported, and
 ``Registry.get`` imports the ``locations`` of the node it is called on only.
@@ -33,26 +35,25 @@ from mmdet.registry import DATA_SAMPLERS as MMDET_DATA_SAMPLERS
 from mmdet.registry import DATASETS as MMDET_DATASETS
 from mmdet.registry import EVALUATOR as MMDET_EVALUATOR
 from mmdet.registry import HOOKS as MMDET_HOOKS
-from mmdet.registry import INFERENCERS as MMDET_INFERENCERS
 from mmdet.registry import LOG_PROCESSORS as MMDET_LOG_PROCESSORS
 from mmdet.registry import LOOPS as MMDET_LOOPS
 from mmdet.registry import METRICS as MMDET_METRICS
 from mmdet.registry import MODEL_WRAPPERS as MMDET_MODEL_WRAPPERS
 from mmdet.registry import MODELS as MMDET_MODELS
-from mmdet.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMDET_OPTIM_WRAPPER_CONSTRUCTORS
+from mmdet.registry import (
+    OPTIM_WRAPPER_CONSTRUCTORS as MMDET_OPTIM_WRAPPER_CONSTRUCTORS,
+)
 from mmdet.registry import OPTIM_WRAPPERS as MMDET_OPTIM_WRAPPERS
 from mmdet.registry import OPTIMIZERS as MMDET_OPTIMIZERS
 from mmdet.registry import PARAM_SCHEDULERS as MMDET_PARAM_SCHEDULERS
-from mmdet.registry import \
-    RUNNER_CONSTRUCTORS as MMDET_RUNNER_CONSTRUCTORS
+from mmdet.registry import RUNNER_CONSTRUCTORS as MMDET_RUNNER_CONSTRUCTORS
 from mmdet.registry import RUNNERS as MMDET_RUNNERS
 from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
 from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
 from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
 from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
-from mmdet.registry import \
-    WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import Registry
 
 SCOPE = 'fcos_mm'
@@ -97,4 +98,13 @@ EVALUATOR = _node('evaluator', MMDET_EVALUATOR)
 VISUALIZERS = _node('visualizer', MMDET_VISUALIZERS)
 VISBACKENDS = _node('vis_backend', MMDET_VISBACKENDS)
 LOG_PROCESSORS = _node('log_processor', MMDET_LOG_PROCESSORS)
-INFERENCERS = _node('inferencer', MMDET_INFERENCERS)
+# mmdet 3.3 has no inferencer node of its own: ours hangs under mmengine's.
+INFERENCERS = _node('inferencer', MMENGINE_INFERENCERS)
+
+__all__ = [
+    'SCOPE', 'RUNNERS', 'RUNNER_CONSTRUCTORS', 'LOOPS', 'HOOKS', 'DATASETS',
+    'DATA_SAMPLERS', 'TRANSFORMS', 'MODELS', 'MODEL_WRAPPERS',
+    'WEIGHT_INITIALIZERS', 'TASK_UTILS', 'OPTIMIZERS', 'OPTIM_WRAPPERS',
+    'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'METRICS', 'EVALUATOR',
+    'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS', 'INFERENCERS'
+]

@@ -9,7 +9,8 @@ We do **not** fall back to ``weights_only=False`` (a downloaded ``.pth`` could
 then run arbitrary code on load). Instead, mmengine's loaders for local files
 and for http(s) URLs are replaced by ones that unpickle with
 ``weights_only=True`` plus an explicit allow-list, :func:`safe_globals`: the
-numpy array / scalar / dtype reconstructors and mmengine's HistoryBuffer.
+numpy array / scalar / dtype reconstructors, mmengine's HistoryBuffer and a
+``getattr`` that only serves HistoryBuffer's statistics functions.
 Anything else a pickle asks for is refused with an
 :class:`UnsafeCheckpointError` naming the file and the globals it wanted.
 A user who trusts such a file can extend the allow-list for their own types
@@ -50,20 +51,59 @@ def _numpy_globals() -> List[Any]:
     return found
 
 
-def safe_globals() -> List[Any]:
-    """The allow-list of globals our checkpoints may unpickle."""
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """Stands in for ``builtins.getattr`` while unpickling.
+
+    ``HistoryBuffer.__getstate__`` pickles its statistics functions
+    (``HistoryBuffer.min`` ...), which pickle writes as
+    ``getattr(HistoryBuffer, 'min')``. A general ``getattr`` would let a
+    pickle walk to anything (``__subclasses__`` and on to ``os.system``), so
+    only those attribute lookups are served.
+    """
     from mmengine.logging import HistoryBuffer
-    return _numpy_globals() + [HistoryBuffer]
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'getattr({obj!r}, {name!r}) is not on the allow-list: only '
+        f'HistoryBuffer statistics {_HISTORY_BUFFER_STATISTICS} are.')
+
+
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+def safe_globals() -> List[Any]:
+    """The allow-list of globals our checkpoints may unpickle.
+
+    Entries are classes/functions, or ``(stand-in, 'module.name')`` pairs
+    that torch's unpickler serves under that name.
+    """
+    from mmengine.logging import HistoryBuffer
+    return _numpy_globals() + [
+        HistoryBuffer, (_history_buffer_getattr, 'builtins.getattr')
+    ]
 
 
 def _unsafe_globals_in(path: str) -> List[str]:
     """Names of the globals in ``path`` that the allow-list lacks."""
-    allowed = {f'{g.__module__}.{g.__qualname__}' for g in safe_globals()}
+    allowed = {
+        g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
+        for g in safe_globals()
+    }
     try:
         wanted = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     except Exception:  # an old (non-zip) format: the error says enough
         return []
     return [name for name in wanted if name not in allowed]
+
+
+def _reason(error: Exception) -> str:
+    """The part of torch's long weights_only message that says why."""
+    text = str(error)
+    marker = 'WeightsUnpickler error:'
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def load_safely(path: str, map_location: MapLocation = None) -> Any:
@@ -85,7 +125,7 @@ def load_safely(path: str, map_location: MapLocation = None) -> Any:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         names = _unsafe_globals_in(path)
-        listed = ', '.join(names) if names else 'see the error above'
+        listed = ', '.join(names) if names else _reason(e)
         raise UnsafeCheckpointError(
             f'Refusing to load checkpoint {path}: it asks to unpickle '
             f'Python objects outside the allow-list of safe globals '
@@ -122,9 +162,11 @@ def _load_http(filename: str,
 
 def _load_openmmlab(filename: str, map_location: MapLocation = None) -> Any:
     """Resolve ``open-mmlab://NAME`` as mmengine does, then load safely."""
-    from mmengine.runner.checkpoint import (_get_mmengine_home,
-                                            get_deprecated_model_names,
-                                            get_external_models)
+    from mmengine.runner.checkpoint import (
+        _get_mmengine_home,
+        get_deprecated_model_names,
+        get_external_models,
+    )
     name = filename.split('://', 1)[1]
     name = get_deprecated_model_names().get(name, name)
     url = get_external_models()[name]
