@@ -1,0 +1,49 @@
+"""The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
+from mmdet.models.detectors.single_stage import SingleStageDetector
+from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+
+from fcos_mm.registry import MODELS
+
+
+@MODELS.register_module()
+class FCOS(SingleStageDetector):
+    """`FCOS <https://arxiv.org/abs/1904.01355>`_, a single-stage detector.
+
+    mmdet's :class:`SingleStageDetector` does the work (``loss``,
+    ``predict`` and ``tensor`` modes, data preprocessing). It builds its
+    parts through the registry of the current default scope, so build this
+    class under ``default_scope='fcos_mm'`` (every config of ours sets it)
+    for ``type='FCOSHead'`` to mean our head. ``train_cfg`` and
+    ``test_cfg`` are handed to the head: ``train_cfg.assigner`` says which
+    points learn which box.
+
+    Args:
+        backbone (dict): Backbone config, e.g. mmdet's ``ResNet``.
+        neck (dict): Neck config, e.g. mmdet's ``FPN``.
+        bbox_head (dict): Head config, e.g. :class:`FCOSHead`.
+        train_cfg (dict, optional): Training config of the head.
+            Defaults to None.
+        test_cfg (dict, optional): Post-processing config of the head.
+            Defaults to None.
+        data_preprocessor (dict, optional): Config of the data
+            preprocessor, e.g. ``DetDataPreprocessor``. Defaults to None.
+        init_cfg (dict or list[dict], optional): Initialisation config.
+            Defaults to None.
+    """
+
+    def __init__(self,
+                 backbone: ConfigType,
+                 neck: ConfigType,
+                 bbox_head: ConfigType,
+                 train_cfg: OptConfigType = None,
+                 test_cfg: OptConfigType = None,
+                 data_preprocessor: OptConfigType = None,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            bbox_head=bbox_head,
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            init_cfg=init_cfg)

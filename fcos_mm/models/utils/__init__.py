@@ -1,0 +1,3 @@
+from .misc import flatten_levels
+
+__all__ = ['flatten_levels']
