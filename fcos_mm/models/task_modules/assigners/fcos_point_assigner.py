@@ -109,8 +109,8 @@ class FCOSPointAssigner:
     chunk holds at most ``max_pairs`` candidate pairs with about 20 scalars
     each (roughly ``160 * max_pairs`` bytes, 10 MiB at the default), however
     many boxes come. Time is linear in the number of candidate pairs, which
-    is a few cells per box and level with centre sampling and at most
-    ``(2 * high_l / s_l + 3) ** 2`` per box and level without it (plus
+    is at most ``(2 * radius + 1) ** 2`` cells per box and level with
+    centre sampling and about ``(2 * high_l / s_l) ** 2`` without it (plus
     ``H_l * W_l`` per box on a level whose points are not a grid).
 
     Args:
@@ -308,8 +308,20 @@ class FCOSPointAssigner:
                          dtype: torch.dtype) -> Tuple[_Cells, List[Tensor]]:
         """Enumerate, per level and box, the rectangle of cells to test.
 
-        Every true candidate lies in the rectangle (a superset is enough: the
-        exact test runs on each pair), so the rectangle may be generous.
+        On a grid level the rectangle holds exactly the cells strictly inside
+        the region and within ``high`` of all four box sides; the lower range
+        end only drops whole (level, box) entries. The exact test then runs
+        on every pair, so the rectangle only needs to hold all candidates.
+
+        Args:
+            points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
+            strides (Sequence[int]): Per level stride.
+            gt_bboxes (Tensor): ``(G, 4)`` boxes.
+            dtype (torch.dtype): Dtype the point-box subtractions run in.
+
+        Returns:
+            tuple[_Cells, list[Tensor]]: The non-empty entries, and per level
+            the ``(G, 4)`` regions from :meth:`_regions`.
         """
         device = gt_bboxes.device
         num_gts = gt_bboxes.size(0)
