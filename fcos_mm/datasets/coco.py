@@ -1,0 +1,158 @@
+"""mmdet's COCO dataset, checking the annotation file as it is read.
+
+mmdet's :class:`~mmdet.datasets.CocoDataset` silently drops an annotation
+whose category id the json does not define, or whose image id names no
+image, and keeps a box that sticks out of its image as it is. A typo in a
+converted data set then trains on less data than intended with no word said.
+
+This subclass is registered as ``CocoDataset`` in the ``fcos_mm`` scope, so
+configs that say ``type='CocoDataset'`` get it without change. It decides:
+
+* an annotation whose ``category_id`` is not in the json's ``categories``
+  -> :class:`ValueError` naming the json file, the annotation id and the
+  category id. (A category that *is* defined but not among the classes the
+  config selects with ``metainfo=dict(classes=...)`` is skipped silently, as
+  in mmdet: that is selection, not an error.)
+* an annotation whose ``image_id`` is not in the json's ``images``, or whose
+  ``bbox`` is not four finite numbers -> :class:`ValueError` naming the json
+  file and the annotation id.
+* a box partly outside its image -> **clipped** to the image, with one
+  warning per file that counts them and names the first.
+* a box entirely outside its image -> **skipped**, with one warning per file
+  that counts them and names the first (mmdet skips these silently).
+"""
+import copy
+import math
+import warnings
+from typing import List, Union
+
+from mmdet.datasets import CocoDataset as MMDetCocoDataset
+from mmengine.fileio import get_local_path
+
+from fcos_mm.registry import DATASETS
+
+
+@DATASETS.register_module()
+class CocoDataset(MMDetCocoDataset):
+    """COCO-format detection data set that validates its annotations.
+
+    Takes the arguments of :class:`mmdet.datasets.CocoDataset`. See the
+    module docstring for what is checked and what is done about it.
+    """
+
+    def load_data_list(self) -> List[dict]:
+        """Load ``self.ann_file``, check it, and parse it image by image.
+
+        Returns:
+            list[dict]: One data info per image, as mmdet's CocoDataset.
+
+        Raises:
+            ValueError: An annotation names an unknown category or image, or
+                has a malformed box; the message names the file and the ids.
+        """
+        with get_local_path(
+                self.ann_file, backend_args=self.backend_args) as local_path:
+            self.coco = self.COCOAPI(local_path)
+        self._check_annotations()
+        self.cat_ids = self.coco.get_cat_ids(
+            cat_names=self.metainfo['classes'])
+        self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
+        self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
+
+        self._clipped: List[int] = []
+        self._outside: List[int] = []
+        data_list = []
+        for img_id in self.coco.get_img_ids():
+            raw_img_info = self.coco.load_imgs([img_id])[0]
+            raw_img_info['img_id'] = img_id
+            ann_ids = self.coco.get_ann_ids(img_ids=[img_id])
+            data_list.append(
+                self.parse_data_info(
+                    dict(
+                        raw_ann_info=self.coco.load_anns(ann_ids),
+                        raw_img_info=raw_img_info)))
+        self._warn_about_boxes()
+        del self.coco
+        return data_list
+
+    def _check_annotations(self) -> None:
+        """Raise on annotations that name unknown ids or malformed boxes."""
+        cats, imgs = self.coco.cats, self.coco.imgs
+        # An image-info file (e.g. test-dev) has no annotations at all.
+        anns = self.coco.dataset.get('annotations', [])
+        ann_ids = [ann['id'] for ann in anns]
+        if self.ANN_ID_UNIQUE and len(set(ann_ids)) != len(ann_ids):
+            seen, dup = set(), None
+            for ann_id in ann_ids:
+                if ann_id in seen:
+                    dup = ann_id
+                    break
+                seen.add(ann_id)
+            raise ValueError(f'{self.ann_file}: annotation id {dup} is used '
+                             f'more than once; annotation ids must be '
+                             f'unique.')
+        for ann in anns:
+            if ann['category_id'] not in cats:
+                raise ValueError(
+                    f'{self.ann_file}: annotation {ann["id"]} has '
+                    f'category_id {ann["category_id"]}, which is not among '
+                    f'the categories the file defines '
+                    f'({sorted(cats)}).')
+            if ann['image_id'] not in imgs:
+                raise ValueError(
+                    f'{self.ann_file}: annotation {ann["id"]} has image_id '
+                    f'{ann["image_id"]}, which is not among the images the '
+                    f'file lists.')
+            bbox = ann.get('bbox')
+            if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
+                    or not all(
+                        isinstance(v, (int, float)) and math.isfinite(v)
+                        for v in bbox)):
+                raise ValueError(
+                    f'{self.ann_file}: annotation {ann["id"]} has bbox '
+                    f'{bbox!r}; expected [x, y, width, height], four finite '
+                    f'numbers.')
+
+    def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
+        """Clip boxes to their image, drop those outside, then parse as mmdet.
+
+        Args:
+            raw_data_info (dict): ``raw_img_info`` (the json's image entry
+                plus ``img_id``) and ``raw_ann_info`` (its annotations).
+
+        Returns:
+            dict: The data info of the image, as mmdet's CocoDataset.
+        """
+        img_info = raw_data_info['raw_img_info']
+        width, height = img_info['width'], img_info['height']
+        kept = []
+        for ann in raw_data_info['raw_ann_info']:
+            x1, y1, w, h = ann['bbox']
+            cx1, cy1 = max(x1, 0), max(y1, 0)
+            cx2, cy2 = min(x1 + w, width), min(y1 + h, height)
+            if w > 0 and h > 0 and (cx2 <= cx1 or cy2 <= cy1):
+                self._outside.append(ann['id'])
+                continue
+            if w > 0 and h > 0 and (cx1, cy1, cx2, cy2) != (x1, y1, x1 + w,
+                                                             y1 + h):
+                ann = dict(ann, bbox=[cx1, cy1, cx2 - cx1, cy2 - cy1])
+                self._clipped.append(ann['id'])
+            # Some converters omit "area"; mmdet's parser needs it.
+            if 'area' not in ann:
+                ann = dict(ann, area=ann['bbox'][2] * ann['bbox'][3])
+            kept.append(ann)
+        return super().parse_data_info(
+            dict(raw_data_info, raw_ann_info=kept))
+
+    def _warn_about_boxes(self) -> None:
+        """One warning per kind of box fix, naming the first annotation."""
+        for ids, what in ((self._clipped,
+                           'partly outside their image; clipped them to '
+                           'the image'),
+                          (self._outside,
+                           'entirely outside their image; skipped them')):
+            if ids:
+                warnings.warn(
+                    f'{self.ann_file}: {len(ids)} annotation(s) have boxes '
+                    f'{what} (first: annotation {ids[0]}).',
+                    stacklevel=2)

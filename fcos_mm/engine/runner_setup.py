@@ -1,0 +1,168 @@
+"""Turn the command-line options of tools/train.py and tools/test.py into
+config changes, so the tools stay a few lines and the logic is tested here.
+"""
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.logging import print_log
+
+from fcos_mm.registry import SCOPE
+from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
+
+
+def _default_work_dir(config_path: Optional[str]) -> str:
+    name = osp.splitext(osp.basename(config_path or 'fcos_mm'))[0]
+    return osp.join('./work_dirs', name)
+
+
+def _set_work_dir(cfg: Config, work_dir: Optional[str],
+                  config_path: Optional[str]) -> None:
+    # Command line > config > ./work_dirs/<config name>, as in mmdet.
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = _default_work_dir(config_path)
+
+
+def enable_amp(cfg: Config) -> str:
+    """Switch the optimizer wrapper to mixed precision for this machine.
+
+    With CUDA: mmengine's ``AmpOptimWrapper``, float16 with a dynamic loss
+    scale. Without: our :class:`AutocastOptimWrapper`, CPU autocast to
+    bfloat16 (no loss scale needed). A config that already asks for a mixed
+    precision wrapper is left as it is.
+
+    Args:
+        cfg (Config): The config; ``cfg.optim_wrapper`` is changed in place.
+
+    Returns:
+        str: The wrapper type now in the config.
+    """
+    from fcos_mm.engine.optim_wrappers import AutocastOptimWrapper
+
+    wrapper = cfg.optim_wrapper
+    current = wrapper.get('type', 'OptimWrapper')
+    if current in ('AmpOptimWrapper', AutocastOptimWrapper.__name__):
+        print_log(f'Mixed precision is already on ({current}).', 'current')
+        return current
+    if current != 'OptimWrapper':
+        raise ValueError(f'--amp replaces optim_wrapper.type OptimWrapper, '
+                         f'but the config has {current!r}; set a mixed '
+                         f'precision wrapper in the config instead.')
+    if torch.cuda.is_available():
+        wrapper.type = 'AmpOptimWrapper'
+        wrapper.loss_scale = 'dynamic'
+    else:
+        wrapper.type = AutocastOptimWrapper.__name__
+        wrapper.dtype = 'bfloat16'
+    return wrapper.type
+
+
+def prepare_launch(cfg: Config, launcher: str) -> Optional[str]:
+    """Start the process group for ``launcher`` and adapt DDP to the device.
+
+    The group is started here rather than by the Runner so that a CPU-only
+    machine gets gloo (see :mod:`fcos_mm.utils.dist`); the Runner then finds
+    it initialised. On CPU the DDP wrapper is configured without
+    ``device_ids``.
+
+    Args:
+        cfg (Config): The config; ``launcher`` and, on CPU,
+            ``model_wrapper_cfg`` are set in place.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+
+    Returns:
+        str or None: The process group's backend, None without a launcher.
+    """
+    cfg.launcher = launcher
+    if launcher == 'none':
+        return None
+    dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
+    backend = init_dist_env(launcher, **dist_cfg)
+    if not torch.cuda.is_available() and cfg.get(
+            'model_wrapper_cfg') is None:
+        cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(
+            cfg.get('find_unused_parameters', False))
+    return backend
+
+
+def setup_train_cfg(cfg: Config,
+                    config_path: Optional[str] = None,
+                    work_dir: Optional[str] = None,
+                    amp: bool = False,
+                    resume: Optional[str] = None,
+                    auto_scale_lr: bool = False) -> Config:
+    """Apply tools/train.py's options to ``cfg``.
+
+    Args:
+        cfg (Config): The loaded config (``--cfg-options`` already merged).
+        config_path (str, optional): The config file, naming the default
+            work dir.
+        work_dir (str, optional): ``--work-dir``.
+        amp (bool): ``--amp``: see :func:`enable_amp`.
+        resume (str, optional): ``--resume``. ``'auto'`` resumes from the
+            latest checkpoint in the work dir (or starts afresh if there is
+            none); a path resumes from that checkpoint; None does not resume.
+        auto_scale_lr (bool): ``--auto-scale-lr``: scale the lr by the real
+            total batch size over ``auto_scale_lr.base_batch_size``.
+
+    Returns:
+        Config: ``cfg``, changed in place.
+
+    Raises:
+        RuntimeError: ``auto_scale_lr`` is asked for but the config has no
+            ``auto_scale_lr.base_batch_size``.
+    """
+    cfg.setdefault('default_scope', SCOPE)
+    _set_work_dir(cfg, work_dir, config_path)
+    if amp:
+        enable_amp(cfg)
+    if auto_scale_lr:
+        if 'base_batch_size' not in cfg.get('auto_scale_lr', {}):
+            raise RuntimeError(
+                '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size='
+                'N) in the config: the total batch size its lr is set for.')
+        cfg.auto_scale_lr.enable = True
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def setup_test_cfg(cfg: Config,
+                   checkpoint: str,
+                   config_path: Optional[str] = None,
+                   work_dir: Optional[str] = None,
+                   show_dir: Optional[str] = None) -> Config:
+    """Apply tools/test.py's options to ``cfg``.
+
+    Args:
+        cfg (Config): The loaded config (``--cfg-options`` already merged).
+        checkpoint (str): The weights to test.
+        config_path (str, optional): The config file, naming the default
+            work dir.
+        work_dir (str, optional): ``--work-dir``.
+        show_dir (str, optional): ``--show-dir``: where the visualization
+            hook draws each image's predictions, relative to the run's
+            timestamped log folder in the work dir.
+
+    Returns:
+        Config: ``cfg``, changed in place.
+    """
+    cfg.setdefault('default_scope', SCOPE)
+    _set_work_dir(cfg, work_dir, config_path)
+    cfg.load_from = checkpoint
+    if show_dir is not None:
+        hooks = cfg.get('default_hooks', {})
+        if 'visualization' not in hooks:
+            raise RuntimeError(
+                '--show-dir needs a visualization hook in default_hooks, '
+                "e.g. visualization=dict(type='DetVisualizationHook').")
+        hooks.visualization.draw = True
+        hooks.visualization.test_out_dir = show_dir
+    return cfg

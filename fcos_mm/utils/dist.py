@@ -1,0 +1,173 @@
+"""Start a distributed run on GPUs (NCCL) or on CPUs only (gloo).
+
+mmengine's ``init_dist`` calls ``torch.cuda.set_device`` for the pytorch,
+slurm and mpi launchers, which fails on a CPU-only torch, and its Runner then
+wraps the model in DDP with ``device_ids=[LOCAL_RANK]``, which DDP refuses for
+a CPU module. So a CPU cluster (or a test starting two local processes) could
+not train with ``--launcher pytorch``.
+
+:func:`init_dist_env` defers to mmengine where CUDA is available. Without
+CUDA it reads the rank, world size and master address the launcher left in
+the environment (:func:`launcher_env`) and initialises a gloo process group
+itself; the Runner sees the group already initialised and skips its own
+``init_dist`` (``Runner.setup_env``). :func:`cpu_model_wrapper_cfg` gives the
+DDP wrapper config without ``device_ids`` for that case.
+"""
+import os
+import subprocess
+from datetime import timedelta
+from typing import Dict, Mapping, Optional
+
+import torch
+import torch.distributed as torch_dist
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+DEFAULT_PORT = '29500'
+
+
+def _require(env: Mapping[str, str], launcher: str, *names: str) -> None:
+    missing = [name for name in names if name not in env]
+    if missing:
+        raise KeyError(
+            f'--launcher {launcher} needs the environment variable(s) '
+            f'{", ".join(missing)}, which the launcher did not set. Start '
+            f'the job with tools/dist_train.sh (torchrun), '
+            f'tools/slurm_train.sh (srun) or mpirun, or use --launcher none.')
+
+
+def _first_slurm_host(node_list: str) -> str:
+    """The first host name of a SLURM node list such as ``node[01-04]``."""
+    try:
+        out = subprocess.run(['scontrol', 'show', 'hostnames', node_list],
+                             capture_output=True,
+                             text=True,
+                             check=True).stdout
+        return out.split()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        # Without scontrol, a plain name (no brackets) is its own first host.
+        if '[' not in node_list:
+            return node_list.split(',')[0]
+        prefix, ranges = node_list.split('[', 1)
+        first = ranges.split(',')[0].split('-')[0].rstrip(']')
+        return prefix + first
+
+
+def launcher_env(launcher: str,
+                 env: Optional[Mapping[str, str]] = None,
+                 port: Optional[int] = None) -> Dict[str, str]:
+    """The torch.distributed variables for a process started by a launcher.
+
+    Args:
+        launcher (str): ``'pytorch'`` (torchrun sets RANK, LOCAL_RANK,
+            WORLD_SIZE, MASTER_ADDR, MASTER_PORT), ``'slurm'`` (srun sets
+            SLURM_PROCID, SLURM_LOCALID, SLURM_NTASKS, SLURM_NODELIST) or
+            ``'mpi'`` (OpenMPI sets OMPI_COMM_WORLD_RANK, _LOCAL_RANK, _SIZE;
+            MASTER_ADDR must be exported).
+        env (Mapping[str, str], optional): The environment to read. Defaults
+            to ``os.environ``.
+        port (int, optional): Master port for slurm and mpi, overriding
+            MASTER_PORT. Defaults to MASTER_PORT, else 29500.
+
+    Returns:
+        dict[str, str]: RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and
+        MASTER_PORT.
+
+    Raises:
+        KeyError: A variable the launcher should have set is missing.
+        ValueError: ``launcher`` is not one of the above.
+    """
+    env = os.environ if env is None else env
+    if launcher == 'pytorch':
+        names = ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR',
+                 'MASTER_PORT')
+        _require(env, launcher, *names)
+        return {name: env[name] for name in names}
+    if launcher == 'slurm':
+        _require(env, launcher, 'SLURM_PROCID', 'SLURM_NTASKS',
+                 'SLURM_NODELIST')
+        addr = env.get('MASTER_ADDR') or _first_slurm_host(
+            env['SLURM_NODELIST'])
+        rank = env['SLURM_PROCID']
+        return dict(
+            RANK=rank,
+            LOCAL_RANK=env.get('SLURM_LOCALID', rank),
+            WORLD_SIZE=env['SLURM_NTASKS'],
+            MASTER_ADDR=addr,
+            MASTER_PORT=str(port or env.get('MASTER_PORT', DEFAULT_PORT)))
+    if launcher == 'mpi':
+        _require(env, launcher, 'OMPI_COMM_WORLD_RANK',
+                 'OMPI_COMM_WORLD_SIZE', 'MASTER_ADDR')
+        return dict(
+            RANK=env['OMPI_COMM_WORLD_RANK'],
+            LOCAL_RANK=env.get('OMPI_COMM_WORLD_LOCAL_RANK',
+                               env['OMPI_COMM_WORLD_RANK']),
+            WORLD_SIZE=env['OMPI_COMM_WORLD_SIZE'],
+            MASTER_ADDR=env['MASTER_ADDR'],
+            MASTER_PORT=str(port or env.get('MASTER_PORT', DEFAULT_PORT)))
+    raise ValueError(f'Unknown launcher {launcher!r}; expected one of '
+                     f'{", ".join(LAUNCHERS)}.')
+
+
+def init_dist_env(launcher: str,
+                  backend: str = 'nccl',
+                  timeout: Optional[float] = None,
+                  **kwargs) -> Optional[str]:
+    """Initialise the default process group for ``launcher``.
+
+    Args:
+        launcher (str): One of ``'none'``, ``'pytorch'``, ``'slurm'``,
+            ``'mpi'``.
+        backend (str): The backend to use where CUDA is available (the
+            config's ``env_cfg.dist_cfg.backend``). Without CUDA, gloo is
+            used whatever this says, since NCCL needs GPUs.
+        timeout (float, optional): Seconds before a collective gives up.
+        **kwargs: Passed on to mmengine's ``init_dist`` (CUDA only), e.g.
+            ``port`` for slurm.
+
+    Returns:
+        str or None: The backend of the process group, or None for
+        ``'none'``. Nothing is done when a group already exists.
+    """
+    if launcher == 'none':
+        return None
+    if launcher not in LAUNCHERS:
+        raise ValueError(f'Unknown launcher {launcher!r}; expected one of '
+                         f'{", ".join(LAUNCHERS)}.')
+    if torch_dist.is_initialized():
+        return torch_dist.get_backend()
+    if torch.cuda.is_available():
+        from mmengine.dist import init_dist
+        if timeout is not None:
+            kwargs['timeout'] = timeout
+        init_dist(launcher, backend=backend, **kwargs)
+        return torch_dist.get_backend()
+    os.environ.update(launcher_env(launcher, port=kwargs.get('port')))
+    group_kwargs = {}
+    if timeout is not None:
+        group_kwargs['timeout'] = timedelta(seconds=timeout)
+    torch_dist.init_process_group(
+        backend='gloo',
+        init_method='env://',
+        rank=int(os.environ['RANK']),
+        world_size=int(os.environ['WORLD_SIZE']),
+        **group_kwargs)
+    return 'gloo'
+
+
+def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
+    """The Runner's DDP wrapper config for a model on the CPU.
+
+    The Runner passes ``device_ids=[LOCAL_RANK]`` by default, which DDP
+    rejects for a CPU module; a value in the config wins over that default.
+
+    Args:
+        find_unused_parameters (bool): As for DDP.
+
+    Returns:
+        dict: A ``model_wrapper_cfg`` for mmengine's Runner.
+    """
+    return dict(
+        type='MMDistributedDataParallel',
+        device_ids=None,
+        broadcast_buffers=False,
+        find_unused_parameters=find_unused_parameters)

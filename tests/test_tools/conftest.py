@@ -1,0 +1,183 @@
+import importlib.util
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+_HELPER = osp.join(
+    osp.dirname(__file__), '..', 'test_datasets', 'coco_tiny.py')
+_spec = importlib.util.spec_from_file_location('coco_tiny', _HELPER)
+coco_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(coco_tiny)
+
+
+@pytest.fixture
+def coco_tiny_root(tmp_path):
+    """A COCO-layout data root with 2 train and 2 val images."""
+    return coco_tiny.make_coco_tiny(str(tmp_path / 'coco'))
+
+
+@pytest.fixture
+def coco_helper():
+    """The fixture-writing module (``write_json``, ``make_split``, ...)."""
+    return coco_tiny
+
+
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
+R50_CONFIG = osp.join(REPO, 'configs', 'fcos_r50_fpn_1x_coco.py')
+
+# A tiny FCOS for the training tests: ResNet-18 with 8 base channels, FPN
+# and head at 16 channels, GN with 4 groups. Frozen BN (as in the caffe
+# configs) keeps a batch of 2 images and 2 ranks of 1 image equivalent.
+TINY_CONFIG = '''
+_base_ = {base!r}
+custom_imports = dict(imports=['helper_hooks'], allow_failed_imports=False)
+custom_hooks = [dict(type='RecordIters')]
+data_root = {root!r}
+model = dict(
+    backbone=dict(depth=18, base_channels=8, init_cfg=None),
+    neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
+    bbox_head=dict(
+        in_channels=16, feat_channels=16,
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)))
+pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
+    dict(type='PackDetInputs')
+]
+train_dataloader = dict(
+    batch_size={batch_size}, num_workers=0, persistent_workers=False,
+    sampler=dict(type='DefaultSampler', shuffle={shuffle}, seed=0),
+    dataset=dict(data_root=data_root, pipeline=pipeline))
+train_cfg = dict(max_epochs={max_epochs}, val_interval=100)
+{evaluation}
+default_hooks = dict(logger=dict(interval=1))
+log_processor = dict(window_size=1)
+randomness = dict(seed=0, deterministic=True)
+'''
+
+EVAL_OFF = '''
+val_dataloader = None
+val_cfg = None
+val_evaluator = None
+test_dataloader = None
+test_cfg = None
+test_evaluator = None
+'''
+EVAL_ON = '''
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(64, 64), keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape',
+                                          'img_shape', 'scale_factor'))
+]
+val_dataloader = dict(
+    num_workers=0, persistent_workers=False,
+    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file={val_ann!r})
+test_evaluator = val_evaluator
+'''
+
+# Hooks the subprocesses import (custom_imports): record which iterations a
+# process ran with its losses, and kill the process after iteration
+# $KILL_AT_ITER, as a crash or a pre-empted job would.
+HELPER_HOOKS = '''
+import json
+import os
+import signal
+
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+
+from fcos_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RecordIters(Hook):
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        record = dict(pid=os.getpid(), iter=runner.iter,
+                      **{k: float(v) for k, v in outputs.items()})
+        path = os.path.join(runner.work_dir, f'iters_rank{get_rank()}.jsonl')
+        with open(path, 'a') as f:
+            f.write(json.dumps(record) + '\\n')
+        if runner.iter + 1 == int(os.environ.get('KILL_AT_ITER', -1)):
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+
+@pytest.fixture
+def tiny_config(tmp_path, coco_tiny_root):
+    """Write the tiny config (and its hooks module) into tmp_path.
+
+    Returns a function of (batch_size, max_epochs, shuffle, evaluation)
+    giving the config path; without evaluation, val/test are switched off.
+    """
+    with open(tmp_path / 'helper_hooks.py', 'w') as f:
+        f.write(HELPER_HOOKS)
+
+    def write(batch_size=1, max_epochs=3, shuffle=True, evaluation=False):
+        path = tmp_path / f'tiny_b{batch_size}_e{max_epochs}.py'
+        evaluation = EVAL_ON.format(val_ann=coco_tiny_root['val_ann']) \
+            if evaluation else EVAL_OFF
+        with open(path, 'w') as f:
+            f.write(
+                TINY_CONFIG.format(
+                    base=R50_CONFIG,
+                    root=coco_tiny_root['root'] + '/',
+                    batch_size=batch_size,
+                    max_epochs=max_epochs,
+                    shuffle=shuffle,
+                    evaluation=evaluation))
+        return str(path)
+
+    return write
+
+
+@pytest.fixture
+def tool_env(tmp_path):
+    """Environment for tool subprocesses: the venv's python first on PATH,
+    the repo and tmp_path (helper_hooks) importable, one thread each."""
+    env = dict(os.environ)
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO, str(tmp_path), env.get('PYTHONPATH', '')])
+    env['OMP_NUM_THREADS'] = '1'
+    env.pop('KILL_AT_ITER', None)
+    return env
+
+
+def run_tool(args, env, timeout=300):
+    """Run a command from the repo root; returns the CompletedProcess."""
+    return subprocess.run(
+        args,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout)
+
+
+def read_iters(work_dir, rank=0):
+    """The records RecordIters wrote for ``rank``, in order."""
+    with open(osp.join(work_dir, f'iters_rank{rank}.jsonl')) as f:
+        return [json.loads(line) for line in f]
+
+
+@pytest.fixture
+def tools():
+    """run_tool / read_iters and the paths, for the test modules."""
+    return SimpleNamespace(
+        run=run_tool,
+        read_iters=read_iters,
+        repo=REPO,
+        r50_config=R50_CONFIG,
+        python=sys.executable)

@@ -1,0 +1,141 @@
+"""The option handling behind tools/train.py and tools/test.py."""
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from fcos_mm.engine import (
+    AutocastOptimWrapper,
+    enable_amp,
+    prepare_launch,
+    setup_test_cfg,
+    setup_train_cfg,
+)
+
+
+def _cfg(**kwargs):
+    base = dict(
+        optim_wrapper=dict(
+            type='OptimWrapper', optimizer=dict(type='SGD', lr=0.01)),
+        auto_scale_lr=dict(enable=False, base_batch_size=16),
+        default_hooks=dict(visualization=dict(type='DetVisualizationHook')),
+        env_cfg=dict(dist_cfg=dict(backend='nccl')))
+    base.update(kwargs)
+    return Config(base)
+
+
+def test_work_dir_from_option_config_or_file_name():
+    cfg = setup_train_cfg(_cfg(), config_path='configs/x/my_cfg.py')
+    assert cfg.work_dir == './work_dirs/my_cfg'
+    assert cfg.default_scope == 'fcos_mm'
+    cfg = setup_train_cfg(_cfg(work_dir='w0'), config_path='a/b.py')
+    assert cfg.work_dir == 'w0'
+    cfg = setup_train_cfg(_cfg(work_dir='w0'), 'a/b.py', work_dir='w1')
+    assert cfg.work_dir == 'w1'
+
+
+def test_resume_options():
+    cfg = setup_train_cfg(_cfg(load_from='pre.pth'), resume='auto')
+    assert cfg.resume is True and cfg.load_from is None
+    cfg = setup_train_cfg(_cfg(), resume='w/epoch_3.pth')
+    assert cfg.resume is True and cfg.load_from == 'w/epoch_3.pth'
+    cfg = setup_train_cfg(_cfg(resume=False, load_from='pre.pth'))
+    assert cfg.resume is False and cfg.load_from == 'pre.pth'
+
+
+def test_auto_scale_lr():
+    assert setup_train_cfg(_cfg(), auto_scale_lr=True).auto_scale_lr.enable
+    assert not setup_train_cfg(_cfg()).auto_scale_lr.enable
+    with pytest.raises(RuntimeError, match='base_batch_size'):
+        setup_train_cfg(_cfg(auto_scale_lr=dict(enable=False)),
+                        auto_scale_lr=True)
+
+
+def test_amp_is_bf16_autocast_on_cpu():
+    cfg = setup_train_cfg(_cfg(), amp=True)
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+
+
+def test_amp_is_fp16_with_dynamic_loss_scale_on_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = _cfg()
+    assert enable_amp(cfg) == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 'dynamic'
+    assert 'dtype' not in cfg.optim_wrapper
+
+
+def test_amp_leaves_mixed_precision_configs_and_refuses_others():
+    cfg = _cfg(optim_wrapper=dict(type='AmpOptimWrapper', loss_scale=512.))
+    assert enable_amp(cfg) == 'AmpOptimWrapper'
+    assert cfg.optim_wrapper.loss_scale == 512.
+    with pytest.raises(ValueError, match="'ApexOptimWrapper'"):
+        enable_amp(_cfg(optim_wrapper=dict(type='ApexOptimWrapper')))
+
+
+def test_test_cfg_checkpoint_and_show_dir():
+    cfg = setup_test_cfg(_cfg(), 'w/epoch_12.pth', 'configs/t.py',
+                         show_dir='vis')
+    assert cfg.load_from == 'w/epoch_12.pth'
+    assert cfg.work_dir == './work_dirs/t'
+    vis = cfg.default_hooks.visualization
+    assert vis.draw is True and vis.test_out_dir == 'vis'
+    with pytest.raises(RuntimeError, match='visualization hook'):
+        setup_test_cfg(_cfg(default_hooks={}), 'c.pth', show_dir='vis')
+
+
+def test_prepare_launch_none_starts_nothing():
+    cfg = _cfg()
+    assert prepare_launch(cfg, 'none') is None
+    assert cfg.launcher == 'none'
+    assert 'model_wrapper_cfg' not in cfg
+
+
+def test_autocast_wrapper_arguments():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=0.1)
+    wrapper = AutocastOptimWrapper(optimizer=opt)
+    assert wrapper.cast_dtype is torch.bfloat16
+    assert wrapper.device_type == 'cpu'
+    with pytest.raises(TypeError, match="'float17'"):
+        AutocastOptimWrapper(optimizer=opt, dtype='float17')
+
+
+def test_amp_trains_in_bfloat16_on_cpu(tmp_path, tiny_config):
+    cfg = Config.fromfile(
+        tiny_config(batch_size=2, max_epochs=2), import_custom_modules=False)
+    cfg.pop('custom_imports')
+    cfg.custom_hooks = []
+    setup_train_cfg(cfg, work_dir=str(tmp_path / 'amp'), amp=True)
+    cfg.experiment_name = 'test_amp_trains_in_bfloat16_on_cpu'
+    runner = Runner.from_cfg(cfg)
+
+    dtypes, losses = [], []
+    runner.model.bbox_head.conv_cls.register_forward_hook(
+        lambda m, i, o: dtypes.append(o.dtype))
+    before = {
+        k: v.detach().clone()
+        for k, v in runner.model.named_parameters()
+    }
+
+    class Record(Hook):
+
+        def after_train_iter(self, runner, batch_idx, data_batch=None,
+                             outputs=None):
+            losses.append({k: float(v) for k, v in outputs.items()})
+
+    runner.register_hook(Record(), priority='LOWEST')
+    runner.train()
+    assert isinstance(runner.optim_wrapper, AutocastOptimWrapper)
+
+    # 2 images, batch 2, 2 epochs: 2 iterations, each calling the shared
+    # conv_cls on 5 levels, in bfloat16.
+    assert len(losses) == 2 and len(dtypes) == 2 * 5
+    assert set(dtypes) == {torch.bfloat16}
+    for step in losses:
+        assert all(torch.isfinite(torch.tensor(v)) for v in step.values())
+    after = dict(runner.model.named_parameters())
+    # Master weights stay float32 and the head has been updated.
+    assert after['bbox_head.conv_cls.weight'].dtype == torch.float32
+    assert not torch.equal(before['bbox_head.conv_cls.weight'],
+                           after['bbox_head.conv_cls.weight'])

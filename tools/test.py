@@ -1,0 +1,79 @@
+"""Test (evaluate) a trained FCOS detector.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
+        [--show-dir DIR] [--cfg-options KEY=VALUE ...]
+        [--launcher {none,pytorch,slurm,mpi}]
+
+Prints the COCO bbox table (CocoMetric) at the end.
+"""
+import argparse
+import os
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
+from fcos_mm.engine import prepare_launch, setup_test_cfg
+from fcos_mm.utils import register_all_modules
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a '
+                                     'detector')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='where to save the evaluation metrics')
+    parser.add_argument(
+        '--out', help='dump the predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--show-dir',
+        help='draw predictions into this folder (inside the run folder of '
+        'the work dir)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=2')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must end in .pkl or .pickle, got {args.out}')
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    register_all_modules(init_default_scope=False)
+
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    setup_test_cfg(
+        cfg,
+        args.checkpoint,
+        config_path=args.config,
+        work_dir=args.work_dir,
+        show_dir=args.show_dir)
+    prepare_launch(cfg, args.launcher)
+
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
