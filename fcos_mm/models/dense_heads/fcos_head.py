@@ -64,7 +64,7 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS, TASK_UTILS
 
-from ..utils import flatten_levels
+from ..utils import fcos_mm_scope, flatten_levels
 
 INF = 1e8
 
@@ -223,22 +223,29 @@ class FCOSHead(BaseDenseHead):
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
 
-        self.loss_cls = MODELS.build(loss_cls)
-        self.loss_bbox = MODELS.build(loss_bbox)
-        self.loss_centerness = (
-            MODELS.build(loss_centerness) if use_centerness else None)
-        self.bbox_coder = TASK_UTILS.build(bbox_coder)
         prior_generator = copy.deepcopy(prior_generator)
+        if tuple(prior_generator.setdefault('strides',
+                                            self.strides)) != self.strides:
+            raise ValueError(
+                f'FCOSHead: prior_generator strides '
+                f'{tuple(prior_generator["strides"])} differ from the '
+                f'head\'s strides {self.strides}; set them once, in the head')
         prior_generator['strides'] = self.strides
-        self.prior_generator = TASK_UTILS.build(prior_generator)
+        with fcos_mm_scope():
+            self.loss_cls = MODELS.build(loss_cls)
+            self.loss_bbox = MODELS.build(loss_bbox)
+            self.loss_centerness = (
+                MODELS.build(loss_centerness) if use_centerness else None)
+            self.bbox_coder = TASK_UTILS.build(bbox_coder)
+            self.prior_generator = TASK_UTILS.build(prior_generator)
+            self.assigner = self._build_assigner(
+                train_cfg,
+                dict(
+                    regress_ranges=regress_ranges,
+                    center_sampling=center_sampling,
+                    center_sample_radius=center_sample_radius))
         # one point per location, in the terms of mmdet's anchor heads
         self.num_base_priors = self.prior_generator.num_base_priors[0]
-        self.assigner = self._build_assigner(
-            train_cfg,
-            dict(
-                regress_ranges=regress_ranges,
-                center_sampling=center_sampling,
-                center_sample_radius=center_sample_radius))
         self._init_layers()
 
     # ----------------------------------------------------------- building

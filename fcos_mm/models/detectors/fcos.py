@@ -4,16 +4,18 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
 from fcos_mm.registry import MODELS
 
+from ..utils import fcos_mm_scope
+
 
 @MODELS.register_module()
 class FCOS(SingleStageDetector):
     """`FCOS <https://arxiv.org/abs/1904.01355>`_, a single-stage detector.
 
     mmdet's :class:`SingleStageDetector` does the work (``loss``,
-    ``predict`` and ``tensor`` modes, data preprocessing). It builds its
-    parts through the registry of the current default scope, so build this
-    class under ``default_scope='fcos_mm'`` (every config of ours sets it)
-    for ``type='FCOSHead'`` to mean our head. ``train_cfg`` and
+    ``predict`` and ``tensor`` modes, data preprocessing). The parts are
+    built in our scope whatever the caller's default scope, so
+    ``type='FCOSHead'`` means ours, ``'ResNet'`` / ``'FPN'`` fall through to
+    mmdet's and ``'mmdet.FCOSHead'`` reaches mmdet's head. ``train_cfg`` and
     ``test_cfg`` are handed to the head: ``train_cfg.assigner`` says which
     points learn which box.
 
@@ -39,11 +41,12 @@ class FCOS(SingleStageDetector):
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
-        super().__init__(
-            backbone=backbone,
-            neck=neck,
-            bbox_head=bbox_head,
-            train_cfg=train_cfg,
-            test_cfg=test_cfg,
-            data_preprocessor=data_preprocessor,
-            init_cfg=init_cfg)
+        with fcos_mm_scope():
+            super().__init__(
+                backbone=backbone,
+                neck=neck,
+                bbox_head=bbox_head,
+                train_cfg=train_cfg,
+                test_cfg=test_cfg,
+                data_preprocessor=data_preprocessor,
+                init_cfg=init_cfg)

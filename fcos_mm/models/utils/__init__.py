@@ -1,3 +1,4 @@
 from .misc import flatten_levels
+from .scope import fcos_mm_scope
 
-__all__ = ['flatten_levels']
+__all__ = ['fcos_mm_scope', 'flatten_levels']

@@ -481,3 +481,40 @@ def test_legacy_predictor_names_load():
     fresh = FCOSHead(**COMMON)
     fresh.load_state_dict(state, strict=True)  # a plain dict: no metadata
     torch.testing.assert_close(fresh.conv_cls.weight, ours.conv_cls.weight)
+
+
+def test_builds_our_parts_under_any_default_scope():
+    from fcos_mm.models.losses import FocalLoss
+    from fcos_mm.models.task_modules import FCOSPointAssigner
+    for scope in ('mmdet', 'fcos_mm'):
+        with DefaultScope.overwrite_default_scope(scope):
+            head = FCOSHead(**COMMON)
+            # the caller's scope is back afterwards
+            assert DefaultScope.get_current_instance().scope_name == scope
+        assert type(head.assigner) is FCOSPointAssigner
+        assert type(head.loss_cls) is FocalLoss
+    # an explicit scope still reaches mmdet's class
+    head = FCOSHead(
+        **COMMON, loss_cls=dict(type='mmdet.FocalLoss', use_sigmoid=True))
+    assert type(head.loss_cls).__module__.startswith('mmdet.')
+
+
+def test_point_generator_from_config():
+    head = FCOSHead(
+        **COMMON, prior_generator=dict(type='MlvlPointGenerator', offset=0.))
+    points = head.prior_generator.grid_priors([(2, 3)] * 5, device='cpu')
+    # offset 0: the grid starts at the image corner
+    assert points[1][:4].tolist() == [[0, 0], [16, 0], [32, 0], [0, 16]]
+    with pytest.raises(ValueError, match='differ from the head'):
+        FCOSHead(
+            **COMMON,
+            prior_generator=dict(
+                type='MlvlPointGenerator', strides=(8, 16, 32, 64)))
+
+
+def test_mismatched_levels_are_refused():
+    _, ours = build_pair('vanilla')
+    cls_scores, bbox_preds, centernesses = ours(features())
+    with pytest.raises(ValueError, match='differ in levels'):
+        ours.loss_by_feat(cls_scores, bbox_preds[:4], centernesses,
+                          gt_instances(), METAS)

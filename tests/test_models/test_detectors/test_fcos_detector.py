@@ -114,6 +114,17 @@ def test_builds_our_classes_under_our_scope():
     assert ours.bbox_head.assigner.regress_ranges[0] == (-1, 12)
 
 
+def test_builds_our_head_under_another_default_scope():
+    cfg = copy.deepcopy(MODEL)
+    cfg.pop('type')
+    cfg['bbox_head']['train_cfg'] = None
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = FCOS(**cfg)
+    assert type(model.bbox_head) is FCOSHead
+    # mmdet's ResNet through the fall-through
+    assert type(model.backbone).__name__ == 'ResNet'
+
+
 def test_mmdet_state_dict_loads_strictly_and_losses_match():
     mm_model, ours = build_pair()
     mm_model.train()
