@@ -44,9 +44,11 @@ if ! "$PY" -c 'import mmcv.ops' 2>/dev/null; then
     # mmcv 2.1's setup.py needs setuptools<70 and must see the installed
     # torch, hence --no-build-isolation; torch itself wants setuptools>=77,
     # which is put back afterwards.
+    echo "[setup_env] (pip will complain that torch wants setuptools>=77:" \
+         "expected, it is put back right after the build)"
     pip_install -r requirements/build.txt
     MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} \
-        "$PY" -m pip install --no-build-isolation "$MMCV_SPEC"
+        "$PY" -m pip install -q --no-build-isolation "$MMCV_SPEC"
     pip_install "setuptools>=77"
 fi
 
