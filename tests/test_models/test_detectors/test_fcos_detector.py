@@ -2,12 +2,15 @@
 the same losses, detections and raw outputs (ResNet-18, FPN with 8 channels,
 a tiny head, 64x96 inputs)."""
 import copy
+import os.path as osp
+import warnings
 
+import mmdet
 import pytest
 import torch
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmdet.structures import DetDataSample
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
@@ -177,3 +180,41 @@ def test_strict_loading_refuses_a_missing_predictor():
     }
     with pytest.raises(RuntimeError, match='conv_cls'):
         ours.load_state_dict(state, strict=True)
+
+
+MMDET_CONFIGS = osp.join(osp.dirname(mmdet.__file__), '.mim', 'configs',
+                         'fcos')
+
+
+@pytest.mark.parametrize('name', [
+    'fcos_r50-caffe_fpn_gn-head_1x_coco.py',
+    'fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-giou_1x_coco.py'
+])
+def test_mmdet_configs_and_weights_work_with_ours(name):
+    """mmdet's own full-size FCOS config builds ours unchanged (the head's
+    assigner kwargs are deprecated, not refused), and mmdet's R50 model
+    loads into ours strictly with equal losses."""
+    model_cfg = Config.fromfile(osp.join(MMDET_CONFIGS, name)).model
+    model_cfg.backbone.init_cfg = None  # never download
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        mm_model = MMDET_MODELS.build(copy.deepcopy(model_cfg))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always', DeprecationWarning)
+        with DefaultScope.overwrite_default_scope('fcos_mm'):
+            ours = MODELS.build(copy.deepcopy(model_cfg))
+    assert type(ours.bbox_head) is FCOSHead
+    head_cfg = model_cfg.bbox_head
+    deprecated = [
+        w for w in caught if 'set them in train_cfg.assigner' in str(w.message)
+    ]
+    assert len(deprecated) == int('center_sampling' in head_cfg)
+    assert ours.bbox_head.assigner.center_sampling == head_cfg.get(
+        'center_sampling', False)
+    ours.load_state_dict(mm_model.state_dict(), strict=True)
+    mm_model.train()
+    ours.train()
+    data = ours.data_preprocessor(batch(True), True)
+    losses = ours(**data, mode='loss')
+    ref = mm_model(**data, mode='loss')
+    for key in ref:
+        torch.testing.assert_close(losses[key], ref[key], rtol=1e-5, atol=0)
