@@ -250,7 +250,7 @@ class FCOSHead(BaseDenseHead):
 
     # ----------------------------------------------------------- building
     @staticmethod
-    def _build_assigner(train_cfg: OptConfigType, legacy: dict):
+    def _build_assigner(train_cfg: OptConfigType, legacy: dict) -> object:
         """Build ``train_cfg.assigner``, filling the deprecated head kwargs.
 
         Raises:

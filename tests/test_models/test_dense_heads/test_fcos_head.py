@@ -518,3 +518,17 @@ def test_mismatched_levels_are_refused():
     with pytest.raises(ValueError, match='differ in levels'):
         ours.loss_by_feat(cls_scores, bbox_preds[:4], centernesses,
                           gt_instances(), METAS)
+
+
+def test_nms_pre_zero_or_negative_keeps_every_candidate():
+    _, ours = build_pair('vanilla')
+    outs = ours(features())
+    points_per_img = sum(h * w for h, w in FEAT_SIZES)  # 129
+    for nms_pre in (-1, 0):
+        cfg = dict(nms_pre=nms_pre, score_thr=0.0, min_bbox_size=-1)
+        results = ours.predict_by_feat(
+            *outs, batch_img_metas=METAS, cfg=cfg, with_nms=False)
+        # every (point, class) pair of every level, none dropped
+        assert [len(r) for r in results] == [points_per_img * NUM_CLASSES] * 2
+    with pytest.raises(ValueError, match='batch_img_metas'):
+        ours.predict_by_feat(*outs, cfg=cfg)
