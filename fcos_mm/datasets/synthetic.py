@@ -1,0 +1,377 @@
+"""A deterministic synthetic detection set in COCO format, for the demo.
+
+The demo must run on a fresh machine with no COCO and no pretrained weights,
+so it trains on pictures it draws itself: filled ellipses, rectangles and
+triangles, each class in its own colour with a dark outline, on a light,
+slightly noisy background. The set is made to be learnable by a narrow
+detector trained from scratch on a CPU in minutes, while still exercising
+what FCOS is about:
+
+* **every FPN level gets objects.** FCOS sends a location to the level whose
+  regress range holds ``max(l, t, r, b)``, about half the longer box side near
+  the box centre. :data:`DEMO_REGRESS_RANGES` (1.5 strides at each level, for
+  256 px images and strides 8..128) are split into the side ranges of
+  :func:`side_ranges_for`, and each object draws its level first, so box sides
+  run from 16 px to most of the image;
+* **objects overlap.** Shapes are drawn largest first and a later (smaller or
+  equal) shape may cover up to ``max_cover`` of the boxes under it, so boxes
+  intersect while every shape keeps most of its outline visible;
+* **boxes are tight.** Boxes have integer corners and each shape touches all
+  four sides of its box.
+
+Every image comes from its own random generator seeded by ``(seed, split,
+index)``, so a split is identical on every machine and run, and the first
+``n`` images of a split do not depend on how many are made.
+
+Layout written under ``data_root``::
+
+    annotations/instances_train.json   COCO instances (bbox only)
+    annotations/instances_val.json
+    train/000000.png ...
+    val/000000.png ...
+"""
+import json
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import mmcv
+import numpy as np
+
+CLASSES = ('ellipse', 'rectangle', 'triangle')
+# RGB; far apart so that colour alone nearly tells the class.
+PALETTE = ((220, 50, 40), (40, 170, 60), (50, 80, 220))
+SPLIT_IDS = {'train': 0, 'val': 1, 'test': 2}
+
+DEMO_IMG_SIZE = 256
+# max(l, t, r, b) ranges of P3..P7: 1.5 strides per level, so that objects of
+# all levels fit in a 256 px image (mmdet's COCO ranges, 64..512, would leave
+# P6 and P7 empty at this size).
+DEMO_REGRESS_RANGES = ((-1, 12), (12, 24), (24, 48), (48, 96), (96, 1e8))
+# Share of the objects drawn for P3..P7; big objects crowd an image, so they
+# are drawn less often.
+DEMO_LEVEL_WEIGHTS = (0.3, 0.25, 0.2, 0.15, 0.1)
+
+INFO_DESCRIPTION = 'fcos_mm synthetic shapes'
+
+
+def side_ranges_for(regress_ranges: Sequence[Sequence[float]],
+                    min_side: int = 16,
+                    max_side: int = 240) -> List[Tuple[int, int]]:
+    """Integer ranges of the longer box side that land on each FPN level.
+
+    A level with regress range ``(lo, hi]`` gets the boxes whose half longer
+    side ``s / 2`` lies in it, i.e. ``2 * lo < s <= 2 * hi``.
+
+    Args:
+        regress_ranges (Sequence[Sequence[float]]): ``(lo, hi)`` per level,
+            increasing, as given to the FCOS assigner.
+        min_side (int): Smallest longer side to draw. Defaults to 16.
+        max_side (int): Largest longer side to draw. Defaults to 240.
+
+    Returns:
+        list[tuple[int, int]]: Inclusive ``(min, max)`` longer side per
+        level.
+
+    Raises:
+        ValueError: If a level gets no side within ``[min_side, max_side]``.
+    """
+    ranges = []
+    for level, (lo, hi) in enumerate(regress_ranges):
+        low = max(int(np.floor(2 * lo)) + 1, min_side)
+        high = int(min(np.floor(2 * hi), max_side))
+        if low > high:
+            raise ValueError(
+                f'Regress range {(lo, hi)} of level {level} holds no box '
+                f'side within [{min_side}, {max_side}] px.')
+        ranges.append((low, high))
+    return ranges
+
+
+def shape_mask(shape: str, w: int, h: int) -> np.ndarray:
+    """Pixels of a shape that exactly fills a ``w`` x ``h`` box.
+
+    A pixel belongs to the shape when its centre does; the triangle (apex at
+    the top centre) gets half a pixel of slack so that its apex row is not
+    empty and the shape touches all four box sides.
+
+    Args:
+        shape (str): One of :data:`CLASSES`.
+        w (int): Box width in pixels, at least 1.
+        h (int): Box height in pixels, at least 1.
+
+    Returns:
+        np.ndarray: Boolean mask of shape ``(h, w)``.
+
+    Raises:
+        ValueError: For an unknown shape or an empty box.
+    """
+    if w < 1 or h < 1:
+        raise ValueError(f'Cannot draw a {shape} in a {w}x{h} box.')
+    ys, xs = np.mgrid[0:h, 0:w] + 0.5
+    if shape == 'rectangle':
+        return np.ones((h, w), dtype=bool)
+    if shape == 'ellipse':
+        return (((xs - w / 2) / (w / 2))**2 +
+                ((ys - h / 2) / (h / 2))**2) <= 1
+    if shape == 'triangle':
+        return np.abs(xs - w / 2) <= ys / h * (w / 2) + 0.5
+    raise ValueError(f'Unknown shape {shape!r}; expected one of {CLASSES}.')
+
+
+def _outline(mask: np.ndarray, width: int) -> np.ndarray:
+    """Pixels of ``mask`` within ``width`` 4-neighbour steps of its edge."""
+    inner = mask.copy()
+    for _ in range(width):
+        padded = np.pad(inner, 1, constant_values=False)
+        inner = (inner & padded[:-2, 1:-1] & padded[2:, 1:-1]
+                 & padded[1:-1, :-2] & padded[1:-1, 2:])
+    return mask & ~inner
+
+
+def _place(boxes: List[List[int]], covered: List[float], w: int, h: int,
+           img_size: int, max_cover: float, rng: np.random.Generator,
+           tries: int) -> Optional[List[int]]:
+    """Find a position for a ``w`` x ``h`` box drawn over ``boxes``.
+
+    The new box may cover at most ``max_cover`` of each box already placed,
+    counting what earlier boxes covered (``covered``, updated in place).
+    """
+    for _ in range(tries):
+        x = int(rng.integers(0, img_size - w + 1))
+        y = int(rng.integers(0, img_size - h + 1))
+        inters = []
+        for bx, by, bw, bh in boxes:
+            iw = min(x + w, bx + bw) - max(x, bx)
+            ih = min(y + h, by + bh) - max(y, by)
+            inters.append(max(iw, 0) * max(ih, 0))
+        if all(c + i <= max_cover * bw * bh
+               for c, i, (_, _, bw, bh) in zip(covered, inters, boxes)):
+            for k, inter in enumerate(inters):
+                covered[k] += inter
+            return [x, y, w, h]
+    return None
+
+
+def generate_image(
+    seed: int,
+    split: str,
+    index: int,
+    img_size: int = DEMO_IMG_SIZE,
+    side_ranges: Optional[Sequence[Tuple[int, int]]] = None,
+    level_weights: Sequence[float] = DEMO_LEVEL_WEIGHTS,
+    num_objects: Tuple[int, int] = (3, 8),
+    max_cover: float = 0.3,
+    noise_std: float = 4.0,
+) -> Tuple[np.ndarray, List[dict]]:
+    """Draw one image and its objects.
+
+    Args:
+        seed (int): Seed of the whole data set.
+        split (str): ``'train'``, ``'val'`` or ``'test'``; splits draw from
+            different random streams.
+        index (int): Index of the image in its split.
+        img_size (int): Side of the square image in pixels. Defaults to
+            :data:`DEMO_IMG_SIZE`.
+        side_ranges (Sequence[tuple[int, int]], optional): Inclusive range of
+            the longer box side per FPN level. Defaults to
+            ``side_ranges_for(DEMO_REGRESS_RANGES)``.
+        level_weights (Sequence[float]): Relative frequency of each level's
+            objects. Defaults to :data:`DEMO_LEVEL_WEIGHTS`.
+        num_objects (tuple[int, int]): Inclusive range of the number of
+            objects tried per image; objects that find no room are dropped.
+            Defaults to ``(3, 8)``.
+        max_cover (float): Largest share of a box that the shapes drawn over
+            it may hide. Defaults to 0.3.
+        noise_std (float): Standard deviation of the Gaussian pixel noise.
+            Defaults to 4.0.
+
+    Returns:
+        tuple[np.ndarray, list[dict]]: The ``(img_size, img_size, 3)`` uint8
+        image in BGR order (as ``mmcv.imread`` returns it) and one dict per
+        object with ``bbox`` (``[x, y, w, h]``, integers), ``category_id``
+        (1-based index into :data:`CLASSES`) and ``area`` (shape pixels).
+
+    Raises:
+        ValueError: If the split is unknown or the side ranges do not fit.
+    """
+    if split not in SPLIT_IDS:
+        raise ValueError(f'Unknown split {split!r}; expected one of '
+                         f'{tuple(SPLIT_IDS)}.')
+    if side_ranges is None:
+        side_ranges = side_ranges_for(DEMO_REGRESS_RANGES)
+    if len(level_weights) != len(side_ranges):
+        raise ValueError(f'{len(level_weights)} level weights for '
+                         f'{len(side_ranges)} side ranges.')
+    for level, (low, high) in enumerate(side_ranges):
+        if not 1 <= low <= high <= img_size:
+            raise ValueError(
+                f'Side range {(low, high)} of level {level} does not fit in '
+                f'a {img_size} px image.')
+    rng = np.random.default_rng((seed, SPLIT_IDS[split], index))
+    probs = np.asarray(level_weights, dtype=float)
+    probs = probs / probs.sum()
+
+    count = int(rng.integers(num_objects[0], num_objects[1] + 1))
+    sizes = []
+    for level in rng.choice(len(side_ranges), size=count, p=probs):
+        low, high = side_ranges[level]
+        long_side = int(rng.integers(low, high + 1))
+        short_side = max(int(round(long_side * rng.uniform(0.7, 1.0))),
+                         min(12, long_side))
+        label = int(rng.integers(len(CLASSES)))
+        if rng.random() < 0.5:
+            sizes.append((long_side, short_side, label))
+        else:
+            sizes.append((short_side, long_side, label))
+    # largest first, so that later (smaller) shapes sit on top and stay whole
+    sizes.sort(key=lambda s: -s[0] * s[1])
+
+    base = rng.uniform(200, 240) + rng.uniform(-8, 8, size=3)
+    canvas = np.empty((img_size, img_size, 3), dtype=np.float32)
+    canvas[...] = base
+    boxes, covered, objects = [], [], []
+    for w, h, label in sizes:
+        box = _place(boxes, covered, w, h, img_size, max_cover, rng, 30)
+        if box is None:
+            continue
+        boxes.append(box)
+        covered.append(0.)
+        x, y = box[:2]
+        mask = shape_mask(CLASSES[label], w, h)
+        colour = np.clip(
+            np.asarray(PALETTE[label]) + rng.uniform(-25, 25, size=3), 0,
+            255)
+        patch = canvas[y:y + h, x:x + w]
+        patch[mask] = colour
+        patch[_outline(mask, 2 if min(w, h) >= 24 else 1)] = colour * 0.5
+        objects.append(
+            dict(bbox=box, category_id=label + 1, area=int(mask.sum())))
+    if noise_std > 0:
+        canvas += rng.normal(0, noise_std, size=canvas.shape)
+    img = np.clip(np.round(canvas), 0, 255).astype(np.uint8)
+    return img[..., ::-1].copy(), objects
+
+
+def generate_split(data_root: str,
+                   split: str,
+                   num_images: int,
+                   seed: int = 0,
+                   img_size: int = DEMO_IMG_SIZE,
+                   **kwargs) -> str:
+    """Write the images of one split and its COCO annotation file.
+
+    Args:
+        data_root (str): Folder of the data set.
+        split (str): ``'train'``, ``'val'`` or ``'test'``.
+        num_images (int): Number of images, at least 1.
+        seed (int): Seed of the data set. Defaults to 0.
+        img_size (int): Side of the square images. Defaults to
+            :data:`DEMO_IMG_SIZE`.
+        **kwargs: Passed to :func:`generate_image`.
+
+    Returns:
+        str: Path of the annotation file written.
+    """
+    if num_images < 1:
+        raise ValueError(f'num_images of split {split!r} must be at least 1, '
+                         f'got {num_images}.')
+    images, annotations = [], []
+    for index in range(num_images):
+        img, objects = generate_image(seed, split, index, img_size, **kwargs)
+        file_name = f'{index:06d}.png'
+        mmcv.imwrite(img, osp.join(data_root, split, file_name))
+        images.append(
+            dict(id=index + 1,
+                 file_name=file_name,
+                 width=img_size,
+                 height=img_size))
+        for obj in objects:
+            annotations.append(
+                dict(id=len(annotations) + 1,
+                     image_id=index + 1,
+                     iscrowd=0,
+                     **obj))
+    coco = dict(
+        info=dict(
+            description=INFO_DESCRIPTION,
+            generator=dict(
+                seed=seed, num_images=num_images, img_size=img_size)),
+        licenses=[],
+        categories=[
+            dict(id=i + 1, name=name, supercategory='shape')
+            for i, name in enumerate(CLASSES)
+        ],
+        images=images,
+        annotations=annotations)
+    ann_file = annotation_file(data_root, split)
+    os.makedirs(osp.dirname(ann_file), exist_ok=True)
+    with open(ann_file, 'w') as f:
+        json.dump(coco, f)
+    return ann_file
+
+
+def annotation_file(data_root: str, split: str) -> str:
+    """Path of the COCO annotation file of ``split`` under ``data_root``."""
+    return osp.join(data_root, 'annotations', f'instances_{split}.json')
+
+
+def split_is_complete(data_root: str, split: str, num_images: int,
+                      seed: int = 0, img_size: int = DEMO_IMG_SIZE) -> bool:
+    """Whether ``split`` was generated with these settings and is whole.
+
+    Args:
+        data_root (str): Folder of the data set.
+        split (str): Split name.
+        num_images (int): Number of images wanted.
+        seed (int): Seed wanted. Defaults to 0.
+        img_size (int): Image side wanted. Defaults to
+            :data:`DEMO_IMG_SIZE`.
+
+    Returns:
+        bool: True if the annotation file records the same settings and
+        every image it lists exists.
+    """
+    ann_file = annotation_file(data_root, split)
+    if not osp.isfile(ann_file):
+        return False
+    try:
+        with open(ann_file) as f:
+            coco = json.load(f)
+        made_with = coco['info']['generator']
+        files = [img['file_name'] for img in coco['images']]
+    except (ValueError, KeyError, TypeError):
+        return False
+    wanted = dict(seed=seed, num_images=num_images, img_size=img_size)
+    return made_with == wanted and all(
+        osp.isfile(osp.join(data_root, split, name)) for name in files)
+
+
+def generate_synthetic_coco(data_root: str,
+                            num_train: int = 1000,
+                            num_val: int = 100,
+                            seed: int = 0,
+                            img_size: int = DEMO_IMG_SIZE,
+                            force: bool = False) -> Dict[str, str]:
+    """Make the train and val splits unless they are already there.
+
+    Args:
+        data_root (str): Folder of the data set, e.g. ``data/synthetic/``.
+        num_train (int): Training images. Defaults to 1000.
+        num_val (int): Validation images. Defaults to 100.
+        seed (int): Seed of the data set. Defaults to 0.
+        img_size (int): Side of the square images. Defaults to
+            :data:`DEMO_IMG_SIZE`.
+        force (bool): Regenerate even if a split is complete. Defaults to
+            False.
+
+    Returns:
+        dict[str, str]: Annotation file path of each split.
+    """
+    ann_files = {}
+    for split, num in (('train', num_train), ('val', num_val)):
+        if force or not split_is_complete(data_root, split, num, seed,
+                                          img_size):
+            generate_split(data_root, split, num, seed, img_size)
+        ann_files[split] = annotation_file(data_root, split)
+    return ann_files
