@@ -71,8 +71,14 @@ def aligned_box_iou(pred: Tensor,
             Defaults to 1e-6.
 
     Returns:
-        Tensor: ``(n,)`` IoU (in ``[0, 1]``) or GIoU (in ``[-1, 1]``).
+        Tensor: ``(n,)`` IoU (in ``[0, 1]``) or GIoU (in ``[-1, 1]``), in
+        ``pred``'s dtype. Float16 boxes are computed in float32, both of
+        them: mmdet casts only ``pred``, so its target areas overflow above
+        65504 square pixels; below that the numbers agree.
     """
+    if pred.dtype == torch.float16:
+        return aligned_box_iou(pred.float(), target.float(), mode,
+                               eps).half()
     if mode not in ('iou', 'giou'):
         raise ValueError(f"mode must be 'iou' or 'giou', got {mode!r}")
     if pred.shape != target.shape or pred.size(-1) != 4:

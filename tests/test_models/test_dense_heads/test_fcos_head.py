@@ -532,3 +532,15 @@ def test_nms_pre_zero_or_negative_keeps_every_candidate():
         assert [len(r) for r in results] == [points_per_img * NUM_CLASSES] * 2
     with pytest.raises(ValueError, match='batch_img_metas'):
         ours.predict_by_feat(*outs, cfg=cfg)
+
+
+def test_box_type_ground_truth_equals_tensors():
+    from mmdet.structures.bbox import HorizontalBoxes
+    _, ours = build_pair('center_sampling')
+    feats = features()
+    samples = data_samples()
+    for sample in samples:
+        sample.gt_instances.bboxes = HorizontalBoxes(
+            sample.gt_instances.bboxes)
+    assert_losses_equal(
+        ours.loss(feats, samples), ours.loss(feats, data_samples()))

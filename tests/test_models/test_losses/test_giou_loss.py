@@ -48,3 +48,19 @@ def test_all_zero_weight_and_registry():
     loss.backward()
     assert torch.equal(pred.grad, torch.zeros_like(pred))
     assert isinstance(MODELS.build(dict(type='GIoULoss')), GIoULoss)
+
+
+def test_float16_boxes():
+    # small boxes: mmdet's numbers
+    pred, target = random_boxes(20, 4).half(), random_boxes(20, 5).half()
+    ours = GIoULoss(reduction='none')(pred, target)
+    assert ours.dtype == torch.float16
+    torch.testing.assert_close(
+        ours, MMDetGIoULoss(reduction='none')(pred, target))
+    # areas beyond float16's range (mmdet overflows on the target's area
+    # there): computed in float32, the float32 result rounded
+    pred, target = pred * 300, target * 300
+    ours = GIoULoss(reduction='none')(pred, target)
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(
+        ours, GIoULoss(reduction='none')(pred.float(), target.float()).half())
