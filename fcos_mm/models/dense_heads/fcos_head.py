@@ -127,7 +127,10 @@ class FCOSHead(BaseDenseHead):
             Defaults to True.
         loss_cls (dict): Classification loss, sigmoid-based.
             Defaults to a focal loss (gamma 2, alpha 0.25).
-        loss_bbox (dict): Loss on the decoded boxes. Defaults to IoULoss.
+        loss_bbox (dict): Loss on the decoded boxes (pixels). Defaults to
+            IoULoss. IoU-type losses are scale-invariant, so they equal
+            mmdet's under ``norm_on_bbox`` too; a distance loss such as L1
+            would see pixels where mmdet's sees strides.
         loss_centerness (dict): Center-ness loss. Defaults to a binary
             cross-entropy on logits.
         bbox_coder (dict): Decodes distances at points into boxes.
