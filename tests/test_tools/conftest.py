@@ -38,11 +38,12 @@ _base_ = {base!r}
 custom_imports = dict(imports=['helper_hooks'], allow_failed_imports=False)
 custom_hooks = [dict(type='RecordIters')]
 data_root = {root!r}
+metainfo = dict(classes=('person', 'car'))
 model = dict(
     backbone=dict(depth=18, base_channels=8, init_cfg=None),
     neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
     bbox_head=dict(
-        in_channels=16, feat_channels=16,
+        num_classes=2, in_channels=16, feat_channels=16,
         norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)))
 pipeline = [
     dict(type='LoadImageFromFile'),
@@ -53,7 +54,7 @@ pipeline = [
 train_dataloader = dict(
     batch_size={batch_size}, num_workers=0, persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle={shuffle}, seed=0),
-    dataset=dict(data_root=data_root, pipeline=pipeline))
+    dataset=dict(data_root=data_root, metainfo=metainfo, pipeline=pipeline))
 train_cfg = dict(max_epochs={max_epochs}, val_interval=100)
 {evaluation}
 default_hooks = dict(logger=dict(interval=1))
@@ -79,7 +80,8 @@ test_pipeline = [
 ]
 val_dataloader = dict(
     num_workers=0, persistent_workers=False,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+    dataset=dict(
+        data_root=data_root, metainfo=metainfo, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 val_evaluator = dict(ann_file={val_ann!r})
 test_evaluator = val_evaluator
@@ -104,7 +106,10 @@ class RecordIters(Hook):
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
-        record = dict(pid=os.getpid(), iter=runner.iter,
+        import torch.distributed as dist
+        backend = dist.get_backend() if dist.is_initialized() else None
+        record = dict(pid=os.getpid(), iter=runner.iter, backend=backend,
+                      world_size=runner.world_size,
                       **{k: float(v) for k, v in outputs.items()})
         path = os.path.join(runner.work_dir, f'iters_rank{get_rank()}.jsonl')
         with open(path, 'a') as f:
