@@ -700,6 +700,15 @@ class FCOSHead(BaseDenseHead):
             raise ValueError('FCOSHead needs a test_cfg (or cfg) to predict')
         if batch_img_metas is None:
             raise ValueError('FCOSHead.predict_by_feat needs batch_img_metas')
+        needed = ('img_shape', 'scale_factor') if rescale else ('img_shape', )
+        for i, meta in enumerate(batch_img_metas):
+            missing = [key for key in needed if key not in meta]
+            if missing:
+                img = meta.get('img_path', meta.get('img_id', i))
+                raise ValueError(
+                    f'FCOSHead.predict_by_feat: the metainfo of image {img!r} '
+                    f'(batch index {i}) lacks {", ".join(missing)}'
+                    f'{" (needed to rescale)" if rescale else ""}')
         nms_pre = cfg.get('nms_pre', -1)
         score_thr = cfg.get('score_thr', 0)
         min_bbox_size = cfg.get('min_bbox_size', -1)

@@ -532,6 +532,13 @@ def test_nms_pre_zero_or_negative_keeps_every_candidate():
         assert [len(r) for r in results] == [points_per_img * NUM_CLASSES] * 2
     with pytest.raises(ValueError, match='batch_img_metas'):
         ours.predict_by_feat(*outs, cfg=cfg)
+    metas = [dict(m) for m in METAS]
+    del metas[1]['scale_factor']
+    with pytest.raises(ValueError, match="image 'data/b.jpg'.*scale_factor"):
+        ours.predict_by_feat(*outs, batch_img_metas=metas, rescale=True)
+    del metas[1]['img_shape']
+    with pytest.raises(ValueError, match='lacks img_shape$'):
+        ours.predict_by_feat(*outs, batch_img_metas=metas)
 
 
 def test_box_type_ground_truth_equals_tensors():
