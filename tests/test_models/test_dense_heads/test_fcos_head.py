@@ -551,3 +551,28 @@ def test_box_type_ground_truth_equals_tensors():
             sample.gt_instances.bboxes)
     assert_losses_equal(
         ours.loss(feats, samples), ours.loss(feats, data_samples()))
+
+
+def test_normalisers_are_reduced_across_ranks(monkeypatch):
+    import fcos_mm.models.dense_heads.fcos_head as fcos_head_module
+    _, ours = build_pair('vanilla')
+    feats = features()
+    plain = ours.loss(feats, data_samples())
+    reduced = []
+
+    def fake_reduce_mean(tensor):
+        # as if the other rank had three times as many positives and
+        # center-ness mass: the mean over 2 ranks doubles the local value
+        reduced.append(tensor.item())
+        return tensor * 2
+
+    monkeypatch.setattr(fcos_head_module, 'reduce_mean', fake_reduce_mean)
+    doubled = ours.loss(feats, data_samples())
+    for key in plain:
+        torch.testing.assert_close(doubled[key], plain[key] / 2)
+    assert len(reduced) == 2  # num_pos, then the center-ness-target sum
+    # a rank without positives still takes part in both reductions, or the
+    # ranks that have some would wait for it forever
+    reduced.clear()
+    ours.loss(feats, data_samples([[], []], [[], []]))
+    assert reduced == [0.0, 0.0]
