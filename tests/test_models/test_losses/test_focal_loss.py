@@ -69,3 +69,35 @@ def test_registered_and_bad_arguments():
         FocalLoss()(pred, labels, avg_factor=2.0, reduction_override='sum')
     with pytest.raises(ValueError, match='weight of shape'):
         FocalLoss()(pred, labels, weight=torch.ones(3))
+
+
+class _PretendCuda(torch.Tensor):
+    """A CPU tensor that says it is on CUDA, to reach the fused-op path."""
+
+    @property
+    def is_cuda(self):
+        return True
+
+
+def test_class_indices_on_cuda_go_through_mmcv_op(monkeypatch):
+    import mmcv.ops
+    import torch.nn.functional as F
+
+    from fcos_mm.models.losses import sigmoid_focal_loss
+    calls = []
+
+    def fused(pred, target, gamma, alpha, weight, reduction):
+        # mmcv's op has no CPU kernel: stand in with the torch formula
+        calls.append((gamma, alpha, weight, reduction))
+        pred = pred.as_subclass(torch.Tensor)
+        onehot = F.one_hot(target, pred.size(1) + 1)[:, :pred.size(1)]
+        return sigmoid_focal_loss(pred, onehot, gamma, alpha)
+
+    monkeypatch.setattr(mmcv.ops, 'sigmoid_focal_loss', fused)
+    pred, labels = _inputs()
+    loss = FocalLoss(gamma=1.5, alpha=0.3)(
+        pred.as_subclass(_PretendCuda), labels, avg_factor=5.0)
+    assert calls == [(1.5, 0.3, None, 'none')]
+    torch.testing.assert_close(
+        loss.as_subclass(torch.Tensor),
+        MMDetFocalLoss(gamma=1.5, alpha=0.3)(pred, labels, avg_factor=5.0))
