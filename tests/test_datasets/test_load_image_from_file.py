@@ -96,3 +96,11 @@ def test_error_in_dataloader_worker_keeps_type_and_message(tmp_path, jpeg):
         list(loader)
     assert f'Cannot find image file {missing}.' in str(e.value)
     assert osp.basename(jpeg) not in str(e.value)
+
+
+def test_deprecated_file_client_args(jpeg, tmp_path):
+    load = LoadImageFromFile(file_client_args=dict(backend='disk'))
+    np.testing.assert_array_equal(
+        load(dict(img_path=jpeg))['img'], cv2.imread(jpeg))
+    with pytest.raises(FileNotFoundError, match='Cannot find image file'):
+        load(dict(img_path=str(tmp_path / 'no.jpg')))

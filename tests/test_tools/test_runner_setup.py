@@ -139,3 +139,27 @@ def test_amp_trains_in_bfloat16_on_cpu(tmp_path, tiny_config):
     assert after['bbox_head.conv_cls.weight'].dtype == torch.float32
     assert not torch.equal(before['bbox_head.conv_cls.weight'],
                            after['bbox_head.conv_cls.weight'])
+
+
+def test_prepare_launch_on_cpu_starts_gloo_and_drops_device_ids(
+        monkeypatch):
+    import socket
+
+    import torch.distributed as torch_dist
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    for name, value in dict(
+            RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port)).items():
+        monkeypatch.setenv(name, value)
+    cfg = _cfg(find_unused_parameters=True)
+    try:
+        assert prepare_launch(cfg, 'pytorch') == 'gloo'
+        assert torch_dist.get_world_size() == 1
+    finally:
+        torch_dist.destroy_process_group()
+    assert cfg.launcher == 'pytorch'
+    assert cfg.model_wrapper_cfg == dict(
+        type='MMDistributedDataParallel', device_ids=None,
+        broadcast_buffers=False, find_unused_parameters=True)

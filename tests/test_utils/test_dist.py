@@ -70,10 +70,7 @@ def test_cpu_init_uses_gloo_from_env(monkeypatch):
     assert not torch.cuda.is_available()
     assert not torch_dist.is_initialized()
     # setenv records these names, so what init_dist_env writes is undone.
-    for name, value in dict(
-            RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
-            MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port())).items():
-        monkeypatch.setenv(name, value)
+    _gloo_env(monkeypatch)
     try:
         # 'nccl' is what the configs ask for; without CUDA it must be gloo.
         assert init_dist_env('pytorch', backend='nccl', timeout=60) == 'gloo'
@@ -91,3 +88,40 @@ def test_cpu_model_wrapper_cfg_has_no_device_ids():
     cfg = cpu_model_wrapper_cfg(find_unused_parameters=True)
     assert cfg == dict(type='MMDistributedDataParallel', device_ids=None,
                        broadcast_buffers=False, find_unused_parameters=True)
+
+
+def test_slurm_first_host_from_scontrol(tmp_path, monkeypatch):
+    scontrol = tmp_path / 'scontrol'
+    scontrol.write_text('#!/bin/sh\necho "gpu07\ngpu08"\n')
+    scontrol.chmod(0o755)
+    monkeypatch.setenv('PATH', str(tmp_path))
+    env = dict(SLURM_PROCID='1', SLURM_NTASKS='2',
+               SLURM_NODELIST='gpu[07-08]')
+    assert launcher_env('slurm', env)['MASTER_ADDR'] == 'gpu07'
+
+
+def _gloo_env(monkeypatch):
+    for name, value in dict(
+            RANK='0', LOCAL_RANK='0', WORLD_SIZE='1',
+            MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port())).items():
+        monkeypatch.setenv(name, value)
+
+
+def test_with_cuda_defers_to_mmengine(monkeypatch):
+    import mmengine.dist
+    calls = []
+
+    def fake_init_dist(launcher, backend, **kwargs):
+        # Stands in for mmengine's NCCL start: record, then start a group.
+        calls.append((launcher, backend, kwargs))
+        torch_dist.init_process_group('gloo', rank=0, world_size=1)
+
+    _gloo_env(monkeypatch)
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    monkeypatch.setattr(mmengine.dist, 'init_dist', fake_init_dist)
+    try:
+        assert init_dist_env('slurm', backend='nccl', timeout=60,
+                             port=1234) == 'gloo'
+    finally:
+        torch_dist.destroy_process_group()
+    assert calls == [('slurm', 'nccl', dict(port=1234, timeout=60))]
