@@ -125,18 +125,21 @@ class CocoDataset(MMDetCocoDataset):
         """
         img_info = raw_data_info['raw_img_info']
         width, height = img_info['width'], img_info['height']
+        # Normally load_data_list sets these up and reports them at its end.
+        clipped = self.__dict__.setdefault('_clipped', [])
+        outside = self.__dict__.setdefault('_outside', [])
         kept = []
         for ann in raw_data_info['raw_ann_info']:
             x1, y1, w, h = ann['bbox']
             cx1, cy1 = max(x1, 0), max(y1, 0)
             cx2, cy2 = min(x1 + w, width), min(y1 + h, height)
             if w > 0 and h > 0 and (cx2 <= cx1 or cy2 <= cy1):
-                self._outside.append(ann['id'])
+                outside.append(ann['id'])
                 continue
             if w > 0 and h > 0 and (cx1, cy1, cx2, cy2) != (x1, y1, x1 + w,
                                                              y1 + h):
                 ann = dict(ann, bbox=[cx1, cy1, cx2 - cx1, cy2 - cy1])
-                self._clipped.append(ann['id'])
+                clipped.append(ann['id'])
             # Some converters omit "area"; mmdet's parser needs it.
             if 'area' not in ann:
                 ann = dict(ann, area=ann['bbox'][2] * ann['bbox'][3])
