@@ -180,3 +180,48 @@ def test_statistics_guard_their_inputs():
     with pytest.raises(ValueError, match='2 boxes but 1 labels'):
         image_statistics(setting, (64, 64), CASE2_BOXES, torch.tensor([0]),
                          2)
+
+
+def test_samples_from_dataset_read_boxes_as_training_sees_them(tmp_path):
+    # Two 100x50 (w x h) images resized to fit (200, 100): boxes double.
+    # RandomFlip (prob 1) is dropped, so no box is mirrored.
+    import json
+
+    import mmcv
+    import numpy as np
+
+    from fcos_mm.analysis import samples_from_dataset
+    images, annotations = [], []
+    for i in range(2):
+        mmcv.imwrite(np.zeros((50, 100, 3), np.uint8),
+                     str(tmp_path / f'{i}.png'))
+        images.append(dict(id=i, file_name=f'{i}.png', width=100, height=50))
+        annotations.append(
+            dict(id=i, image_id=i, category_id=2 - i, iscrowd=0,
+                 bbox=[10, 5, 20 + i, 10], area=(20 + i) * 10))
+    (tmp_path / 'ann.json').write_text(
+        json.dumps(
+            dict(images=images, annotations=annotations,
+                 categories=[dict(id=1, name='a'), dict(id=2, name='b')])))
+    dataset_cfg = dict(
+        type='CocoDataset',
+        data_root=str(tmp_path),
+        ann_file='ann.json',
+        data_prefix=dict(img=''),
+        metainfo=dict(classes=('a', 'b')),
+        pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', with_bbox=True),
+            dict(type='Resize', scale=(200, 100), keep_ratio=True),
+            dict(type='RandomFlip', prob=1.0),
+            dict(type='PackDetInputs')
+        ])
+    samples, num_classes = samples_from_dataset(dataset_cfg)
+    samples = list(samples)
+    assert num_classes == 2 and len(samples) == 2
+    shape, bboxes, labels = samples[0]
+    assert shape == (100, 200)
+    assert bboxes.tolist() == [[20.0, 10.0, 60.0, 30.0]]
+    assert labels.tolist() == [1]
+    assert samples[1][1].tolist() == [[20.0, 10.0, 62.0, 30.0]]
+    assert samples[1][2].tolist() == [0]

@@ -133,3 +133,23 @@ def test_test_pipeline_switches_loader_for_arrays(model):
     cfg.test_dataloader.dataset = dict(type='Nothing')
     with pytest.raises(KeyError, match='pipeline'):
         build_test_pipeline(cfg, False)
+
+
+def test_old_checkpoint_meta_and_config_without_data(model, tmp_path,
+                                                     make_config):
+    # mmdet 2.x kept the class names under meta['CLASSES']; a config with
+    # no dataset section then has no palette: random colours.
+    path = tmp_path / 'old.pth'
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(CLASSES=('p', 'q',
+                                                               'r'))), path)
+    cfg = make_config()
+    cfg.pop('test_dataloader')
+    loaded = init_detector(cfg, str(path))
+    assert loaded.dataset_meta == {'classes': ('p', 'q', 'r'),
+                                   'palette': 'random'}
+    with pytest.warns(UserWarning, match='names the classes'):
+        init_detector(cfg)
+    cfg.pop('model')
+    with pytest.raises(KeyError, match='model'):
+        init_detector(cfg)
