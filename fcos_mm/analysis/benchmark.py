@@ -82,7 +82,7 @@ def benchmark_detector(detector: nn.Module,
     Returns:
         dict: ``fps`` (images / s over the timed images), ``ms`` (dict of
         mean milliseconds per stage, plus ``'total'``), ``num_images``,
-        ``shape``, ``device``.
+        ``shape``, ``device``, ``num_threads`` (torch's intra-op threads).
     """
     if num_images < 1:
         raise ValueError(f'num_images must be >= 1, got {num_images}.')
@@ -114,7 +114,8 @@ def benchmark_detector(detector: nn.Module,
         ms=ms,
         num_images=num_images,
         shape=(height, width),
-        device=str(device))
+        device=str(device),
+        num_threads=torch.get_num_threads())
 
 
 def format_benchmark(result: dict) -> str:
@@ -129,7 +130,8 @@ def format_benchmark(result: dict) -> str:
     height, width = result['shape']
     lines = [
         f'input {height}x{width}, {result["num_images"]} timed images on '
-        f'{result["device"]}: {result["fps"]:.2f} images/s',
+        f'{result["device"]} ({result["num_threads"]} threads): '
+        f'{result["fps"]:.2f} images/s',
         f'{"stage":<12}{"ms / image":>12}{"share":>8}'
     ]
     total = result['ms']['total']

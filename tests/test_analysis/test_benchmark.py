@@ -49,8 +49,10 @@ def test_benchmark_reports_consistent_numbers(detector):
     assert ms['total'] == pytest.approx(sum(ms[s] for s in STAGES))
     assert result['fps'] == pytest.approx(1000 / ms['total'])
     assert result['device'] == 'cpu' and result['shape'] == (64, 160)
+    assert result['num_threads'] == torch.get_num_threads()
     text = format_benchmark(result)
-    assert f'{result["fps"]:.2f} images/s' in text
+    assert (f'({torch.get_num_threads()} threads): {result["fps"]:.2f} '
+            'images/s') in text
     assert text.count('\n') == len(STAGES) + 2
     with pytest.raises(ValueError, match='num_images'):
         benchmark_detector(detector, (64, 160), num_images=0)

@@ -12,6 +12,7 @@ Example::
 """
 import argparse
 
+import torch
 from mmengine.config import DictAction
 
 from fcos_mm.analysis import benchmark_detector, format_benchmark
@@ -36,6 +37,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--device', default='cpu', help='device, e.g. cpu or cuda:0')
     parser.add_argument(
+        '--num-threads',
+        type=int,
+        default=None,
+        help='torch intra-op CPU threads (default: torch\'s choice); on a '
+        'shared machine 1 avoids oversubscription, which can cost 10x')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -48,6 +55,8 @@ def main() -> None:
     if len(args.shape) not in (1, 2):
         raise ValueError(f'--shape takes 1 or 2 numbers, got {args.shape}.')
     shape = (args.shape[0], args.shape[-1])
+    if args.num_threads is not None:
+        torch.set_num_threads(args.num_threads)
     model = init_detector(
         args.config,
         args.checkpoint,
