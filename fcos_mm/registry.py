@@ -87,7 +87,8 @@ TASK_UTILS = _node('task util', MMDET_TASK_UTILS, 'fcos_mm.models')
 
 # optimisation
 OPTIMIZERS = _node('optimizer', MMDET_OPTIMIZERS)
-OPTIM_WRAPPERS = _node('optim_wrapper', MMDET_OPTIM_WRAPPERS)
+OPTIM_WRAPPERS = _node('optim_wrapper', MMDET_OPTIM_WRAPPERS,
+                       'fcos_mm.engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _node('optimizer wrapper constructor',
                                    MMDET_OPTIM_WRAPPER_CONSTRUCTORS)
 PARAM_SCHEDULERS = _node('parameter scheduler', MMDET_PARAM_SCHEDULERS)

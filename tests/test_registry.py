@@ -89,3 +89,34 @@ def test_register_all_modules_sets_the_default_scope():
     assert DefaultScope.get_current_instance().scope_name == 'fcos_mm'
     register_all_modules(init_default_scope=False)
     assert DefaultScope.get_current_instance().scope_name == 'fcos_mm'
+
+
+def test_a_fresh_process_finds_our_classes_and_mmdets_lazily():
+    """No import beyond the registry: the nodes' locations do the work."""
+    import subprocess
+    import sys
+    code = (
+        'from mmengine.registry import init_default_scope\n'
+        'from fcos_mm.registry import MODELS, OPTIM_WRAPPERS, TASK_UTILS\n'
+        'init_default_scope("fcos_mm")\n'
+        'for node, name in ((MODELS, "FCOSHead"), (MODELS, "ResNet"),\n'
+        '                   (TASK_UTILS, "FCOSPointAssigner"),\n'
+        '                   (OPTIM_WRAPPERS, "AutocastOptimWrapper")):\n'
+        '    print(node.get(name).__module__)\n')
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == [
+        'fcos_mm.models.dense_heads.fcos_head',
+        'mmdet.models.backbones.resnet',
+        'fcos_mm.models.task_modules.assigners.fcos_point_assigner',
+        'fcos_mm.engine.optim_wrappers.autocast_optim_wrapper'
+    ]
+
+
+def test_fcos_head_is_ours_and_mmdet_prefix_reaches_mmdets():
+    from mmdet.models.dense_heads import FCOSHead as MMDetFCOSHead
+
+    from fcos_mm.models import FCOSHead
+    assert MODELS.get('FCOSHead') is FCOSHead
+    assert MODELS.get('mmdet.FCOSHead') is MMDetFCOSHead
+    assert FCOSHead is not MMDetFCOSHead
