@@ -56,8 +56,9 @@ def main() -> None:
     info = model_complexity(model, shape, show_table=args.show_table)
     if args.show_table:
         print(info['table'])
-    print(f'Input shape: {shape[0]}x{shape[1]} (padded from '
-          f'{args.shape[0]}x{args.shape[-1]})')
+    asked = (args.shape[0], args.shape[-1])
+    padded = f' (padded from {asked[0]}x{asked[1]})' if shape != asked else ''
+    print(f'Input shape: {shape[0]}x{shape[1]}{padded}')
     print(f'Flops (multiply-adds): {info["flops_str"]} '
           f'({info["flops"] / 1e9:.2f} G)')
     print(f'Params: {info["params_str"]} ({info["params"]:,})')
