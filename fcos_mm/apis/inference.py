@@ -164,12 +164,17 @@ def build_test_pipeline(config: Config, from_array: bool) -> Compose:
         config (Config): The detector's config (``model.cfg``).
         from_array (bool): Whether images come as numpy arrays, in which
             case the loading step becomes ``LoadImageFromNDArray``.
+            Annotation loading steps are left out.
 
     Returns:
         Compose: The pipeline, mapping ``dict(img_path=...)`` or
         ``dict(img=...)`` to ``dict(inputs=..., data_samples=...)``.
     """
-    pipeline = _test_pipeline_cfg(config)
+    # Evaluation pipelines may load annotations; a bare image has none.
+    pipeline = [
+        t for t in _test_pipeline_cfg(config)
+        if not str(t.get('type', '')).endswith('LoadAnnotations')
+    ]
     if from_array:
         pipeline[0] = dict(pipeline[0], type='mmdet.LoadImageFromNDArray')
     # Transforms resolve their types through the default scope, as the

@@ -127,6 +127,15 @@ def test_test_pipeline_switches_loader_for_arrays(model):
     pipeline = build_test_pipeline(model.cfg, from_array=False)
     assert type(pipeline.transforms[0]).__name__ != 'LoadImageFromNDArray'
     cfg = model.cfg.copy()
+    # An evaluation pipeline's annotation loading is dropped: bare images
+    # have no annotations.
+    cfg.test_dataloader.dataset.pipeline.insert(
+        1, dict(type='LoadAnnotations', with_bbox=True))
+    names = [
+        type(t).__name__
+        for t in build_test_pipeline(cfg, from_array=False).transforms
+    ]
+    assert 'LoadAnnotations' not in names and len(names) == 3
     cfg.test_dataloader.dataset = dict(
         type='ConcatDataset', datasets=[cfg.test_dataloader.dataset])
     assert len(build_test_pipeline(cfg, False).transforms) == 3
