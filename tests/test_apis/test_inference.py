@@ -1,4 +1,6 @@
 """init_detector / inference_detector on a small FCOS with random weights."""
+import copy
+
 import mmcv
 import numpy as np
 import pytest
@@ -126,7 +128,7 @@ def test_test_pipeline_switches_loader_for_arrays(model):
     assert type(pipeline.transforms[0]).__name__ == 'LoadImageFromNDArray'
     pipeline = build_test_pipeline(model.cfg, from_array=False)
     assert type(pipeline.transforms[0]).__name__ != 'LoadImageFromNDArray'
-    cfg = model.cfg.copy()
+    cfg = copy.deepcopy(model.cfg)
     # An evaluation pipeline's annotation loading is dropped: bare images
     # have no annotations.
     cfg.test_dataloader.dataset.pipeline.insert(
