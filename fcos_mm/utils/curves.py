@@ -174,7 +174,7 @@ def plot_curves(curves: Curves,
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize='small')
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize='medium')
     fig.tight_layout()
     out_dir = osp.dirname(out_file)
     if out_dir:

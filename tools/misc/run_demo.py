@@ -79,7 +79,7 @@ def main() -> None:
     run_tool(train_args)
     timings['train'] = time.time() - tic
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        checkpoint = f.read().strip()
+        checkpoint = osp.relpath(f.read().strip())
     train_log = newest(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
 
     test_dir = osp.join(work_dir, 'test')
@@ -101,7 +101,10 @@ def main() -> None:
                   recursive=True))
 
     curves_png = osp.join(work_dir, 'curves.png')
-    plot_curves(load_curves(train_log), curves_png, title=args.config)
+    plot_curves(
+        load_curves(train_log),
+        curves_png,
+        title=osp.splitext(osp.basename(args.config))[0])
     total = time.time() - start
 
     print('\n==== fcos_mm demo ====')
