@@ -375,13 +375,17 @@ def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
         tuple: An iterator of ``(img_shape, gt_bboxes, gt_labels)`` and the
         number of classes (from the dataset's ``metainfo['classes']``).
     """
+    from fcos_mm.models.utils import fcos_mm_scope
     from fcos_mm.registry import DATASETS
 
     dataset_cfg = copy.deepcopy(dataset_cfg)
     if 'pipeline' in dataset_cfg:
         dataset_cfg['pipeline'] = _deterministic(list(
             dataset_cfg['pipeline']))
-    dataset = DATASETS.build(dataset_cfg)
+    # The pipeline's transforms are built from the current default scope's
+    # registry: ours, whatever scope the caller left.
+    with fcos_mm_scope():
+        dataset = DATASETS.build(dataset_cfg)
     num_classes = len(dataset.metainfo['classes'])
 
     def _samples() -> Iterator[Sample]:

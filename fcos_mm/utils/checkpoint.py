@@ -134,11 +134,11 @@ def load_safely(path: str, map_location: MapLocation = None) -> Any:
             f'torch.serialization.add_safe_globals([...]).') from e
 
 
-def _load_local(filename: str, map_location: MapLocation = None) -> Any:
+def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
     return load_safely(filename, map_location)
 
 
-def _load_http(filename: str,
+def load_from_http(filename: str,
                map_location: MapLocation = None,
                model_dir: Optional[str] = None) -> Any:
     """Download once into the torch hub cache, then :func:`load_safely`.
@@ -160,7 +160,8 @@ def _load_http(filename: str,
     return load_safely(cached, map_location)
 
 
-def _load_openmmlab(filename: str, map_location: MapLocation = None) -> Any:
+def load_from_openmmlab(filename: str,
+                        map_location: MapLocation = None) -> Any:
     """Resolve ``open-mmlab://NAME`` as mmengine does, then load safely."""
     from mmengine.runner.checkpoint import (
         _get_mmengine_home,
@@ -171,7 +172,7 @@ def _load_openmmlab(filename: str, map_location: MapLocation = None) -> Any:
     name = get_deprecated_model_names().get(name, name)
     url = get_external_models()[name]
     if url.startswith(('http://', 'https://')):
-        return _load_http(url, map_location)
+        return load_from_http(url, map_location)
     return load_safely(osp.join(_get_mmengine_home(), url), map_location)
 
 
@@ -189,10 +190,10 @@ def register_safe_checkpoint_loader() -> None:
     if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
         torch.serialization.add_safe_globals(safe_globals())
     CheckpointLoader.register_scheme(
-        prefixes='', loader=_load_local, force=True)
+        prefixes='', loader=load_from_local, force=True)
     CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), loader=_load_http, force=True)
+        prefixes=('http://', 'https://'), loader=load_from_http, force=True)
     CheckpointLoader.register_scheme(
         prefixes=('open-mmlab://', 'openmmlab://'),
-        loader=_load_openmmlab,
+        loader=load_from_openmmlab,
         force=True)
