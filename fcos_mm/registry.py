@@ -72,7 +72,7 @@ def _node(name: str, parent: Registry, *own_locations: str) -> Registry:
 RUNNERS = _node('runner', MMDET_RUNNERS)
 RUNNER_CONSTRUCTORS = _node('runner constructor', MMDET_RUNNER_CONSTRUCTORS)
 LOOPS = _node('loop', MMDET_LOOPS)
-HOOKS = _node('hook', MMDET_HOOKS)
+HOOKS = _node('hook', MMDET_HOOKS, 'fcos_mm.engine')
 
 # data
 DATASETS = _node('dataset', MMDET_DATASETS, 'fcos_mm.datasets')

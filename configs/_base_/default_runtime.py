@@ -13,6 +13,9 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
+# A per-batch progress bar with ETA while testing (fcos_mm.engine.hooks).
+custom_hooks = [dict(type='ProgressBarHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

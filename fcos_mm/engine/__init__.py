@@ -1,12 +1,13 @@
+from .hooks import ProgressBarHook
 from .optim_wrappers import AutocastOptimWrapper
 from .runner_setup import (
-                           enable_amp,
-                           prepare_launch,
-                           setup_test_cfg,
-                           setup_train_cfg,
+    enable_amp,
+    prepare_launch,
+    setup_test_cfg,
+    setup_train_cfg,
 )
 
 __all__ = [
-    'AutocastOptimWrapper', 'enable_amp', 'prepare_launch', 'setup_test_cfg',
-    'setup_train_cfg'
+    'AutocastOptimWrapper', 'ProgressBarHook', 'enable_amp',
+    'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]
