@@ -6,8 +6,9 @@ into ``meta`` / ``message_hub``, which that unpickler refuses, so a checkpoint
 that ``tools/train.py`` has just written could not be tested or resumed.
 
 We do **not** fall back to ``weights_only=False`` (a downloaded ``.pth`` could
-then run arbitrary code on load). Instead, mmengine's loaders for local files
-and for http(s) URLs are replaced by ones that unpickle with
+then run arbitrary code on load). Instead, mmengine's loaders (local files,
+URLs and the model-zoo schemes; see :func:`register_safe_checkpoint_loader`)
+are replaced by ones that unpickle with
 ``weights_only=True`` plus an explicit allow-list, :func:`safe_globals`: the
 numpy array / scalar / dtype reconstructors, mmengine's HistoryBuffer and a
 ``getattr`` that only serves HistoryBuffer's statistics functions.
@@ -19,7 +20,7 @@ with ``torch.serialization.add_safe_globals``.
 import os
 import os.path as osp
 import pickle
-from typing import Any, Callable, List, Optional, Union
+from typing import IO, Any, Callable, List, Optional, Union
 
 import numpy as np
 import torch
@@ -83,14 +84,14 @@ def safe_globals() -> List[Any]:
     ]
 
 
-def _unsafe_globals_in(path: str) -> List[str]:
-    """Names of the globals in ``path`` that the allow-list lacks."""
+def _unsafe_globals_in(f: Union[str, IO[bytes]]) -> List[str]:
+    """Names of the globals in checkpoint ``f`` that the allow-list lacks."""
     allowed = {
         g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
         for g in safe_globals()
     }
     try:
-        wanted = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+        wanted = torch.serialization.get_unsafe_globals_in_checkpoint(f)
     except Exception:  # an old (non-zip) format: the error says enough
         return []
     return [name for name in wanted if name not in allowed]
@@ -106,6 +107,37 @@ def _reason(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def _torch_load(f: Union[str, IO[bytes]], name: str,
+                map_location: MapLocation) -> Any:
+    """``torch.load(f, weights_only=True)``; errors name the checkpoint."""
+    try:
+        return torch.load(f, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if hasattr(f, 'seek'):
+            f.seek(0)
+        names = _unsafe_globals_in(f)
+        refused = names or 'Unsupported global' in str(e) or (
+            'not on the allow-list' in str(e))
+        if not refused:
+            raise ValueError(
+                f'{name} is not a readable torch checkpoint ({_reason(e)}): '
+                f'is it corrupt, truncated, or not a .pth file (e.g. an '
+                f'HTML error page saved by a failed download)?') from e
+        listed = ', '.join(names) if names else _reason(e)
+        raise UnsafeCheckpointError(
+            f'Refusing to load checkpoint {name}: it asks to unpickle '
+            f'Python objects outside the allow-list of safe globals '
+            f'({listed}). Loading it could run arbitrary code. If you made '
+            f'this file and trust it, allow just those types with '
+            f'torch.serialization.add_safe_globals([...]).') from e
+    except RuntimeError as e:
+        # torch's zip reader: "PytorchStreamReader failed reading zip ..."
+        if 'PytorchStreamReader' not in str(e):
+            raise
+        raise ValueError(f'{name} is not a readable torch checkpoint '
+                         f'(corrupt or truncated): {e}') from e
+
+
 def load_safely(path: str, map_location: MapLocation = None) -> Any:
     """``torch.load`` a file with ``weights_only=True`` and our allow-list.
 
@@ -117,21 +149,12 @@ def load_safely(path: str, map_location: MapLocation = None) -> Any:
         FileNotFoundError: ``path`` is not a file.
         UnsafeCheckpointError: The pickle references a global that is not
             allowed. Nothing from the file has been executed.
+        ValueError: The file is not a readable torch checkpoint.
     """
     path = osp.expanduser(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'Checkpoint file {path} can not be found.')
-    try:
-        return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        names = _unsafe_globals_in(path)
-        listed = ', '.join(names) if names else _reason(e)
-        raise UnsafeCheckpointError(
-            f'Refusing to load checkpoint {path}: it asks to unpickle '
-            f'Python objects outside the allow-list of safe globals '
-            f'({listed}). Loading it could run arbitrary code. If you made '
-            f'this file and trust it, allow just those types with '
-            f'torch.serialization.add_safe_globals([...]).') from e
+    return _torch_load(path, path, map_location)
 
 
 def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
@@ -139,24 +162,31 @@ def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
 
 
 def load_from_http(filename: str,
-               map_location: MapLocation = None,
-               model_dir: Optional[str] = None) -> Any:
+                   map_location: MapLocation = None,
+                   model_dir: Optional[str] = None) -> Any:
     """Download once into the torch hub cache, then :func:`load_safely`.
 
-    In a distributed run, rank 0 downloads first and the others wait.
+    In a distributed run the first process of each node downloads while the
+    others wait; a process that still finds no file (a node-local cache on
+    another node) downloads it itself.
     """
     from urllib.parse import urlparse
 
-    from mmengine.dist import barrier, get_dist_info
+    from mmengine.dist import barrier, get_dist_info, get_local_rank
     if model_dir is None:
         model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(urlparse(filename).path))
-    rank, world_size = get_dist_info()
-    if rank == 0 and not osp.exists(cached):
-        os.makedirs(model_dir, exist_ok=True)
-        torch.hub.download_url_to_file(filename, cached, progress=True)
-    if world_size > 1:
+
+    def fetch() -> None:
+        if not osp.exists(cached):
+            os.makedirs(model_dir, exist_ok=True)
+            torch.hub.download_url_to_file(filename, cached, progress=True)
+
+    if get_local_rank() == 0:
+        fetch()
+    if get_dist_info()[1] > 1:
         barrier()
+    fetch()
     return load_safely(cached, map_location)
 
 
@@ -176,24 +206,67 @@ def load_from_openmmlab(filename: str,
     return load_safely(osp.join(_get_mmengine_home(), url), map_location)
 
 
+def load_from_torchvision(filename: str,
+                          map_location: MapLocation = None) -> Any:
+    """Resolve ``torchvision://NAME`` (or ``modelzoo://``), load safely."""
+    from mmengine.runner.checkpoint import get_torchvision_models
+    url = get_torchvision_models()[filename.split('://', 1)[1]]
+    return load_from_http(url, map_location)
+
+
+def load_from_mmcls(filename: str, map_location: MapLocation = None) -> Any:
+    """Resolve ``mmcls://NAME`` as mmengine does, then load safely."""
+    from mmengine.runner.checkpoint import (
+        _process_mmcls_checkpoint,
+        get_mmcls_models,
+    )
+    url = get_mmcls_models()[filename.split('://', 1)[1]]
+    return _process_mmcls_checkpoint(load_from_http(url, map_location))
+
+
+def load_from_ceph(filename: str, map_location: MapLocation = None) -> Any:
+    """Read ``s3://`` / ``petrel://`` bytes, then unpickle them safely."""
+    import io
+
+    from mmengine.fileio import get_file_backend
+    backend = get_file_backend(filename, backend_args=dict(backend='petrel'))
+    with io.BytesIO(backend.get(filename)) as buffer:
+        return _torch_load(buffer, filename, map_location)
+
+
+def _supports_renamed_globals() -> bool:
+    """Whether add_safe_globals takes ``(obj, 'module.name')`` (torch 2.6)."""
+    from packaging.version import parse
+    return parse(torch.__version__).release >= (2, 6)
+
+
 def register_safe_checkpoint_loader() -> None:
-    """Route mmengine's checkpoint reading through :func:`load_safely`.
+    """Route mmengine's checkpoint reading through the safe loaders above.
 
     The allow-list is added to torch's own (so any ``torch.load`` with
     ``weights_only=True`` accepts a Runner checkpoint), and mmengine's loaders
-    for local files, http(s) and ``open-mmlab://`` are replaced by ones that
-    always pass ``weights_only=True``, whatever the torch version's default.
-    Every mmengine path that reads a checkpoint (``load_checkpoint``,
-    ``Runner.load_checkpoint``, ``Runner.resume``, ``init_cfg=dict(
-    type='Pretrained')``) goes through one of these.
+    for local files, http(s), ``open-mmlab://``, ``torchvision://`` /
+    ``modelzoo://``, ``mmcls://`` and ``s3://`` / ``petrel://`` are replaced
+    by ones that always pass ``weights_only=True``, whatever the torch
+    version's default, so ``load_checkpoint``, ``Runner.load_checkpoint``,
+    ``Runner.resume`` and ``init_cfg=dict(type='Pretrained')`` are covered.
+    (``pavi://``, SenseTime's internal store, keeps mmengine's loader.)
+
+    On torch 2.4 / 2.5 the ``getattr`` stand-in cannot be registered, so
+    Runner checkpoints (HistoryBuffer pickles use getattr) are refused there
+    with a clear message; torch >= 2.6 loads them.
     """
     if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
-        torch.serialization.add_safe_globals(safe_globals())
-    CheckpointLoader.register_scheme(
-        prefixes='', loader=load_from_local, force=True)
-    CheckpointLoader.register_scheme(
-        prefixes=('http://', 'https://'), loader=load_from_http, force=True)
-    CheckpointLoader.register_scheme(
-        prefixes=('open-mmlab://', 'openmmlab://'),
-        loader=load_from_openmmlab,
-        force=True)
+        entries = safe_globals()
+        if not _supports_renamed_globals():
+            entries = [e for e in entries if not isinstance(e, tuple)]
+        torch.serialization.add_safe_globals(entries)
+    for prefixes, loader in (
+        ('', load_from_local),
+        (('http://', 'https://'), load_from_http),
+        (('open-mmlab://', 'openmmlab://'), load_from_openmmlab),
+        (('modelzoo://', 'torchvision://'), load_from_torchvision),
+        ('mmcls://', load_from_mmcls),
+        ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), load_from_ceph),
+    ):
+        CheckpointLoader.register_scheme(prefixes, loader=loader, force=True)

@@ -159,3 +159,121 @@ def test_getattr_serves_only_history_buffer_statistics(tmp_path):
     torch.save(dict(x=_WalksAttributes()), path)
     with pytest.raises(pickle.UnpicklingError, match='not on the allow-list'):
         load_safely(path)
+
+
+@pytest.mark.parametrize('content', [
+    b'<html><body>404 Not Found</body></html>',  # a failed download
+    bytes(range(256)) * 4,  # noise
+])
+def test_a_file_that_is_no_checkpoint_is_not_called_unsafe(tmp_path,
+                                                           content):
+    path = tmp_path / 'broken.pth'
+    path.write_bytes(content)
+    with pytest.raises(ValueError,
+                       match='is not a readable torch checkpoint') as err:
+        load_safely(str(path))
+    assert str(path) in str(err.value)
+    assert not isinstance(err.value, UnsafeCheckpointError)
+
+
+def test_a_truncated_checkpoint_names_the_file(tmp_path):
+    path = tmp_path / 'cut.pth'
+    torch.save(dict(state_dict=ToyModel().state_dict()), str(path))
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError, match='corrupt or truncated') as err:
+        load_safely(str(path))
+    assert str(path) in str(err.value)
+
+
+def _fake_download(monkeypatch, tmp_path, payload):
+    """Downloads write ``payload``; returns the list of fetched URLs."""
+    source = str(tmp_path / 'payload.pth')
+    torch.save(payload, source)
+    fetched = []
+
+    def fake_download(url, dst, progress=True):
+        import shutil
+        fetched.append(url)
+        shutil.copy(source, dst)
+
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    return fetched
+
+
+def test_a_process_on_another_node_fetches_its_own_copy(tmp_path,
+                                                        monkeypatch):
+    """Rank 1 of 2, first process of its node, empty node-local cache."""
+    import mmengine.dist as mmdist
+    from mmengine.runner.checkpoint import CheckpointLoader
+    fetched = _fake_download(monkeypatch, tmp_path, dict(meta=dict(a=1)))
+    monkeypatch.setattr(mmdist, 'get_dist_info', lambda: (1, 2))
+    monkeypatch.setattr(mmdist, 'get_local_rank', lambda: 0)
+    monkeypatch.setattr(mmdist, 'barrier', lambda: None)
+    ckpt = CheckpointLoader.load_checkpoint('https://example.com/w.pth')
+    assert ckpt['meta'] == dict(a=1) and fetched == [
+        'https://example.com/w.pth'
+    ]
+    # a second process of that node waits, then finds the file
+    monkeypatch.setattr(mmdist, 'get_local_rank', lambda: 1)
+    CheckpointLoader.load_checkpoint('https://example.com/w.pth')
+    assert len(fetched) == 1
+
+
+def test_model_zoo_schemes_resolve_and_load_safely(tmp_path, monkeypatch):
+    import mmengine.runner.checkpoint as mm_ckpt
+    fetched = _fake_download(
+        monkeypatch, tmp_path,
+        dict(state_dict={'backbone.w': torch.ones(1)}, payload=np.ones(2)))
+    monkeypatch.setattr(mm_ckpt, 'get_torchvision_models',
+                        lambda: dict(resnet18='https://x/tv-r18.pth'))
+    monkeypatch.setattr(mm_ckpt, 'get_mmcls_models',
+                        lambda: dict(r18='https://x/cls-r18.pth'))
+    tv = mm_ckpt.CheckpointLoader.load_checkpoint('torchvision://resnet18')
+    assert np.array_equal(tv['payload'], np.ones(2))
+    cls = mm_ckpt.CheckpointLoader.load_checkpoint('mmcls://r18')
+    assert list(cls['state_dict']) == ['w']  # mmcls' 'backbone.' stripped
+    assert fetched == ['https://x/tv-r18.pth', 'https://x/cls-r18.pth']
+
+
+def test_object_store_bytes_are_unpickled_safely(tmp_path, monkeypatch):
+    import io
+
+    import mmengine.fileio as fileio
+    from mmengine.runner.checkpoint import CheckpointLoader
+    files = {}
+    for name, obj in (('good', dict(meta=np.zeros(1))),
+                      ('evil', dict(x=_RunsCode(str(tmp_path / 'pwned'))))):
+        buffer = io.BytesIO()
+        torch.save(obj, buffer)
+        files[f's3://bucket/{name}.pth'] = buffer.getvalue()
+
+    class Backend:
+        def get(self, filepath):
+            return files[filepath]
+
+    monkeypatch.setattr(fileio, 'get_file_backend',
+                        lambda *args, **kwargs: Backend())
+    good = CheckpointLoader.load_checkpoint('s3://bucket/good.pth')
+    assert np.array_equal(good['meta'], np.zeros(1))
+    with pytest.raises(UnsafeCheckpointError, match='s3://bucket/evil.pth'):
+        CheckpointLoader.load_checkpoint('s3://bucket/evil.pth')
+    assert not (tmp_path / 'pwned').exists()
+
+
+def test_torch_before_2_6_gets_no_renamed_getattr(monkeypatch):
+    """add_safe_globals only understands (obj, name) pairs from torch 2.6."""
+    from fcos_mm.utils import checkpoint, register_safe_checkpoint_loader
+    registered = []
+    monkeypatch.setattr(torch.serialization, 'add_safe_globals',
+                        registered.extend)
+    monkeypatch.setattr(torch, '__version__', '2.5.1+cpu')
+    register_safe_checkpoint_loader()
+    assert HistoryBuffer in registered
+    assert not any(isinstance(entry, tuple) for entry in registered)
+    registered.clear()
+    monkeypatch.setattr(torch, '__version__', '2.6.0')
+    register_safe_checkpoint_loader()
+    assert (checkpoint._history_buffer_getattr,
+            'builtins.getattr') in registered
