@@ -11,7 +11,7 @@ MMENGINE_WINDOW = ('0.10.0', '1.0.0')
 MMDET_WINDOW = ('3.3.0', '3.4.0')
 
 _INSTALL_HINT = ('Run `bash tools/misc/setup_env.sh` (CPU) or see README.md '
-                 '"Install with a GPU" for the commands.')
+                 '"With a GPU" for the commands.')
 
 
 def _check_version(package: str, window: tuple) -> None:

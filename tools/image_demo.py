@@ -46,11 +46,12 @@ def main() -> None:
         args.checkpoint,
         device=args.device,
         cfg_options=args.cfg_options)
-    written = draw_detections(model, images, args.out_dir, args.score_thr)
+    results = [inference_detector(model, path) for path in images]
+    written = draw_detections(
+        model, images, args.out_dir, args.score_thr, results=results)
     classes = model.dataset_meta.get('classes')
-    for path, out_file in zip(images, written):
-        boxes = detections_above(
-            inference_detector(model, path), args.score_thr, classes)
+    for path, out_file, result in zip(images, written, results):
+        boxes = detections_above(result, args.score_thr, classes)
         print(f'{path}: {len(boxes)} boxes -> {out_file}')
         for box in boxes:
             x1, y1, x2, y2 = box['bbox']

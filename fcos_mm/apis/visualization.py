@@ -58,7 +58,8 @@ def draw_detections(model: nn.Module,
                     images: List[str],
                     out_dir: str,
                     score_thr: float = 0.3,
-                    visualizer=None) -> List[str]:
+                    visualizer=None,
+                    results: Optional[List] = None) -> List[str]:
     """Detect objects and write each image with its boxes drawn.
 
     Args:
@@ -70,6 +71,8 @@ def draw_detections(model: nn.Module,
         score_thr (float): Boxes scoring below it are not drawn.
             Defaults to 0.3.
         visualizer (optional): Defaults to :func:`build_visualizer`.
+        results (list[DetDataSample], optional): Detections already made
+            for ``images``, in order; by default they are made here.
 
     Returns:
         list[str]: Paths of the written images.
@@ -78,8 +81,9 @@ def draw_detections(model: nn.Module,
     if visualizer is None:
         visualizer = build_visualizer(model)
     written = []
-    for path in images:
-        result = inference_detector(model, path)
+    for i, path in enumerate(images):
+        result = (results[i] if results is not None else
+                  inference_detector(model, path))
         img = mmcv.imread(path, channel_order='rgb')
         name = osp.splitext(osp.basename(path))[0]
         out_file = osp.join(out_dir, name + '.png')

@@ -11,6 +11,7 @@ from mmengine.structures import InstanceData
 from fcos_mm.apis import (
     detections_above,
     draw_detections,
+    inference_detector,
     init_detector,
     list_images,
 )
@@ -76,3 +77,24 @@ def test_draw_detections_draws_only_boxes_above_threshold(tmp_path,
     out = mmcv.imread(drawn, channel_order='rgb')
     assert out.shape == original.shape
     assert not np.array_equal(out, original)
+
+
+def test_draw_detections_uses_given_results_without_running_the_model(
+        tmp_path, make_config, monkeypatch):
+    torch.manual_seed(0)
+    model = init_detector(make_config(score_thr=0.0))
+    src = tmp_path / 'scene.jpg'
+    mmcv.imwrite(np.full((64, 96, 3), 90, np.uint8), str(src))
+    result = inference_detector(model, str(src))
+    (first, ) = draw_detections(model, [str(src)], str(tmp_path / 'a'),
+                                score_thr=0.0)
+
+    import fcos_mm.apis.visualization as vis
+
+    def no_inference(*args, **kwargs):
+        raise AssertionError('the model ran again')
+
+    monkeypatch.setattr(vis, 'inference_detector', no_inference)
+    (second, ) = draw_detections(model, [str(src)], str(tmp_path / 'b'),
+                                 score_thr=0.0, results=[result])
+    assert np.array_equal(mmcv.imread(first), mmcv.imread(second))

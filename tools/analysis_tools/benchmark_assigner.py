@@ -230,7 +230,7 @@ def measure(args: argparse.Namespace, side: str, num_boxes: int,
         raise RuntimeError(
             'benchmark worker {} at {} boxes failed:\n{}'.format(
                 side, num_boxes, proc.stderr[-4000:]))
-    return torch.load(out, weights_only=False)
+    return torch.load(out, weights_only=True)
 
 
 def compare(ours: Dict, ref: Dict) -> Tuple[bool, int]:

@@ -284,8 +284,8 @@ class FCOSHead(BaseDenseHead):
                 f'FCOSHead: train_cfg.assigner must be a point assigner '
                 f'with assign(points, strides, gt_bboxes, gt_labels, '
                 f'num_classes), such as FCOSPointAssigner; got '
-                f'{type(assigner).__name__}. (mmdet\'s FCOS configs carry an '
-                f'unused MaxIoUAssigner in train_cfg: replace it.)')
+                f'{type(assigner).__name__}. (mmdet 2.x FCOS configs carried '
+                f'an unused MaxIoUAssigner in train_cfg: replace it.)')
         return assigner
 
     def _init_layers(self) -> None:
