@@ -5,8 +5,9 @@
 #      my_data/images/...
 #    Each json's "categories" must list every category_id its annotations
 #    use (an unknown id is an error naming the json and the annotation).
-# 2. List the class names below, spelled as the json's category "name"s; the
-#    order sets the label indices (0 .. num_classes - 1).
+# 2. List the class names below, spelled as the json's category "name"s and
+#    in the json's category order (labels 0 .. num_classes - 1 follow that
+#    order; another order is an error naming the json).
 # 3. python tools/train.py \
 #        configs/fcos/fcos_r50-caffe_fpn_gn-head_8xb2-1x_custom.py
 #    (add --auto-scale-lr when not training with 16 images per iteration).

@@ -56,6 +56,7 @@ class CocoDataset(MMDetCocoDataset):
         self._check_annotations()
         self.cat_ids = self.coco.get_cat_ids(
             cat_names=self.metainfo['classes'])
+        self._check_classes()
         self.cat2label = {cat_id: i for i, cat_id in enumerate(self.cat_ids)}
         self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
 
@@ -74,6 +75,25 @@ class CocoDataset(MMDetCocoDataset):
         self._warn_about_boxes()
         del self.coco
         return data_list
+
+    def _check_classes(self) -> None:
+        """Raise if ``metainfo['classes']`` lists the json's categories in
+        another order than the json.
+
+        Labels follow the json's category order (``get_cat_ids`` returns
+        ids in that order), while visualisation and the per-class table name
+        label ``i`` after ``classes[i]``: a reordered list would silently
+        attach the names to the wrong classes. (Names the json lacks are
+        accepted, as mmdet does for COCO's 80 names over a partial json.)
+        """
+        found = [self.coco.cats[i]['name'] for i in self.cat_ids]
+        listed = [name for name in self.metainfo['classes'] if name in found]
+        if listed != found:
+            raise ValueError(
+                f'{self.ann_file}: list metainfo classes in the json\'s '
+                f'category order, {found}, not {listed}: labels follow the '
+                f'json\'s order, so the names would be attached to the wrong '
+                f'classes.')
 
     def _check_annotations(self) -> None:
         """Raise on annotations that name unknown ids or malformed boxes."""

@@ -156,3 +156,15 @@ def test_image_info_file_without_annotations(tmp_path):
     ds = _dataset(path, test_mode=True)
     assert ds.get_data_info(0)['instances'] == []
     assert osp.basename(ds.get_data_info(0)['img_path']) == 'a.jpg'
+
+
+def test_classes_out_of_the_jsons_order_are_refused(tmp_path, coco_helper):
+    # labels follow the json (person -> 0, car -> 1): ('car', 'person')
+    # would call every person a car.
+    ann_file = coco_helper.write_json(
+        str(tmp_path / 'a.json'), [IMG], [_ann(1, [1, 1, 10, 10])])
+    with pytest.raises(ValueError, match=r"order, \['person', 'car'\], not "
+                       r"\['car', 'person'\]"):
+        _dataset(ann_file, metainfo=dict(classes=('car', 'person')))
+    ds = _dataset(ann_file, metainfo=dict(classes=('person', 'car')))
+    assert ds.get_data_info(0)['instances'][0]['bbox_label'] == 0
