@@ -123,20 +123,10 @@ def test_plain_state_dict_loads(tmp_path):
 def test_urls_and_open_mmlab_names_are_fetched_once_and_loaded_safely(
         tmp_path, monkeypatch):
     """No network: the download is replaced by a copy of a local file."""
-    import shutil
-
     from mmengine.runner.checkpoint import get_external_models
-    source = str(tmp_path / 'source.pth')
-    torch.save(dict(state_dict=ToyModel().state_dict(),
-                    meta=dict(hist=np.ones(3))), source)
-    fetched = []
-
-    def fake_download(url, dst, progress=True):
-        fetched.append(url)
-        shutil.copy(source, dst)
-
-    monkeypatch.setattr(torch.hub, 'download_url_to_file', fake_download)
-    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    fetched = _fake_download(
+        monkeypatch, tmp_path,
+        dict(state_dict=ToyModel().state_dict(), meta=dict(hist=np.ones(3))))
     from mmengine.runner.checkpoint import CheckpointLoader
     url = get_external_models()['detectron/resnet50_caffe']
     for name in ('open-mmlab://detectron/resnet50_caffe', url):
