@@ -6,8 +6,13 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS
 
-from .iou_loss import all_zero_weight_loss, box_loss_weight
-from .utils import aligned_box_iou, check_reduction, weight_reduce_loss
+from .utils import (
+    aligned_box_iou,
+    all_zero_weight_loss,
+    box_loss_weight,
+    check_reduction,
+    weight_reduce_loss,
+)
 
 
 @MODELS.register_module()

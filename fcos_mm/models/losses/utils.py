@@ -122,3 +122,32 @@ def broadcast_weight(weight: Tensor, loss: Tensor) -> Tensor:
     raise ValueError(
         f'weight of shape {tuple(weight.shape)} does not fit a loss of '
         f'shape {tuple(loss.shape)}')
+
+
+def box_loss_weight(pred: Tensor,
+                    weight: Optional[Tensor]) -> Optional[Tensor]:
+    """Reduce an ``(n, 4)`` weight to the ``(n,)`` of a per-box loss."""
+    if weight is not None and weight.dim() > 1:
+        if weight.shape != pred.shape:
+            raise ValueError(
+                f'weight of shape {tuple(weight.shape)} fits neither the '
+                f'boxes {tuple(pred.shape)} nor one weight per box')
+        weight = weight.mean(-1)
+    return weight
+
+
+def all_zero_weight_loss(pred: Tensor,
+                         weight: Optional[Tensor],
+                         reduction: Optional[str] = None) -> Optional[Tensor]:
+    """A zero loss that keeps the graph when no box has positive weight.
+
+    mmdet returns ``(pred * weight).sum()`` then, instead of a loss that
+    would divide by a zero ``avg_factor``; we do the same for equal numbers.
+    Like mmdet's IoULoss (not its GIoULoss), pass ``reduction`` to keep the
+    element-wise loss for ``'none'``.
+    """
+    if weight is None or reduction == 'none' or bool((weight > 0).any()):
+        return None
+    if pred.dim() == weight.dim() + 1:
+        weight = weight.unsqueeze(1)
+    return (pred * weight).sum()
