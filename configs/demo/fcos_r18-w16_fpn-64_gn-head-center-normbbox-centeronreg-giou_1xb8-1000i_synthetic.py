@@ -1,5 +1,6 @@
 _base_ = [
-    '../_base_/models/fcos_r50_fpn.py', '../_base_/default_runtime.py'
+    '../_base_/models/fcos_r50_fpn.py', '../_base_/datasets/coco_detection.py',
+    '../_base_/default_runtime.py'
 ]
 # The README's demo: FCOS trained from scratch on a 2-core CPU in minutes, on
 # the synthetic shapes of fcos_mm/datasets/synthetic.py (run
@@ -59,22 +60,21 @@ model = dict(
             center_sample_radius=1.5)),
     test_cfg=dict(nms=dict(type='nms', iou_threshold=0.6)))
 
-# data: tools/misc/gen_synthetic_coco.py (or run_demo.py) writes it here
-dataset_type = 'CocoDataset'
+# data: tools/misc/gen_synthetic_coco.py (or run_demo.py) writes it here;
+# everything not set below comes from _base_/datasets/coco_detection.py.
 data_root = 'data/synthetic/'
 metainfo = dict(
     classes=classes, palette=[(220, 50, 40), (40, 170, 60), (50, 80, 220)])
-backend_args = None
 
 train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackDetInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
     dict(type='Resize', scale=img_scale, keep_ratio=True),
     dict(type='LoadAnnotations', with_bbox=True),
     dict(
@@ -89,41 +89,27 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
-    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    sampler=dict(type='InfiniteSampler'),
     dataset=dict(
-        type=dataset_type,
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/instances_train.json',
         data_prefix=dict(img='train/'),
-        filter_cfg=dict(filter_empty_gt=True, min_size=32),
-        pipeline=train_pipeline,
-        backend_args=backend_args))
+        pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
     persistent_workers=False,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
-        type=dataset_type,
         data_root=data_root,
         metainfo=metainfo,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+        pipeline=test_pipeline))
 test_dataloader = val_dataloader
 
 val_evaluator = dict(
-    type='CocoMetric',
-    ann_file=data_root + 'annotations/instances_val.json',
-    metric='bbox',
-    classwise=True,
-    format_only=False,
-    backend_args=backend_args)
+    ann_file=data_root + 'annotations/instances_val.json', classwise=True)
 test_evaluator = val_evaluator
 
 # schedule: iteration-based, evaluated 4 times for the mAP curve
