@@ -52,12 +52,15 @@ import torch
 from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
 from torch import Tensor
 
+from fcos_mm.models.task_modules.assigners.fcos_point_assigner import (
+    FCOS_REGRESS_RANGES as FPN_REGRESS_RANGES,
+)
+from fcos_mm.models.task_modules.assigners.fcos_point_assigner import (
+    INF,
+)
 from fcos_mm.registry import TASK_UTILS
 
-INF = 1e8
 FPN_STRIDES = (8, 16, 32, 64, 128)
-FPN_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512), (512,
-                                                                    INF))
 NO_FPN_STRIDES = (16, )
 NO_FPN_REGRESS_RANGES = ((-1, INF), )
 
@@ -230,16 +233,21 @@ def grid_points(sizes: Sequence[Tuple[int, int]],
         list(sizes), dtype=torch.float32, device='cpu')
 
 
-def candidate_mask(assigner, points: List[Tensor], strides: Sequence[int],
-                   gt_bboxes: Tensor, gt_labels: Tensor,
-                   num_classes: int) -> Tensor:
+def candidate_mask(assigner,
+                   points: List[Tensor],
+                   strides: Sequence[int],
+                   gt_bboxes: Tensor,
+                   gt_labels: Tensor,
+                   num_classes: int,
+                   featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
+                   ) -> Tensor:
     """Which boxes each location is a candidate for, by the assigner's gates.
 
     With a single box there is nothing to break ties between, so the
-    locations that ``assigner.assign`` makes positive for box ``g`` alone
-    are exactly those passing its gates for ``g`` (inside the box, or its
-    centre region with centre sampling, and within the level's regress
-    range).
+    locations that the assigner makes positive for box ``g`` alone are
+    exactly those passing its gates for ``g`` (inside the box, or its centre
+    region with centre sampling, and within the level's regress range).
+    Every box is assigned alone at once, as a batch of one-box images.
 
     Args:
         assigner: An ``FCOSPointAssigner``.
@@ -248,17 +256,16 @@ def candidate_mask(assigner, points: List[Tensor], strides: Sequence[int],
         gt_bboxes (Tensor): ``(G, 4)`` boxes, x1 y1 x2 y2.
         gt_labels (Tensor): ``(G, )`` labels.
         num_classes (int): Number of classes (background label).
+        featmap_sizes (Sequence[tuple[int, int]], optional): ``(H_l, W_l)``
+            of the point grids, passed on to the assigner. Defaults to None.
 
     Returns:
         Tensor: ``(P, G)`` bool, ``P`` locations over all levels.
     """
-    num_points = sum(len(p) for p in points)
-    mask = gt_bboxes.new_zeros((num_points, len(gt_bboxes)), dtype=bool)
-    for g in range(len(gt_bboxes)):
-        alone = assigner.assign(points, strides, gt_bboxes[g:g + 1],
-                                gt_labels[g:g + 1], num_classes)
-        mask[:, g] = alone.gt_inds == 0
-    return mask
+    alone = assigner.assign_batch(points, strides, list(gt_bboxes[:, None]),
+                                  list(gt_labels[:, None]), num_classes,
+                                  featmap_sizes)
+    return (alone.gt_inds == 0).T
 
 
 def image_statistics(setting: AssignmentSetting,
@@ -298,7 +305,7 @@ def image_statistics(setting: AssignmentSetting,
     sizes = featmap_sizes(img_shape, setting.strides, pad_size_divisor)
     points = grid_points(sizes, setting.strides)
     result = assigner.assign(points, setting.strides, gt_bboxes, gt_labels,
-                             num_classes)
+                             num_classes, sizes)
     positive = result.gt_inds >= 0
     stats.num_positives = int(positive.sum())
     stats.num_recalled = int(result.gt_inds[positive].unique().numel())
@@ -310,7 +317,7 @@ def image_statistics(setting: AssignmentSetting,
         level_of_point[positive], minlength=len(points)).tolist()
 
     candidates = candidate_mask(assigner, points, setting.strides,
-                                gt_bboxes, gt_labels, num_classes)
+                                gt_bboxes, gt_labels, num_classes, sizes)
     candidates = candidates[positive]  # (num_pos, G)
     stats.num_ambiguous = int((candidates.sum(1) > 1).sum())
     # A location sees several classes when the smallest and largest label

@@ -90,14 +90,18 @@ def _reset_peak_rss() -> bool:
         return False
 
 
+def grid_sizes(args: argparse.Namespace) -> list:
+    """``(H_l, W_l)`` of each level's point grid."""
+    return [(math.ceil(args.height / s), math.ceil(args.width / s))
+            for s in STRIDES]
+
+
 def make_inputs(args: argparse.Namespace, num_boxes: int):
     """Points of the padded batch and the boxes and labels of each image."""
     import torch
     from mmdet.models.task_modules import MlvlPointGenerator
-    sizes = [(math.ceil(args.height / s), math.ceil(args.width / s))
-             for s in STRIDES]
     points = MlvlPointGenerator(STRIDES, offset=0.5).grid_priors(
-        sizes, dtype=torch.float32, device='cpu')
+        grid_sizes(args), dtype=torch.float32, device='cpu')
     boxes, labels = [], []
     for img in range(args.images):
         gen = torch.Generator().manual_seed(args.seed * 1000 + img)
@@ -157,15 +161,13 @@ def build_side(args: argparse.Namespace, side: str):
     assigner = TASK_UTILS.build(cfg)
 
     def run(points, boxes, labels):
+        # the whole batch at once on the grid windows, as the head does
         num = [p.size(0) for p in points]
-        res = [
-            assigner.assign(points, STRIDES, b, lab, NUM_CLASSES)
-            for b, lab in zip(boxes, labels)
-        ]
-        labels = [r.labels.split(num) for r in res]
-        targets = [r.bbox_targets.split(num) for r in res]
-        return ([torch.cat([x[i] for x in labels]) for i in range(len(num))],
-                [torch.cat([x[i] for x in targets]) for i in range(len(num))])
+        res = assigner.assign_batch(points, STRIDES, boxes, labels,
+                                    NUM_CLASSES, grid_sizes(args))
+        # (N, P_l, ...) per level -> (N * P_l, ...), as mmdet's
+        return ([x.flatten(0, 1) for x in res.labels.split(num, 1)],
+                [x.flatten(0, 1) for x in res.bbox_targets.split(num, 1)])
 
     return run
 

@@ -64,15 +64,14 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS, TASK_UTILS
 
+from ..task_modules.assigners.fcos_point_assigner import FCOS_REGRESS_RANGES
 from ..utils import fcos_mm_scope, flatten_levels
-
-INF = 1e8
 
 #: The assigner built when ``train_cfg`` names none: FCOS's ranges, no
 #: center sampling.
 DEFAULT_ASSIGNER = dict(
     type='FCOSPointAssigner',
-    regress_ranges=((-1, 64), (64, 128), (128, 256), (256, 512), (512, INF)),
+    regress_ranges=FCOS_REGRESS_RANGES,
     center_sampling=False,
     center_sample_radius=1.5)
 
@@ -277,13 +276,14 @@ class FCOSHead(BaseDenseHead):
                 DeprecationWarning)
             cfg.update(legacy)
         assigner = TASK_UTILS.build(cfg)
-        assign = getattr(assigner, 'assign', None)
+        assign = getattr(assigner, 'assign_batch', None)
         params = inspect.signature(assign).parameters if assign else {}
-        if not {'points', 'strides', 'gt_bboxes'} <= set(params):
+        if not {'points', 'strides', 'batch_gt_bboxes'} <= set(params):
             raise ValueError(
                 f'FCOSHead: train_cfg.assigner must be a point assigner '
-                f'with assign(points, strides, gt_bboxes, gt_labels, '
-                f'num_classes), such as FCOSPointAssigner; got '
+                f'with assign_batch(points, strides, batch_gt_bboxes, '
+                f'batch_gt_labels, num_classes, featmap_sizes), such as '
+                f'FCOSPointAssigner; got '
                 f'{type(assigner).__name__}. (mmdet 2.x FCOS configs carried '
                 f'an unused MaxIoUAssigner in train_cfg: replace it.)')
         return assigner
@@ -463,9 +463,9 @@ class FCOSHead(BaseDenseHead):
         featmap_sizes = [score.shape[-2:] for score in cls_scores]
         mlvl_points = self.prior_generator.grid_priors(
             featmap_sizes, dtype=torch.float32, device=device)
-        labels, bbox_targets = self.get_targets(mlvl_points,
-                                                batch_gt_instances,
-                                                batch_img_metas)
+        labels, bbox_targets = self.get_targets(
+            mlvl_points, batch_gt_instances, batch_img_metas,
+            [tuple(size) for size in featmap_sizes])
         points = torch.cat(mlvl_points)  # (P, 2)
         flat_cls_scores = flatten_levels(cls_scores).float()  # (N, P, C)
         flat_bbox_preds = flatten_levels(bbox_preds).float()  # (N, P, 4)
@@ -522,12 +522,13 @@ class FCOSHead(BaseDenseHead):
 
     @torch.no_grad()
     def get_targets(
-            self,
-            points: List[Tensor],
-            batch_gt_instances: InstanceList,
-            batch_img_metas: Optional[List[dict]] = None
+        self,
+        points: List[Tensor],
+        batch_gt_instances: InstanceList,
+        batch_img_metas: Optional[List[dict]] = None,
+        featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
     ) -> Tuple[Tensor, Tensor]:
-        """Assign every point of every image with ``self.assigner``.
+        """Assign every point of every image with ``self.assigner``, at once.
 
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
@@ -535,6 +536,10 @@ class FCOSHead(BaseDenseHead):
                 ``labels`` of each image.
             batch_img_metas (list[dict], optional): Meta information, to
                 name an image with bad ground truth. Defaults to None.
+            featmap_sizes (Sequence[tuple[int, int]], optional): Per level
+                ``(H_l, W_l)`` of the point grids, which lets the assigner
+                test only a window of each grid per box. Defaults to None
+                (every point tested).
 
         Returns:
             tuple[Tensor, Tensor]: ``labels`` ``(N, P)`` (``C`` for
@@ -544,31 +549,48 @@ class FCOSHead(BaseDenseHead):
             ValueError: An image has a degenerate or non-finite box or a
                 label outside ``[0, num_classes)``.
         """
-        all_labels, all_targets = [], []
-        for i, gt_instances in enumerate(batch_gt_instances):
-            img_meta = batch_img_metas[i] if batch_img_metas else {}
-            gt_bboxes = get_box_tensor(gt_instances.bboxes)
-            gt_labels = gt_instances.labels
-            self._check_gt(gt_bboxes, gt_labels, img_meta, i)
-            result = self.assigner.assign(points, self.strides, gt_bboxes,
-                                          gt_labels, self.num_classes)
-            all_labels.append(result.labels)
-            all_targets.append(result.bbox_targets)
-        return torch.stack(all_labels), torch.stack(all_targets)
+        batch_gt_bboxes = [
+            get_box_tensor(gt.bboxes) for gt in batch_gt_instances
+        ]
+        batch_gt_labels = [gt.labels for gt in batch_gt_instances]
+        self._check_gt(batch_gt_bboxes, batch_gt_labels, batch_img_metas)
+        result = self.assigner.assign_batch(
+            points,
+            self.strides,
+            batch_gt_bboxes,
+            batch_gt_labels,
+            self.num_classes,
+            featmap_sizes=featmap_sizes,
+            validate=False)
+        return result.labels, result.bbox_targets
 
-    def _check_gt(self, gt_bboxes: Tensor, gt_labels: Tensor, img_meta: dict,
-                  img_idx: int) -> None:
-        """Raise a ValueError naming the image and box if one is bad."""
-        img = img_meta.get('img_path') or img_meta.get('img_id')
-        where = (f'image {img!r} (batch index {img_idx})'
-                 if img is not None else f'image {img_idx} of the batch')
-        if gt_bboxes.dim() != 2 or gt_bboxes.size(-1) != 4:
-            raise ValueError(f'{where}: gt_instances.bboxes must be (G, 4), '
-                             f'got shape {tuple(gt_bboxes.shape)}')
-        if gt_labels.shape != gt_bboxes.shape[:1]:
-            raise ValueError(
-                f'{where}: gt_instances.labels has shape '
-                f'{tuple(gt_labels.shape)} for {gt_bboxes.size(0)} boxes')
+    def _check_gt(self, batch_gt_bboxes: List[Tensor],
+                  batch_gt_labels: List[Tensor],
+                  batch_img_metas: Optional[List[dict]]) -> None:
+        """Raise a ValueError naming the image and box if one is bad.
+
+        Shapes are checked on the host; the values of the whole batch with
+        one host-device synchronisation.
+        """
+
+        def where(i: int) -> str:
+            meta = batch_img_metas[i] if batch_img_metas else {}
+            img = meta.get('img_path') or meta.get('img_id')
+            return (f'image {img!r} (batch index {i})'
+                    if img is not None else f'image {i} of the batch')
+
+        for i, (gt_bboxes, gt_labels) in enumerate(
+                zip(batch_gt_bboxes, batch_gt_labels)):
+            if gt_bboxes.dim() != 2 or gt_bboxes.size(-1) != 4:
+                raise ValueError(
+                    f'{where(i)}: gt_instances.bboxes must be (G, 4), got '
+                    f'shape {tuple(gt_bboxes.shape)}')
+            if gt_labels.shape != gt_bboxes.shape[:1]:
+                raise ValueError(
+                    f'{where(i)}: gt_instances.labels has shape '
+                    f'{tuple(gt_labels.shape)} for {gt_bboxes.size(0)} boxes')
+        gt_bboxes = torch.cat(batch_gt_bboxes)
+        gt_labels = torch.cat(batch_gt_labels)
         finite = torch.isfinite(gt_bboxes).all(dim=1)
         # written so that a NaN coordinate also counts as degenerate
         degenerate = ~((gt_bboxes[:, 2] > gt_bboxes[:, 0]) &
@@ -576,20 +598,25 @@ class FCOSHead(BaseDenseHead):
         bad_label = (gt_labels < 0) | (gt_labels >= self.num_classes)
         if not bool((~finite | degenerate | bad_label).any()):
             return
-        for mask, what in (
-            (~finite, 'has a NaN or infinite coordinate'),
-            (degenerate, 'is degenerate (x2 <= x1 or y2 <= y1)'),
-            (bad_label, f'has a label outside [0, {self.num_classes})'),
-        ):
-            bad = mask.nonzero().flatten().tolist()
-            if bad:
-                j = bad[0]
-                coords = [round(v, 3) for v in gt_bboxes[j].tolist()]
-                raise ValueError(
-                    f'{where}: ground-truth box {j} {coords} (x1, y1, x2, y2) '
-                    f'with label {int(gt_labels[j])} {what}; {len(bad)} such '
-                    f'box(es) in this image. Fix or filter the annotations '
-                    f'(e.g. with FilterAnnotations in the pipeline).')
+        start = 0
+        for i, boxes in enumerate(batch_gt_bboxes):
+            stop = start + boxes.size(0)
+            for mask, what in (
+                (~finite, 'has a NaN or infinite coordinate'),
+                (degenerate, 'is degenerate (x2 <= x1 or y2 <= y1)'),
+                (bad_label, f'has a label outside [0, {self.num_classes})'),
+            ):
+                bad = mask[start:stop].nonzero().flatten().tolist()
+                if bad:
+                    j = bad[0]
+                    coords = [round(v, 3) for v in boxes[j].tolist()]
+                    raise ValueError(
+                        f'{where(i)}: ground-truth box {j} {coords} (x1, y1, '
+                        f'x2, y2) with label {int(gt_labels[start + j])} '
+                        f'{what}; {len(bad)} such box(es) in this image. Fix '
+                        'or filter the annotations (e.g. with '
+                        'FilterAnnotations in the pipeline).')
+            start = stop
 
     @staticmethod
     def centerness_target(bbox_targets: Tensor) -> Tensor:

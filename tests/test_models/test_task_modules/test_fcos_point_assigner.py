@@ -20,12 +20,18 @@ INF = 1e8
 NUM_CLASSES = 3
 
 
+def grid_sizes(strides: Sequence[int], height: int,
+               width: int) -> List[Tuple[int, int]]:
+    """Per-level ``(H_l, W_l)`` of an image of ``height x width`` pixels."""
+    return [((height + s - 1) // s, (width + s - 1) // s) for s in strides]
+
+
 def grid_points(strides: Sequence[int], height: int,
                 width: int) -> List[Tensor]:
     """Per-level points of an image of ``height x width`` pixels."""
-    sizes = [((height + s - 1) // s, (width + s - 1) // s) for s in strides]
     return MlvlPointGenerator(strides, offset=0.5).grid_priors(
-        sizes, dtype=torch.float32, device='cpu')
+        grid_sizes(strides, height, width), dtype=torch.float32,
+        device='cpu')
 
 
 def point_index(points: List[Tensor], level: int, x: float, y: float) -> int:
@@ -44,7 +50,8 @@ def assign_one_level(boxes, labels=None, size=(32, 32), **kwargs):
         labels = torch.arange(boxes.size(0)) % NUM_CLASSES
     assigner = FCOSPointAssigner(regress_ranges=((-1, 64), ), **kwargs)
     return points, assigner.assign(points, (8, ), boxes,
-                                   torch.as_tensor(labels), NUM_CLASSES)
+                                   torch.as_tensor(labels), NUM_CLASSES,
+                                   grid_sizes((8, ), *size))
 
 
 # ---------------------------------------------------------------- by hand
@@ -110,7 +117,8 @@ def two_levels(box: List[float]) -> Tuple[List[Tensor], FCOSAssignResult]:
     assigner = FCOSPointAssigner(regress_ranges=((-1, 64), (64, 128)))
     boxes = torch.tensor([box], dtype=torch.float32)
     return points, assigner.assign(points, (8, 16), boxes,
-                                   torch.tensor([1]), NUM_CLASSES)
+                                   torch.tensor([1]), NUM_CLASSES,
+                                   grid_sizes((8, 16), 32, 64))
 
 
 def test_regress_range_is_inclusive_at_both_ends():
@@ -202,7 +210,7 @@ def test_empty_ground_truth_is_all_background():
     assert (res.bbox_targets == 0).all()
 
 
-def test_shuffled_points_use_the_dense_path_with_the_same_result():
+def test_shuffled_points_without_grid_sizes_give_the_same_result():
     points = grid_points((8, 16), 48, 64)
     boxes = torch.tensor([[3., 5., 40., 30.], [10., 0., 60., 47.5],
                           [0., 0., 17., 9.]])
@@ -220,36 +228,69 @@ def test_shuffled_points_use_the_dense_path_with_the_same_result():
     assert int((want.gt_inds >= 0).sum()) > 10
 
 
-def test_candidate_rectangles_are_exact():
-    # the rectangle of a (level, box) holds exactly the cells that are
-    # strictly inside the region and within `high` of all four sides
+def test_windows_hold_every_candidate():
+    # each (box, level) window, placed on the grid from the config and the
+    # feature-map size alone, holds every cell strictly inside the region
+    # and within `high` of all four sides
     torch.manual_seed(0)
     strides = (8, 16)
     points = grid_points(strides, 64, 96)
+    sizes = grid_sizes(strides, 64, 96)
+    all_points = torch.cat(points)
     boxes = torch.cat([torch.rand(40, 2) * 90 - 10,
                        torch.rand(40, 2) * 120], 1)
     boxes[:, 2:] += boxes[:, :2]
     boxes[:20] = boxes[:20].round()  # cells on box edges
+    num_windowed = 0
     for center_sampling in (False, True):
         assigner = FCOSPointAssigner(((-1, 24), (24, 1e8)),
                                      center_sampling=center_sampling)
-        cells, regions = assigner._candidate_cells(points, strides, boxes,
-                                                   torch.float32)
-        for lvl, (pts, (_, high)) in enumerate(
-                zip(points, assigner.regress_ranges)):
+        levels = assigner._levels(points, strides, sizes)
+        tables = assigner._tables(levels, all_points, boxes.dtype)
+        regions = assigner._regions(boxes, tables)  # (G, L, 4)
+        windows = assigner._windows(tables, all_points[tables.first_point],
+                                    boxes, regions)  # (G, M)
+        for lvl, level in enumerate(levels):
+            high = assigner.regress_ranges[lvl][1]
+            reg = regions[:, lvl]
+            window = windows[:, tables.level == lvl]
+            pts = points[lvl]
             xs, ys = pts[:, None, 0], pts[:, None, 1]
-            reg, box = regions[lvl], boxes
             keep = ((xs - reg[:, 0] > 0) & (ys - reg[:, 1] > 0) &
                     (reg[:, 2] - xs > 0) & (reg[:, 3] - ys > 0) &
-                    (xs - box[:, 0] <= high) & (ys - box[:, 1] <= high) &
-                    (box[:, 2] - xs <= high) & (box[:, 3] - ys <= high))
-            # boxes whose max(w, h) < low are dropped on the level
-            wh = (boxes[:, 2:] - boxes[:, :2]).max(1)[0]
-            keep &= wh >= assigner.regress_ranges[lvl][0]
-            at = cells.level == lvl
-            want = torch.zeros(boxes.size(0), dtype=torch.long)
-            want[cells.box[at]] = cells.count[at]
-            assert torch.equal(want, keep.sum(0)), (center_sampling, lvl)
+                    (xs - boxes[:, 0] <= high) & (ys - boxes[:, 1] <= high) &
+                    (boxes[:, 2] - xs <= high) & (boxes[:, 3] - ys <= high))
+            for g in range(boxes.size(0)):
+                wanted = set((keep[:, g].nonzero().flatten() +
+                              level.start).tolist())
+                got = window[g].tolist()
+                assert wanted <= set(got), (center_sampling, lvl, g)
+                assert len(set(got)) == len(got)  # no cell twice
+            num_windowed += window.size(1) < pts.size(0)
+    assert num_windowed >= 2  # P3 (and P4 with centre sampling) windowed
+
+
+def test_window_sizes_follow_from_ranges_and_strides():
+    # the paper's ranges at 800x1344: (bound / s + 3) cells a side, where
+    # bound = high (64 / 8 = 8 -> 11) or, with centre sampling,
+    # min(high, 2 * 1.5 * s) (3 -> 6); P7's unbounded range takes the map
+    strides = (8, 16, 32, 64, 128)
+    sizes = grid_sizes(strides, 800, 1344)
+    points = grid_points(strides, 800, 1344)
+    wins = [(lv.win_rows, lv.win_cols) for lv in FCOSPointAssigner()._levels(
+        points, strides, sizes)]
+    assert wins == [(11, 11)] * 4 + [(7, 11)]
+    wins = [(lv.win_rows, lv.win_cols) for lv in FCOSPointAssigner(
+        center_sampling=True)._levels(points, strides, sizes)]
+    assert wins == [(6, 6)] * 5
+    # a portrait map: the unbounded level keeps all its rows
+    tall = grid_sizes(strides, 1344, 800)
+    wins = [(lv.win_rows, lv.win_cols) for lv in FCOSPointAssigner()._levels(
+        grid_points(strides, 1344, 800), strides, tall)]
+    assert wins == [(11, 11)] * 4 + [(11, 7)]
+    # no grid size: every point of the level
+    assert [lv.win_rows * lv.win_cols for lv in FCOSPointAssigner()._levels(
+        points, strides, None)] == [p.size(0) for p in points]
 
 
 def test_boxes_of_area_above_the_sentinel_follow_mmdet():
@@ -280,12 +321,52 @@ def test_chunking_does_not_change_the_result():
     boxes = torch.cat([xy, xy + torch.rand(12, 2) * 80 + 1], 1)
     labels = torch.randint(0, NUM_CLASSES, (12, ))
     ranges = ((-1, 16), (16, 32), (32, 1e8))
+    sizes = grid_sizes(strides, 48, 64)
     want = FCOSPointAssigner(ranges).assign(points, strides, boxes, labels,
-                                            NUM_CLASSES)
-    for max_pairs in (1, 3, 64):
-        got = FCOSPointAssigner(ranges, max_pairs=max_pairs).assign(
-            points, strides, boxes, labels, NUM_CLASSES)
-        assert all(torch.equal(a, b) for a, b in zip(got, want))
+                                            NUM_CLASSES, sizes)
+    for max_pairs in (1, 3, 64, 1000):
+        for featmap_sizes in (sizes, None):
+            got = FCOSPointAssigner(ranges, max_pairs=max_pairs).assign(
+                points, strides, boxes, labels, NUM_CLASSES, featmap_sizes)
+            assert all(torch.equal(a, b) for a, b in zip(got, want))
+
+
+def test_a_batch_equals_its_images_one_at_a_time():
+    gen = torch.Generator().manual_seed(7)
+    strides = (8, 16, 32)
+    points = grid_points(strides, 48, 64)
+    sizes = grid_sizes(strides, 48, 64)
+    boxes = [random_boxes(gen, n, 48, 64) for n in (5, 0, 17, 1)]
+    labels = [torch.randint(0, NUM_CLASSES, (b.size(0), ), generator=gen)
+              for b in boxes]
+    assigner = FCOSPointAssigner(((-1, 16), (16, 32), (32, 1e8)),
+                                 center_sampling=True, max_pairs=50)
+    batch = assigner.assign_batch(points, strides, boxes, labels, NUM_CLASSES,
+                                  sizes)
+    assert batch.labels.shape == (4, sum(p.size(0) for p in points))
+    for i, (b, lab) in enumerate(zip(boxes, labels)):
+        one = assigner.assign(points, strides, b, lab, NUM_CLASSES, sizes)
+        assert torch.equal(batch.labels[i], one.labels)
+        assert torch.equal(batch.bbox_targets[i], one.bbox_targets)
+        # gt_inds index the image's own boxes
+        assert torch.equal(batch.gt_inds[i], one.gt_inds)
+    assert (batch.gt_inds[2] >= 0).any() and (batch.gt_inds[1] == -1).all()
+    empty = assigner.assign_batch(points, strides, [], [], NUM_CLASSES,
+                                  sizes)
+    assert empty.labels.shape == (0, batch.labels.size(1))
+
+
+def test_bad_box_names_its_image_in_a_batch():
+    points = grid_points((8, ), 16, 16)
+    good = torch.tensor([[0, 0, 5, 5.]])
+    with pytest.raises(ValueError, match=r'image 1: gt_bboxes\[0\]'):
+        FCOSPointAssigner(((-1, 64), )).assign_batch(
+            points, (8, ), [good, torch.tensor([[9, 0, 4, 5.]])],
+            [torch.tensor([0]), torch.tensor([1])], NUM_CLASSES)
+    with pytest.raises(ValueError, match=r'not a \(1, 2\) grid'):
+        FCOSPointAssigner(((-1, 64), )).assign(points, (8, ), good,
+                                               torch.tensor([0]), NUM_CLASSES,
+                                               [(1, 2)])
 
 
 # ---------------------------------------------------------------- config
@@ -394,21 +475,16 @@ def mmdet_targets(points, boxes_per_img, labels_per_img, center_sampling,
 
 
 def ours_per_level(points, boxes_per_img, labels_per_img, center_sampling,
-                   radius, max_pairs, strides=STRIDES):
-    """Our per-image results regrouped like mmdet's: per level, images
+                   radius, max_pairs, featmap_sizes=None, strides=STRIDES):
+    """Our batched results regrouped like mmdet's: per level, images
     concatenated."""
     assigner = FCOSPointAssigner(RANGES, center_sampling, radius, max_pairs)
     num = [p.size(0) for p in points]
-    res = [
-        assigner.assign(points, strides, b, lab, NUM_CLASSES)
-        for b, lab in zip(boxes_per_img, labels_per_img)
-    ]
-    per_level = []
-    for field in range(3):
-        splits = [r[field].split(num) for r in res]
-        per_level.append(
-            [torch.cat([s[lvl] for s in splits]) for lvl in range(len(num))])
-    return per_level
+    res = assigner.assign_batch(points, strides, boxes_per_img,
+                                labels_per_img, NUM_CLASSES, featmap_sizes)
+    # (N, P_l, ...) per level -> (N * P_l, ...)
+    return [[part.flatten(0, 1) for part in field.split(num, 1)]
+            for field in res]
 
 
 @pytest.mark.parametrize('center_sampling, radius, max_pairs, seed', [
@@ -431,7 +507,8 @@ def test_equals_mmdet_on_random_boxes(center_sampling, radius, max_pairs,
     want_labels, want_targets = mmdet_targets(points, boxes, labels,
                                               center_sampling, radius)
     got_labels, got_targets, got_inds = ours_per_level(
-        points, boxes, labels, center_sampling, radius, max_pairs)
+        points, boxes, labels, center_sampling, radius, max_pairs,
+        grid_sizes(STRIDES, height, width))
     num_fg = 0
     for lvl in range(len(STRIDES)):
         assert torch.equal(got_labels[lvl], want_labels[lvl]), lvl
@@ -455,12 +532,15 @@ def test_equals_mmdet_on_ties_and_dense_fallback():
     shuffled = [p[i] for p, i in zip(points, perm)]
     # a row short of a grid, and an empty level: the dense path too
     ragged = [p[:-1] for p in points[:-1]] + [points[-1][:0]]
-    for pts in (points, shuffled, ragged):
+    sizes = grid_sizes(STRIDES, height, width)
+    for pts, featmap_sizes in ((points, sizes), (points, None),
+                               (shuffled, None), (ragged, None)):
         for center_sampling in (False, True):
             want_labels, want_targets = mmdet_targets(
                 pts, [boxes], [labels], center_sampling, 1.5)
             got_labels, got_targets, _ = ours_per_level(
-                pts, [boxes], [labels], center_sampling, 1.5, 4999)
+                pts, [boxes], [labels], center_sampling, 1.5, 4999,
+                featmap_sizes)
             for lvl in range(len(STRIDES)):
                 fg = want_labels[lvl] < NUM_CLASSES
                 assert torch.equal(got_labels[lvl], want_labels[lvl])
@@ -476,7 +556,8 @@ def test_stride_normalised_targets_equal_mmdet_norm_on_bbox():
     want_labels, want_targets = mmdet_targets(
         points, boxes, labels, True, 1.5, norm_on_bbox=True)
     got_labels, got_targets, _ = ours_per_level(points, boxes, labels, True,
-                                                1.5, 65536)
+                                                1.5, 65536,
+                                                grid_sizes(STRIDES, 48, 80))
     for lvl, stride in enumerate(STRIDES):
         fg = want_labels[lvl] < NUM_CLASSES
         assert torch.equal(got_labels[lvl], want_labels[lvl])

@@ -2,23 +2,25 @@
 
 Shape shorthand and names used throughout this module:
 
-* ``L``: number of pyramid levels; ``l`` one level.
+* ``N``: images in the batch; ``L``: pyramid levels, ``l`` one level.
 * ``H_l, W_l``: height and width of level ``l``'s point grid.
 * ``P = sum_l H_l * W_l``: all points of one image, levels concatenated
   level-major (all of P3, then all of P4, ...), row-major inside a level, as
   mmdet's ``MlvlPointGenerator(strides, offset=0.5).grid_priors`` returns
   them and the head flattens its outputs.
-* ``G``: number of ground-truth boxes of the image (may be 0).
-* ``K``: number of candidate (point, box) pairs handled at once;
-  ``K <= max_pairs``.
+* ``G``: boxes of one image (may be 0); ``B = sum G``: boxes of the batch,
+  images concatenated; ``b`` indexes them.
+* ``M``: candidate cells tested per box (all levels), fixed by the config
+  and the feature-map sizes; ``(B, M)`` pairs in all, ``max_pairs`` at a
+  time.
 * ``points``: per level ``(H_l * W_l, 2)`` point coordinates ``(x, y)``.
 * ``gt_bboxes``: ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in pixels.
 * ``gt_labels``: ``(G,)`` class indices in ``[0, num_classes)``.
-* ``labels``: ``(P,)`` class of each point, ``num_classes`` = background.
-* ``bbox_targets``: ``(P, 4)`` distances ``(l, t, r, b)`` in pixels from the
-  point to the left, top, right and bottom side of its box.
-* ``gt_inds``: ``(P,)`` index into ``gt_bboxes`` of the point's box, ``-1``
-  for background.
+* ``labels``: ``(N, P)`` class of each point, ``num_classes`` = background.
+* ``bbox_targets``: ``(N, P, 4)`` distances ``(l, t, r, b)`` in pixels from
+  the point to the left, top, right and bottom side of its box.
+* ``gt_inds``: ``(N, P)`` index into the image's ``gt_bboxes`` of the
+  point's box, ``-1`` for background.
 
 The rule (FCOS, Tian et al. 2019; mmdet 3.3 ``FCOSHead._get_targets_single``)
 -------------------------------------------------------------------------
@@ -34,20 +36,29 @@ Among its candidates a point takes the box of smallest area
 ``(x2 - x1) * (y2 - y1)``, the lowest box index on an exact tie; a point
 with no candidate is background. Every float operation that decides a
 comparison is done in the same order and dtype as mmdet's, so the targets are
-identical bit for bit (see :meth:`FCOSPointAssigner.assign` for the one
-pathological case kept for that reason).
+identical bit for bit (see :meth:`FCOSPointAssigner.assign_batch` for the
+one pathological case kept for that reason).
 
-Why not mmdet's code
---------------------
-mmdet materialises ``(P, G, 4)`` tensors and several expansions of them:
-hundreds of MiB to GiB per image at 800x1344 with hundreds of boxes. Here a
-level's points are a regular grid, so only a small rectangle of grid cells
-can be a candidate of a given box (inside the box, or its centre region, and
-within ``high_l`` of all four sides), and a level whose range a box cannot
-meet is skipped. Only those (point, box) pairs are enumerated, ``max_pairs``
-at a time, and reduced per point with a running minimum.
+Differences from mmdet
+----------------------
+mmdet materialises ``(P, G, 4)`` tensors and several expansions of them per
+image: hundreds of MiB to GiB at 800x1344 with hundreds of boxes. Here a
+candidate of box ``g`` on level ``l`` lies inside the box (or its centre
+region) and within ``high_l`` of all four sides, so along each axis the
+candidates span at most ``bound_l = high_l`` (``min(high_l, 2 * radius *
+s_l)`` with centre sampling), that is at most ``bound_l / s_l + 1`` cells.
+That bound comes from the config and the strides, so each (box, level) gets
+a **window of fixed size** ``win_l = min(H_l, bound_l / s_l + 3) x min(W_l,
+...)`` (one cell of margin each side for rounding), placed on the grid by a
+``searchsorted`` on the device. The exact test then runs on every (box,
+cell) pair of all windows of all images at once, and a scatter-min per
+point picks the smallest area (lowest index on ties). Sizes, window shapes
+and the number of chunks all come from shapes the host already knows: no
+host-device synchronisation, no ``nonzero``, no data-dependent loop. A
+level given without its grid size (``featmap_sizes=None``) is tested whole
+(every point against every box), which is exact for points in any order.
 """
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -57,485 +68,513 @@ from fcos_mm.registry import TASK_UTILS
 #: mmdet's "no box" area sentinel (``fcos_head.INF``); kept for exactness.
 INF = 1e8
 
+#: The paper's regress ranges of P3-P7, the default of the assigner.
+FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512), (512,
+                                                                     INF))
+
 
 class FCOSAssignResult(NamedTuple):
-    """Targets of one image, all levels concatenated level-major.
+    """Targets of one image (``(P, ...)``) or a batch (``(N, P, ...)``).
 
     Attributes:
-        labels (Tensor): ``(P,)`` long, the class of each point's box,
+        labels (Tensor): ``(N, P)`` long, the class of each point's box,
             ``num_classes`` for background.
-        bbox_targets (Tensor): ``(P, 4)`` float ``(l, t, r, b)`` distances in
-            pixels (not divided by the stride) from each point to the sides
-            of its box; zeros for background points.
-        gt_inds (Tensor): ``(P,)`` long, index into ``gt_bboxes`` of each
-            point's box, ``-1`` for background.
+        bbox_targets (Tensor): ``(N, P, 4)`` float ``(l, t, r, b)``
+            distances in pixels (not divided by the stride) from each point
+            to the sides of its box; zeros for background points.
+        gt_inds (Tensor): ``(N, P)`` long, index into the image's
+            ``gt_bboxes`` of each point's box, ``-1`` for background.
     """
     labels: Tensor
     bbox_targets: Tensor
     gt_inds: Tensor
 
 
-class _Cells(NamedTuple):
-    """Candidate rectangles of grid cells, one per (level, box) entry ``E``.
+class _Level(NamedTuple):
+    """Host-side geometry of one level: where its points start in ``P``, its
+    grid (``rows x cols``; a non-grid level is one row of all its points)
+    and the window tested per box (``win_rows x win_cols`` cells)."""
+    start: int
+    rows: int
+    cols: int
+    win_rows: int
+    win_cols: int
+    stride: int
+    low: float
+    high: float
 
-    Entry ``e`` covers the cells ``(r0[e] + i, c0[e] + j)`` for
-    ``0 <= i < nr[e]``, ``0 <= j < nc[e]`` of a level whose points start at
-    ``offset[e]`` in ``P`` and whose rows are ``width[e]`` points long. A
-    level that is not a grid is one row of all its points (the dense
-    fallback).
-    """
-    box: Tensor  # (E,) long
-    level: Tensor  # (E,) long
-    offset: Tensor  # (E,) long
-    width: Tensor  # (E,) long
-    r0: Tensor  # (E,) long
-    c0: Tensor  # (E,) long
-    nc: Tensor  # (E,) long
-    count: Tensor  # (E,) long, nr * nc
+
+class _Tables(NamedTuple):
+    """Device constants of one layout (levels, grid sizes, dtypes): per
+    level ``(L, ...)`` and per window cell ``(M, ...)``, cells of all levels
+    concatenated level-major."""
+    radius: Tensor  # (L,) box dtype: stride * center_sample_radius
+    high: Tensor  # (L,) box dtype: upper range, to place the windows
+    stride: Tensor  # (L,) box dtype: grid spacing, to place the windows
+    first_point: Tensor  # (L,) long: index in P of the level's first point
+    max_start: Tensor  # (L, 2) long: (cols - win_cols, rows - win_rows)
+    level: Tensor  # (M,) long: the cell's level
+    offset: Tensor  # (M, 2) long: (column, row) inside the window
+    start: Tensor  # (M,) long: where the cell's level starts in P
+    cols: Tensor  # (M,) long: row length of the cell's level
+    low_of_cell: Tensor  # (M,) points dtype: lower range
+    high_of_cell: Tensor  # (M,) points dtype: upper range
 
 
 @TASK_UTILS.register_module()
 class FCOSPointAssigner:
-    """Assign FCOS prior points to ground-truth boxes, memory-bounded.
+    """Assign FCOS prior points to ground-truth boxes, batched and sync-free.
 
     A pure ``no_grad`` function of points and ground truth, no learnable
     state; built by the head from ``train_cfg.assigner``. The result equals
     mmdet 3.3's ``FCOSHead._get_targets_single`` bit for bit (labels,
     foreground ``bbox_targets`` before stride normalisation, and the box each
-    point took), see the module docstring for the rule.
+    point took), see the module docstring for the rule and the design.
 
-    Memory: besides the ``O(P)`` outputs and running minima, and ``O(G * L)``
-    per-(box, level) bookkeeping, the working set is ``O(max_pairs)``: each
-    chunk holds at most ``max_pairs`` candidate pairs with about 20 scalars
-    each (roughly ``160 * max_pairs`` bytes, 10 MiB at the default), however
-    many boxes come. Time is linear in the number of candidate pairs, which
-    is at most ``(2 * radius + 1) ** 2`` cells per box and level with
-    centre sampling and about ``(2 * high_l / s_l) ** 2`` without it (plus
-    ``H_l * W_l`` per box on a level whose points are not a grid).
+    Memory: besides the ``O(N * P)`` outputs and running minima, the working
+    set is ``O(max_pairs)``: about 100 bytes per (box, cell) pair, so 25 MiB
+    at the default, however many boxes come. Per box and level the window
+    holds ``(bound / s + 3) ** 2`` cells: 36 with centre sampling (radius
+    1.5), 121 with the paper's ranges without it, and the whole (small) map
+    on a level whose upper range is unbounded.
 
     Args:
         regress_ranges (Sequence[Tuple[float, float]]): ``(low, high)`` of
             ``max(l, t, r, b)`` per level, both ends inclusive. Defaults to
-            FCOS's ``((-1, 64), (64, 128), (128, 256), (256, 512),
-            (512, 1e8))``.
+            :data:`FCOS_REGRESS_RANGES`.
         center_sampling (bool): Whether a point must lie in the box's centre
             region instead of anywhere in the box. Defaults to False.
         center_sample_radius (float): Half-size of the centre region in
             strides of the level. Defaults to 1.5.
-        max_pairs (int): Most candidate (point, box) pairs processed at
-            once; bounds the working memory. Defaults to 65536.
+        max_pairs (int): Most (box, cell) pairs tested at once; bounds the
+            working memory. Boxes are taken ``max(1, max_pairs // M)`` at a
+            time. Defaults to 262144.
     """
 
     def __init__(self,
-                 regress_ranges: Sequence[Tuple[float, float]] = (
-                     (-1, 64), (64, 128), (128, 256), (256, 512), (512, INF)),
+                 regress_ranges: Sequence[Tuple[float,
+                                                float]] = FCOS_REGRESS_RANGES,
                  center_sampling: bool = False,
                  center_sample_radius: float = 1.5,
-                 max_pairs: int = 65536) -> None:
+                 max_pairs: int = 1 << 18) -> None:
         ranges = [tuple(r) for r in regress_ranges]
         for lvl, rng in enumerate(ranges):
             if len(rng) != 2 or not rng[0] <= rng[1]:
                 raise ValueError(
-                    'FCOSPointAssigner: regress_ranges[{}] = {!r} is not a '
-                    '(low, high) pair with low <= high'.format(lvl, rng))
+                    f'FCOSPointAssigner: regress_ranges[{lvl}] = {rng!r} is '
+                    'not a (low, high) pair with low <= high')
         if not isinstance(max_pairs, int) or max_pairs < 1:
             raise ValueError('FCOSPointAssigner: max_pairs must be a positive '
-                             'int, got {!r}'.format(max_pairs))
+                             f'int, got {max_pairs!r}')
         self.regress_ranges = ranges
         self.center_sampling = center_sampling
         self.center_sample_radius = center_sample_radius
         self.max_pairs = max_pairs
+        # constant tables per layout: built once (host-to-device copies),
+        # then reused as long as the batch shape repeats
+        self._table_cache: Dict[tuple, _Tables] = {}
 
     def __repr__(self) -> str:
-        return ('{}(regress_ranges={}, center_sampling={}, '
-                'center_sample_radius={}, max_pairs={})'.format(
-                    type(self).__name__, self.regress_ranges,
-                    self.center_sampling, self.center_sample_radius,
-                    self.max_pairs))
+        return (f'{type(self).__name__}(regress_ranges={self.regress_ranges}'
+                f', center_sampling={self.center_sampling}, '
+                f'center_sample_radius={self.center_sample_radius}, '
+                f'max_pairs={self.max_pairs})')
+
+    def assign(self,
+               points: List[Tensor],
+               strides: Sequence[int],
+               gt_bboxes: Tensor,
+               gt_labels: Tensor,
+               num_classes: int,
+               featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
+               ) -> FCOSAssignResult:
+        """Assign every point of one image: :meth:`assign_batch` of one.
+
+        Returns:
+            FCOSAssignResult: ``labels`` ``(P,)``, ``bbox_targets`` ``(P,
+            4)`` and ``gt_inds`` ``(P,)``.
+        """
+        result = self.assign_batch(points, strides, [gt_bboxes], [gt_labels],
+                                   num_classes, featmap_sizes)
+        return FCOSAssignResult(*(field[0] for field in result))
 
     @torch.no_grad()
-    def assign(self, points: List[Tensor], strides: Sequence[int],
-               gt_bboxes: Tensor, gt_labels: Tensor,
-               num_classes: int) -> FCOSAssignResult:
-        """Assign every point of one image to a box or to background.
+    def assign_batch(self,
+                     points: List[Tensor],
+                     strides: Sequence[int],
+                     batch_gt_bboxes: Sequence[Tensor],
+                     batch_gt_labels: Sequence[Tensor],
+                     num_classes: int,
+                     featmap_sizes: Optional[Sequence[Tuple[int,
+                                                            int]]] = None,
+                     validate: bool = True) -> FCOSAssignResult:
+        """Assign every point of every image to a box or to background.
 
         mmdet's one pathological case is reproduced too: its "no candidate"
         sentinel is an area of ``1e8``, so a box of area ``>= 1e8`` pixels
-        only wins a point where every box is a candidate and all their areas
-        exceed ``1e8``.
+        only wins a point where every box of the image is a candidate and
+        all their areas exceed ``1e8``.
 
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float ``(x,
-                y)`` points, row-major grids as mmdet's ``MlvlPointGenerator``
-                gives them (any other layout falls back to a chunked dense
-                path with the same result).
+                y)`` points, shared by all images.
             strides (Sequence[int]): Per level stride in pixels, e.g.
-                ``(8, 16, 32, 64, 128)``; sets the centre region size.
-            gt_bboxes (Tensor): ``(G, 4)`` float ``(x1, y1, x2, y2)`` boxes in
-                pixels; ``G`` may be 0.
-            gt_labels (Tensor): ``(G,)`` long class indices.
+                ``(8, 16, 32, 64, 128)``: the centre region size, and with
+                ``featmap_sizes`` the spacing of the grid.
+            batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float
+                ``(x1, y1, x2, y2)`` boxes in pixels; ``G`` may be 0.
+            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long
+                class indices.
             num_classes (int): Number of classes; the background label.
+            featmap_sizes (Sequence[tuple[int, int]], optional): Per level
+                ``(H_l, W_l)``: the points of level ``l`` are then the
+                row-major grid of spacing ``strides[l]`` that mmdet's
+                ``MlvlPointGenerator`` makes (any offset), and only a window
+                of it is tested per box. None tests every point of every
+                level (points in any order). Defaults to None.
+            validate (bool): Check the values of points and boxes (one
+                host-device synchronisation for the whole batch). The head
+                passes False after its own, stricter check.
+                Defaults to True.
 
         Returns:
-            FCOSAssignResult: ``labels`` ``(P,)``, ``bbox_targets`` ``(P, 4)``
-            in pixels (zeros for background) and ``gt_inds`` ``(P,)`` (-1 for
-            background), levels concatenated level-major.
+            FCOSAssignResult: ``labels`` ``(N, P)``, ``bbox_targets`` ``(N,
+            P, 4)`` in pixels (zeros for background) and ``gt_inds`` ``(N,
+            P)`` (-1 for background), levels concatenated level-major.
 
         Raises:
-            ValueError: On inconsistent levels, malformed points, or a box
-                that is not finite, has ``x2 < x1`` or ``y2 < y1``, or whose
-                label is outside ``[0, num_classes)``; the message names the
-                level or box.
+            ValueError: On inconsistent levels, malformed points, or (with
+                ``validate``) a box that is not finite, has ``x2 < x1`` or
+                ``y2 < y1``, or whose label is outside ``[0, num_classes)``;
+                the message names the level, or the image and the box.
         """
-        self._check_inputs(points, strides, gt_bboxes, gt_labels, num_classes)
-        device = gt_bboxes.device
+        self._check_shapes(points, strides, batch_gt_bboxes, batch_gt_labels,
+                           featmap_sizes)
+        num_imgs = len(batch_gt_bboxes)
+        all_points = torch.cat(points)  # (P, 2)
+        num_points = all_points.size(0)
+        device = all_points.device
+        boxes = torch.cat([b.to(device) for b in batch_gt_bboxes]
+                          or [all_points.new_zeros((0, 4))])  # (B, 4)
+        labels_of_box = torch.cat(
+            [g.to(device) for g in batch_gt_labels]
+            or [torch.zeros(0, dtype=torch.long, device=device)])  # (B,)
+        if validate:
+            self._check_values(all_points, points, boxes, labels_of_box,
+                               batch_gt_bboxes, num_classes)
         # mmdet subtracts points from boxes with type promotion; box-only
         # quantities (areas, centre regions) stay in the boxes' dtype.
-        dtype = torch.promote_types(points[0].dtype, gt_bboxes.dtype)
-        all_points = torch.cat(points).to(device)  # (P, 2)
-        num_points = all_points.size(0)
-        num_gts = gt_bboxes.size(0)
+        dtype = torch.promote_types(all_points.dtype, boxes.dtype)
+        num_boxes = boxes.size(0)
+        labels = labels_of_box.new_full((num_imgs, num_points), num_classes)
+        if num_boxes == 0 or num_points == 0:
+            return FCOSAssignResult(
+                labels, all_points.new_zeros((num_imgs, num_points, 4),
+                                             dtype=dtype),
+                labels.new_full((num_imgs, num_points), -1))
 
-        labels = gt_labels.new_full((num_points, ), num_classes)
-        bbox_targets = all_points.new_zeros((num_points, 4), dtype=dtype)
-        gt_inds = torch.full((num_points, ),
-                             -1,
-                             dtype=torch.long,
-                             device=device)
-        if num_gts == 0 or num_points == 0:
-            return FCOSAssignResult(labels, bbox_targets, gt_inds)
+        # (B,) image of each box, and index of its image's first box
+        img_of_box = torch.cat([
+            torch.full((b.size(0), ), i, dtype=torch.long, device=device)
+            for i, b in enumerate(batch_gt_bboxes)
+        ])
+        first_box = torch.searchsorted(img_of_box, img_of_box)
+        levels = self._levels(points, strides, featmap_sizes)
+        tables = self._tables(levels, all_points, boxes.dtype)
+        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        best_area = areas.new_full((num_imgs * num_points, ), float('inf'))
+        best_box = img_of_box.new_full((num_imgs * num_points, ), num_boxes)
+        num_cand = torch.zeros_like(best_box)
+        cells_per_box = tables.level.numel()
+        per_chunk = max(1, self.max_pairs // max(cells_per_box, 1))
+        for b0 in range(0, num_boxes, per_chunk):
+            chunk = slice(b0, min(b0 + per_chunk, num_boxes))
+            point_ind, ok = self._test_pairs(tables, all_points, boxes[chunk],
+                                             dtype)  # (b, M) each
+            # flat index into (N * P) of each pair's point
+            flat = (point_ind +
+                    (img_of_box[chunk] * num_points)[:, None]).flatten()
+            area = torch.where(ok, areas[chunk, None], float('inf')).flatten()
+            ok = ok.flatten()
+            num_cand.scatter_add_(0, flat, ok.long())
+            new_area = best_area.scatter_reduce(0, flat, area, 'amin')
+            # the old winner stays only if its area is still the minimum;
+            # then the lowest index among the pairs of that area wins
+            best_box = torch.where(new_area == best_area, best_box,
+                                   num_boxes)
+            box_ind = torch.arange(
+                chunk.start, chunk.stop, device=device).repeat_interleave(
+                    cells_per_box)
+            at_min = ok & (area == new_area[flat])
+            best_box.scatter_reduce_(
+                0, flat, torch.where(at_min, box_ind, num_boxes), 'amin')
+            best_area = new_area
 
-        cells, regions = self._candidate_cells(points, strides, gt_bboxes,
-                                               dtype)
-        best_area, best_ind, num_cand = self._reduce_pairs(
-            cells, regions, all_points, points[0].dtype, gt_bboxes)
-
-        # mmdet: min over all boxes of (area if candidate else INF) < INF.
-        inf = best_area.new_tensor(INF)
-        fg = (best_area < inf) | ((num_cand == num_gts) & (best_area > inf))
-        fg_inds = fg.nonzero(as_tuple=True)[0]
-        fg_gts = best_ind[fg_inds]
-        gt_inds[fg_inds] = fg_gts
-        labels[fg_inds] = gt_labels[fg_gts]
-        fg_boxes = gt_bboxes[fg_gts]
-        xs, ys = all_points[fg_inds, 0], all_points[fg_inds, 1]
-        bbox_targets[fg_inds] = torch.stack(
-            (xs - fg_boxes[:, 0], ys - fg_boxes[:, 1], fg_boxes[:, 2] - xs,
-             fg_boxes[:, 3] - ys), -1).to(dtype)
+        # mmdet: min over the image's boxes of (area if candidate else INF)
+        # < INF; boxes of area > INF win only where every box is a candidate
+        boxes_per_img = img_of_box.new_zeros(num_imgs).scatter_add_(
+            0, img_of_box, torch.ones_like(img_of_box))  # (N,)
+        num_cand = num_cand.view(num_imgs, num_points)
+        every_box = (num_cand == boxes_per_img[:, None]) & (num_cand > 0)
+        best_area = best_area.view(num_imgs, num_points)
+        fg = (best_area < INF) | (every_box & (best_area > INF))  # (N, P)
+        best_box = best_box.view(num_imgs, num_points).clamp(max=num_boxes - 1)
+        box = boxes[best_box]  # (N, P, 4)
+        xs, ys = all_points[:, 0], all_points[:, 1]
+        bbox_targets = torch.stack(
+            (xs - box[..., 0], ys - box[..., 1], box[..., 2] - xs,
+             box[..., 3] - ys), -1).to(dtype)
+        bbox_targets = torch.where(fg[..., None], bbox_targets, 0)
+        labels = torch.where(fg, labels_of_box[best_box], num_classes)
+        gt_inds = torch.where(fg, best_box - first_box[best_box], -1)
         return FCOSAssignResult(labels, bbox_targets, gt_inds)
 
-    def _check_inputs(self, points: List[Tensor], strides: Sequence[int],
-                      gt_bboxes: Tensor, gt_labels: Tensor,
-                      num_classes: int) -> None:
-        """Raise a ValueError naming the level or box of malformed input."""
+    def _levels(self, points: List[Tensor], strides: Sequence[int],
+                featmap_sizes: Optional[Sequence[Tuple[int, int]]]
+                ) -> List[_Level]:
+        """Each level's geometry and window size, from host-known values."""
+        levels = []
+        start = 0
+        for lvl, (pts, stride) in enumerate(zip(points, strides)):
+            low, high = self.regress_ranges[lvl]
+            if featmap_sizes is None:
+                rows, cols = 1, pts.size(0)
+                win_rows, win_cols = rows, cols
+            else:
+                rows, cols = featmap_sizes[lvl]
+                bound = high
+                if self.center_sampling:
+                    bound = min(bound, 2 * self.center_sample_radius * stride)
+                # candidates lie in (a, a + bound] along an axis: at most
+                # bound / stride + 1 cells, plus one cell of margin per side
+                cells = int(bound // stride) + 3 if bound < INF else None
+                win_rows, win_cols = ((rows, cols) if cells is None else
+                                      (min(rows, cells), min(cols, cells)))
+            levels.append(
+                _Level(start, rows, cols, win_rows, win_cols, stride, low,
+                       high))
+            start += pts.size(0)
+        return levels
+
+    def _tables(self, levels: List[_Level], all_points: Tensor,
+                box_dtype: torch.dtype) -> _Tables:
+        """The layout's constant tables, from the cache or built now."""
+        device = all_points.device
+        key = (tuple(levels), self.center_sample_radius, device,
+               all_points.dtype, box_dtype)
+        tables = self._table_cache.get(key)
+        if tables is not None:
+            return tables
+        last = max(all_points.size(0) - 1, 0)
+        cells = [(lvl, col, row) for lvl, lv in enumerate(levels)
+                 for row in range(lv.win_rows) for col in range(lv.win_cols)]
+        level_of_cell = [lvl for lvl, _, _ in cells]
+
+        def per_level(values, dtype):
+            return torch.tensor(values, dtype=dtype, device=device)
+
+        def per_cell(values, dtype):
+            return per_level([values[lvl] for lvl in level_of_cell], dtype)
+
+        long = torch.long
+        tables = _Tables(
+            radius=per_level(
+                [lv.stride * self.center_sample_radius for lv in levels],
+                box_dtype),
+            high=per_level([lv.high for lv in levels], box_dtype),
+            stride=per_level([lv.stride for lv in levels], box_dtype),
+            first_point=per_level([min(lv.start, last) for lv in levels],
+                                  long),
+            max_start=per_level([(lv.cols - lv.win_cols,
+                                  lv.rows - lv.win_rows) for lv in levels],
+                                long),
+            level=per_level(level_of_cell, long),
+            offset=per_level([(col, row) for _, col, row in cells],
+                             long).view(-1, 2),
+            start=per_cell([lv.start for lv in levels], long),
+            cols=per_cell([lv.cols for lv in levels], long),
+            low_of_cell=per_cell([lv.low for lv in levels], all_points.dtype),
+            high_of_cell=per_cell([lv.high for lv in levels],
+                                  all_points.dtype))
+        if len(self._table_cache) >= 64:
+            self._table_cache.pop(next(iter(self._table_cache)))
+        self._table_cache[key] = tables
+        return tables
+
+    def _test_pairs(self, tables: _Tables, all_points: Tensor, boxes: Tensor,
+                    dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+        """Run mmdet's exact candidate test on every (box, window cell) pair.
+
+        Args:
+            tables (_Tables): The layout, from :meth:`_tables`.
+            all_points (Tensor): ``(P, 2)`` points.
+            boxes (Tensor): ``(b, 4)`` boxes of this chunk.
+            dtype (torch.dtype): Dtype the point-box subtractions run in.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(b, M)`` long index into ``P`` of each
+            pair's point, and ``(b, M)`` bool, whether the point is a
+            candidate of the box.
+        """
+        region = self._regions(boxes, tables)  # (b, L, 4)
+        origin = all_points[tables.first_point]  # (L, 2)
+        point_ind = self._windows(tables, origin, boxes, region)  # (b, M)
+        points = all_points[point_ind]  # (b, M, 2)
+        if points.dtype != dtype:
+            points = points.to(dtype)
+        xs, ys = points[..., 0], points[..., 1]
+        x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
+        # l, t, r, b exactly as mmdet: point minus box side
+        ltrb = torch.stack((xs - x1, ys - y1, x2 - xs, y2 - ys), -1)
+        if self.center_sampling:
+            region = region[:, tables.level]  # (b, M, 4)
+            inside = torch.stack(
+                (xs - region[..., 0], ys - region[..., 1],
+                 region[..., 2] - xs, region[..., 3] - ys), -1).amin(-1) > 0
+        else:
+            inside = ltrb.amin(-1) > 0
+        # mmdet compares with the ranges in the points' dtype
+        max_dist = ltrb.amax(-1)
+        ok = (inside & (max_dist >= tables.low_of_cell) &
+              (max_dist <= tables.high_of_cell))
+        return point_ind, ok
+
+    def _regions(self, boxes: Tensor, tables: _Tables) -> Tensor:
+        """``(b, L, 4)`` region a candidate must lie strictly inside, per
+        level: the box, or its centre region clipped to the box.
+
+        The centre region is computed exactly as mmdet does (same ops, same
+        dtype: a tensor of ``stride * radius`` subtracted from the centre),
+        so the strict inside test agrees bit for bit.
+        """
+        if not self.center_sampling:
+            return boxes[:, None].expand(-1, tables.radius.numel(), -1)
+        x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
+        cx = (x1 + x2) / 2
+        cy = (y1 + y2) / 2
+        radius = tables.radius  # (L,)
+        return torch.stack(
+            (torch.where(cx - radius > x1, cx - radius, x1),
+             torch.where(cy - radius > y1, cy - radius, y1),
+             torch.where(cx + radius > x2, x2, cx + radius),
+             torch.where(cy + radius > y2, y2, cy + radius)), -1)
+
+    @staticmethod
+    def _windows(tables: _Tables, origin: Tensor, boxes: Tensor,
+                 region: Tensor) -> Tensor:
+        """``(b, M)`` indices into ``P`` of the cells of each box's windows.
+
+        Along each axis a window starts one cell before the first cell that
+        can pass both "inside the region" and "within ``high`` of the far
+        side" (placed by arithmetic on the grid: ``x_j = origin + j *
+        stride``), and is shifted to stay on the grid. The exact test
+        decides; a window only has to hold every candidate, and the cell of
+        margin on each side absorbs the rounding of the placement.
+        """
+        # (b, L, 2): lowest coordinate that can pass, per level and axis
+        first = torch.maximum(region[..., :2],
+                              boxes[:, None, 2:] - tables.high[:, None])
+        start = ((first - origin) / tables.stride[:, None]).floor()
+        start = start.long().clamp(min=0)
+        start = torch.minimum(start, tables.max_start)  # (b, L, 2)
+        cell = start[:, tables.level] + tables.offset  # (b, M, 2) col, row
+        return tables.start + cell[..., 1] * tables.cols + cell[..., 0]
+
+    def _check_shapes(self, points: List[Tensor], strides: Sequence[int],
+                      batch_gt_bboxes: Sequence[Tensor],
+                      batch_gt_labels: Sequence[Tensor],
+                      featmap_sizes: Optional[Sequence[Tuple[int, int]]]
+                      ) -> None:
+        """Raise a ValueError naming the level or image of a bad shape.
+
+        Only shapes and dtypes: nothing here reads a tensor's values.
+        """
         name = type(self).__name__
         if not len(points) == len(strides) == len(self.regress_ranges):
             raise ValueError(
-                '{}: got {} point levels and {} strides but {} '
-                'regress_ranges'.format(name, len(points), len(strides),
-                                        len(self.regress_ranges)))
+                f'{name}: got {len(points)} point levels and {len(strides)} '
+                f'strides but {len(self.regress_ranges)} regress_ranges')
         for lvl, pts in enumerate(points):
             if (pts.dim() != 2 or pts.size(1) != 2
                     or not pts.is_floating_point()):
                 raise ValueError(
-                    '{}: points[{}] must be a float (N, 2) tensor, got {} of '
-                    'shape {}'.format(name, lvl, pts.dtype, tuple(pts.shape)))
+                    f'{name}: points[{lvl}] must be a float (N, 2) tensor, '
+                    f'got {pts.dtype} of shape {tuple(pts.shape)}')
             if pts.dtype != points[0].dtype:
-                raise ValueError('{}: points[{}] is {} but points[0] is '
-                                 '{}'.format(name, lvl, pts.dtype,
-                                             points[0].dtype))
-            if not bool(torch.isfinite(pts).all()):
-                raise ValueError('{}: points[{}] has non-finite '
-                                 'coordinates'.format(name, lvl))
-        if (gt_bboxes.dim() != 2 or gt_bboxes.size(1) != 4
-                or not gt_bboxes.is_floating_point()):
-            raise ValueError('{}: gt_bboxes must be a float (G, 4) tensor, '
-                             'got {} of shape {}'.format(
-                                 name, gt_bboxes.dtype,
-                                 tuple(gt_bboxes.shape)))
-        if (gt_labels.dim() != 1 or gt_labels.size(0) != gt_bboxes.size(0)
-                or gt_labels.is_floating_point()):
-            raise ValueError(
-                '{}: gt_labels must be an integer ({},) tensor to match '
-                'gt_bboxes, got {} of shape {}'.format(
-                    name, gt_bboxes.size(0), gt_labels.dtype,
-                    tuple(gt_labels.shape)))
-        if gt_bboxes.size(0) == 0:
-            return
-        bad = ~torch.isfinite(gt_bboxes).all(1)
-        bad |= gt_bboxes[:, 2] < gt_bboxes[:, 0]
-        bad |= gt_bboxes[:, 3] < gt_bboxes[:, 1]
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0, 0])
-            raise ValueError(
-                '{}: gt_bboxes[{}] = {} is not a finite (x1, y1, x2, y2) box '
-                'with x1 <= x2 and y1 <= y2'.format(name, i,
-                                                    gt_bboxes[i].tolist()))
-        bad = (gt_labels < 0) | (gt_labels >= num_classes)
-        if bool(bad.any()):
-            i = int(bad.nonzero()[0, 0])
-            raise ValueError(
-                '{}: gt_labels[{}] = {} is outside [0, num_classes={})'.format(
-                    name, i, int(gt_labels[i]), num_classes))
+                raise ValueError(f'{name}: points[{lvl}] is {pts.dtype} but '
+                                 f'points[0] is {points[0].dtype}')
+            if (featmap_sizes is not None and
+                    featmap_sizes[lvl][0] * featmap_sizes[lvl][1]
+                    != pts.size(0)):
+                raise ValueError(
+                    f'{name}: points[{lvl}] has {pts.size(0)} points, not a '
+                    f'{tuple(featmap_sizes[lvl])} grid')
+        if featmap_sizes is not None and len(featmap_sizes) != len(points):
+            raise ValueError(f'{name}: {len(featmap_sizes)} featmap_sizes for '
+                             f'{len(points)} point levels')
+        if len(batch_gt_bboxes) != len(batch_gt_labels):
+            raise ValueError(f'{name}: {len(batch_gt_bboxes)} images of boxes '
+                             f'but {len(batch_gt_labels)} of labels')
+        for img, (boxes, labels) in enumerate(
+                zip(batch_gt_bboxes, batch_gt_labels)):
+            where = f'{name}: image {img}: ' if len(batch_gt_bboxes) > 1 \
+                else f'{name}: '
+            if (boxes.dim() != 2 or boxes.size(1) != 4
+                    or not boxes.is_floating_point()):
+                raise ValueError(
+                    f'{where}gt_bboxes must be a float (G, 4) tensor, got '
+                    f'{boxes.dtype} of shape {tuple(boxes.shape)}')
+            if boxes.dtype != batch_gt_bboxes[0].dtype:
+                raise ValueError(f'{where}gt_bboxes is {boxes.dtype} but '
+                                 f'image 0 has {batch_gt_bboxes[0].dtype}')
+            if (labels.dim() != 1 or labels.size(0) != boxes.size(0)
+                    or labels.is_floating_point()):
+                raise ValueError(
+                    f'{where}gt_labels must be an integer ({boxes.size(0)},) '
+                    f'tensor to match gt_bboxes, got {labels.dtype} of shape '
+                    f'{tuple(labels.shape)}')
 
-    def _regions(self, gt_bboxes: Tensor,
-                 strides: Sequence[int]) -> List[Tensor]:
-        """Per level ``(G, 4)`` region a candidate point must lie inside.
-
-        The box itself, or with centre sampling its centre region clipped to
-        the box, computed exactly as mmdet does (same ops, same dtype) so the
-        strict inside test agrees bit for bit.
-        """
-        if not self.center_sampling:
-            return [gt_bboxes] * len(strides)
-        x1, y1, x2, y2 = gt_bboxes.unbind(1)
-        cx = (x1 + x2) / 2
-        cy = (y1 + y2) / 2
-        regions = []
-        for stride in strides:
-            # mmdet fills a tensor of the boxes' dtype with stride * radius
-            # computed in Python, then subtracts it.
-            rad = cx.new_tensor(stride * self.center_sample_radius)
-            regions.append(
-                torch.stack((torch.where(cx - rad > x1, cx - rad, x1),
-                             torch.where(cy - rad > y1, cy - rad, y1),
-                             torch.where(cx + rad > x2, x2, cx + rad),
-                             torch.where(cy + rad > y2, y2, cy + rad)), 1))
-        return regions
-
-    def _candidate_cells(self, points: List[Tensor], strides: Sequence[int],
-                         gt_bboxes: Tensor,
-                         dtype: torch.dtype) -> Tuple[_Cells, List[Tensor]]:
-        """Enumerate, per level and box, the rectangle of cells to test.
-
-        On a grid level the rectangle holds exactly the cells strictly inside
-        the region and within ``high`` of all four box sides; the lower range
-        end only drops whole (level, box) entries. The exact test then runs
-        on every pair, so the rectangle only needs to hold all candidates.
+    def _check_values(self, all_points: Tensor, points: List[Tensor],
+                      boxes: Tensor, labels: Tensor,
+                      batch_gt_bboxes: Sequence[Tensor],
+                      num_classes: int) -> None:
+        """One synchronisation for the batch; names the first bad item.
 
         Args:
-            points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
-            strides (Sequence[int]): Per level stride.
-            gt_bboxes (Tensor): ``(G, 4)`` boxes.
-            dtype (torch.dtype): Dtype the point-box subtractions run in.
-
-        Returns:
-            tuple[_Cells, list[Tensor]]: The non-empty entries, and per level
-            the ``(G, 4)`` regions from :meth:`_regions`.
+            all_points (Tensor): ``(P, 2)`` points of all levels.
+            points (list[Tensor]): The same per level, to name a level.
+            boxes (Tensor): ``(B, 4)`` boxes of all images.
+            labels (Tensor): ``(B,)`` their labels.
+            batch_gt_bboxes (Sequence[Tensor]): Per image boxes, to name an
+                image.
+            num_classes (int): Number of classes.
         """
-        device = gt_bboxes.device
-        num_gts = gt_bboxes.size(0)
-        box_ids = torch.arange(num_gts, device=device)
-        regions = self._regions(gt_bboxes, strides)
-        box = gt_bboxes.to(dtype).contiguous()
-        # Inside the box max(l, t, r, b) <= max(w, h) (rounding is
-        # monotonic), so a box with max(w, h) < low is out of the level's
-        # range everywhere.
-        max_side = torch.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])
-        entries = []
-        offset = 0
+        name = type(self).__name__
+        bad_box = ~torch.isfinite(boxes).all(1)
+        bad_box |= boxes[:, 2] < boxes[:, 0]
+        bad_box |= boxes[:, 3] < boxes[:, 1]
+        bad_label = (labels < 0) | (labels >= num_classes)
+        if not bool(bad_box.any() | bad_label.any()
+                    | ~torch.isfinite(all_points).all()):
+            return
         for lvl, pts in enumerate(points):
-            low, high = (pts.new_tensor(v).to(device)
-                         for v in self.regress_ranges[lvl])
-            n = pts.size(0)
-            keep = max_side >= low
-            grid = _as_grid(pts)
-            if grid is None:
-                # dense fallback: every point of the level, as one row
-                zeros = torch.zeros_like(box_ids)
-                c0, nc, r0, nr = zeros, zeros + n, zeros, zeros + 1
-                width = n
-            else:
-                xs, ys = (t.to(device=device, dtype=dtype) for t in grid)
-                width = xs.numel()
-                reg = regions[lvl].to(dtype)
-                c0, c1 = _span(xs, reg[:, 0::2], box[:, 0::2], high)
-                r0, r1 = _span(ys, reg[:, 1::2], box[:, 1::2], high)
-                nc = (c1 - c0).clamp(min=0)
-                nr = (r1 - r0).clamp(min=0)
-            count = nc * nr * keep
-            sel = count > 0
-            if bool(sel.any()):
-                k = int(sel.sum())
-                entries.append(
-                    _Cells(box_ids[sel], box_ids.new_full((k, ), lvl),
-                           box_ids.new_full((k, ), offset),
-                           box_ids.new_full((k, ), width), r0[sel], c0[sel],
-                           nc[sel], count[sel]))
-            offset += n
-        if not entries:
-            empty = box_ids.new_zeros((0, ))
-            return _Cells(*([empty] * 8)), regions
-        return _Cells(*(torch.cat(f) for f in zip(*entries))), regions
-
-    def _reduce_pairs(
-            self, cells: _Cells, regions: List[Tensor], all_points: Tensor,
-            points_dtype: torch.dtype,
-            gt_bboxes: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-        """Test the candidate pairs ``max_pairs`` at a time, reduce per point.
-
-        Returns:
-            tuple[Tensor, Tensor, Tensor]: ``(P,)`` smallest area among the
-            point's candidate boxes (``inf`` if none), ``(P,)`` the lowest
-            box index of that area, ``(P,)`` number of candidate boxes.
-        """
-        num_points = all_points.size(0)
-        num_gts = gt_bboxes.size(0)
-        device = gt_bboxes.device
-        areas = (gt_bboxes[:, 2] - gt_bboxes[:, 0]) * (
-            gt_bboxes[:, 3] - gt_bboxes[:, 1])  # (G,) as mmdet
-        best_area = areas.new_full((num_points, ), float('inf'))
-        best_ind = torch.full((num_points, ),
-                              num_gts,
-                              dtype=torch.long,
-                              device=device)
-        num_cand = torch.zeros((num_points, ),
-                               dtype=torch.long,
-                               device=device)
-        if cells.count.numel() == 0:
-            return best_area, best_ind, num_cand
-        # mmdet compares max(l, t, r, b) with ranges in the points' dtype
-        ranges = torch.tensor(
-            self.regress_ranges, dtype=points_dtype, device=device)  # (L, 2)
-        if self.center_sampling:
-            level_regions = torch.stack(regions)  # (L, G, 4)
-        ends = cells.count.cumsum(0)  # (E,)
-        total = int(ends[-1])
-        starts = ends - cells.count
-        for k0 in range(0, total, self.max_pairs):
-            k = torch.arange(
-                k0, min(k0 + self.max_pairs, total), device=device)  # (K,)
-            e = torch.searchsorted(ends, k, right=True)  # (K,) entry
-            q = k - starts[e]  # (K,) cell inside the entry's rectangle
-            nc = cells.nc[e]
-            pt = (cells.offset[e] + (cells.r0[e] + q // nc) * cells.width[e] +
-                  cells.c0[e] + q % nc)  # (K,) into P
-            del k, q, nc
-            g = cells.box[e]  # (K,)
-            lvl = cells.level[e]  # (K,)
-            del e
-            xs, ys = all_points[pt, 0], all_points[pt, 1]
-            box = gt_bboxes[g]  # (K, 4)
-            # l, t, r, b exactly as mmdet: point minus box side
-            ltrb = torch.stack((xs - box[:, 0], ys - box[:, 1],
-                                box[:, 2] - xs, box[:, 3] - ys), 1)
-            if self.center_sampling:
-                reg = level_regions[lvl, g]  # (K, 4)
-                inside = torch.stack((xs - reg[:, 0], ys - reg[:, 1],
-                                      reg[:, 2] - xs, reg[:, 3] - ys),
-                                     1).min(1)[0] > 0
-                del reg
-            else:
-                inside = ltrb.min(1)[0] > 0
-            max_dist = ltrb.max(1)[0]
-            del ltrb, box, xs, ys
-            rng = ranges[lvl]  # (K, 2)
-            ok = inside & (max_dist >= rng[:, 0]) & (max_dist <= rng[:, 1])
-            del inside, max_dist, rng, lvl
-            pt, g = pt[ok], g[ok]
-            if pt.numel() == 0:
-                continue
-            area = areas[g]
-            num_cand.scatter_add_(0, pt, torch.ones_like(pt))
-            new_area = best_area.scatter_reduce(
-                0, pt, area, 'amin', include_self=True)
-            # the old winner stays only if its area is still the minimum;
-            # then the lowest index among pairs of the minimum area wins.
-            best_ind = torch.where(new_area == best_area, best_ind,
-                                   best_ind.new_tensor(num_gts))
-            at_min = area == new_area[pt]
-            best_ind.scatter_reduce_(0, pt[at_min], g[at_min], 'amin')
-            best_area = new_area
-        return best_area, best_ind, num_cand
-
-
-def _as_grid(pts: Tensor) -> Optional[Tuple[Tensor, Tensor]]:
-    """The level's column xs and row ys if ``pts`` is a row-major grid.
-
-    Args:
-        pts (Tensor): ``(N, 2)`` points of one level.
-
-    Returns:
-        tuple[Tensor, Tensor] | None: ``(W,)`` strictly increasing xs and
-        ``(H,)`` strictly increasing ys with ``pts[i * W + j] == (xs[j],
-        ys[i])``, or None when the points are not such a grid.
-    """
-    n = pts.size(0)
-    if n == 0:
-        return None
-    changes = (pts[1:, 1] != pts[0, 1]).nonzero()
-    width = int(changes[0, 0]) + 1 if changes.numel() else n
-    if n % width:
-        return None
-    grid = pts.view(n // width, width, 2)
-    xs, ys = grid[0, :, 0], grid[:, 0, 1]
-    if not (bool((xs[1:] > xs[:-1]).all()) and bool(
-            (ys[1:] > ys[:-1]).all()) and bool(
-                (grid[..., 0] == xs).all()) and bool(
-                    (grid[..., 1] == ys[:, None]).all())):
-        return None
-    return xs.contiguous(), ys.contiguous()
-
-
-def _first_true(coords: Tensor, pred: Callable[[Tensor], Tensor],
-                guess: Tensor) -> Tensor:
-    """Per box, the first index of ``coords`` where ``pred`` holds.
-
-    ``pred`` must be monotonic along ``coords`` (false, ..., false, true,
-    ..., true). ``guess`` comes from ``searchsorted`` on a bound computed with
-    different rounding than mmdet's test; a few vectorised steps move it onto
-    the exact boundary of the exact test, so the spans are exact, not padded.
-
-    Args:
-        coords (Tensor): ``(W,)`` strictly increasing cell coordinates.
-        pred (Callable[[Tensor], Tensor]): Maps ``(G,)`` coordinates, one per
-            box, to ``(G,)`` bools, the exact per-box test.
-        guess (Tensor): ``(G,)`` long first guess in ``[0, W]``.
-
-    Returns:
-        Tensor: ``(G,)`` long index in ``[0, W]`` (``W``: true nowhere).
-    """
-    last = coords.numel() - 1
-    idx = guess.clamp(0, last + 1)
-    while True:
-        down = (idx > 0) & pred(coords[(idx - 1).clamp(min=0)])
-        up = (idx <= last) & ~pred(coords[idx.clamp(max=last)])
-        if not bool((down | up).any()):
-            return idx
-        idx = idx - down.long() + up.long()
-
-
-def _span(coords: Tensor, region: Tensor, box: Tensor,
-          high: Tensor) -> Tuple[Tensor, Tensor]:
-    """Index span ``[lo, hi)`` of the cells that pass mmdet's tests.
-
-    A cell coordinate ``x`` is kept when it is strictly inside the region,
-    ``x - a > 0`` and ``b - x > 0``, and within ``high`` of both box sides,
-    ``x - x1 <= high`` and ``x2 - x <= high``: each a monotonic test, so the
-    cells passing all of them form one span. The tests are evaluated with
-    mmdet's exact expressions, so the span is exact.
-
-    Args:
-        coords (Tensor): ``(W,)`` strictly increasing cell coordinates, in
-            the dtype the subtractions are done in.
-        region (Tensor): ``(G, 2)`` region ``(a, b)`` along this axis.
-        box (Tensor): ``(G, 2)`` box sides ``(x1, x2)`` along this axis.
-        high (Tensor): Upper regress range, a scalar tensor.
-
-    Returns:
-        tuple[Tensor, Tensor]: ``(G,)`` long ``lo`` and ``hi``; empty where
-        ``hi <= lo``.
-    """
-    a, b = (v.contiguous() for v in region.unbind(1))
-    x1, x2 = (v.contiguous() for v in box.unbind(1))
-    lo = torch.maximum(
-        _first_true(coords, lambda x: x - a > 0,
-                    torch.searchsorted(coords, a, right=True)),
-        _first_true(coords, lambda x: x2 - x <= high,
-                    torch.searchsorted(coords, x2 - high)))
-    hi = torch.minimum(
-        _first_true(coords, lambda x: ~(b - x > 0),
-                    torch.searchsorted(coords, b)),
-        _first_true(coords, lambda x: ~(x - x1 <= high),
-                    torch.searchsorted(coords, x1 + high, right=True)))
-    return lo, hi
+            if not bool(torch.isfinite(pts).all()):
+                raise ValueError(
+                    f'{name}: points[{lvl}] has non-finite coordinates')
+        start = 0
+        for img, img_boxes in enumerate(batch_gt_bboxes):
+            where = (f'{name}: image {img}: '
+                     if len(batch_gt_bboxes) > 1 else f'{name}: ')
+            stop = start + img_boxes.size(0)
+            for mask, what in (
+                (bad_box[start:stop], lambda i: (
+                    f'gt_bboxes[{i}] = {boxes[start + i].tolist()} is not a '
+                    'finite (x1, y1, x2, y2) box with x1 <= x2 and y1 <= '
+                    'y2')),
+                (bad_label[start:stop], lambda i: (
+                    f'gt_labels[{i}] = {int(labels[start + i])} is outside '
+                    f'[0, num_classes={num_classes})')),
+            ):
+                if bool(mask.any()):
+                    raise ValueError(where + what(int(mask.nonzero()[0, 0])))
+            start = stop
