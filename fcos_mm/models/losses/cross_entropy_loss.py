@@ -125,8 +125,8 @@ class CrossEntropyLoss(nn.Module):
         if self.class_weight is not None:
             class_weight = cls_score.new_tensor(self.class_weight)
         if self.use_sigmoid:
-            loss, weight, num_valid = self._binary(cls_score, label, weight,
-                                                   class_weight, ignore_index)
+            loss, weight, valid = self._binary(cls_score, label, weight,
+                                               class_weight, ignore_index)
         else:
             loss = F.cross_entropy(
                 cls_score,
@@ -134,19 +134,20 @@ class CrossEntropyLoss(nn.Module):
                 weight=class_weight,
                 reduction='none',
                 ignore_index=ignore_index)
-            num_valid = label.numel() - (label == ignore_index).sum().item()
+            valid = label != ignore_index
             if weight is not None:
                 weight = weight.float()
         if avg_factor is None and self.avg_non_ignore and reduction == 'mean':
-            avg_factor = num_valid
+            # read back only here (a host-device sync), as mmdet does
+            avg_factor = valid.sum().item()
         return self.loss_weight * weight_reduce_loss(loss, weight, reduction,
                                                      avg_factor)
 
     @staticmethod
     def _binary(pred: Tensor, label: Tensor, weight: Optional[Tensor],
                 class_weight: Optional[Tensor],
-                ignore_index: int) -> Tuple[Tensor, Tensor, float]:
-        """Element-wise binary loss, its weight and the valid count."""
+                ignore_index: int) -> Tuple[Tensor, Tensor, Tensor]:
+        """Element-wise binary loss, its weight and the valid mask."""
         if pred.dim() != label.dim():
             label, valid = _expand_onehot(label, pred.size(-1),
                                           ignore_index)
@@ -160,4 +161,4 @@ class CrossEntropyLoss(nn.Module):
             weight = valid
         loss = F.binary_cross_entropy_with_logits(
             pred, label.float(), pos_weight=class_weight, reduction='none')
-        return loss, weight.float(), valid.sum().item()
+        return loss, weight.float(), valid
