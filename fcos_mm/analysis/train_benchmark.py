@@ -1,0 +1,379 @@
+"""A training step of our FCOS against mmdet 3.3's, side by side.
+
+Both detectors are built in one process from the same model config (ours
+under scope ``fcos_mm``; mmdet's under scope ``mmdet`` with the assigner's
+knobs given back to its head, see :func:`mmdet_model_cfg`), mmdet's weights
+are loaded into ours, and both see the same random batch: images of one
+size and ``num_gts`` random boxes per image. Measured per side:
+
+* the losses (their parity is printed);
+* the median time of a training step (forward, loss, backward, SGD step)
+  after warm-up; on CUDA each step is synchronised before its clock stops;
+* the peak memory a step allocates beyond what was allocated before it
+  (CUDA: the caching allocator's peak; CPU: the peak of torch's allocations
+  recorded by ``torch.profiler``, at op granularity);
+* in ``bbox_head.loss`` alone, the aten calls (each a kernel launch on a
+  GPU) and the host-device synchronisations, counted on any device with
+  ``torch.profiler``: ``aten::_local_scalar_dense`` (every ``.item()``,
+  ``bool(t)``, ``int(t)``) and ``aten::nonzero`` (its output size is read
+  back).
+"""
+import copy
+import logging
+import statistics
+import time
+from typing import Callable, Dict, List, Tuple
+
+import torch
+import torch.nn as nn
+from mmdet.structures import DetDataSample
+from mmengine.config import ConfigDict
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData
+
+#: Assigner options that mmdet's FCOSHead takes as head kwargs.
+_ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
+
+#: The profiler events that are host-device synchronisations on a GPU.
+SYNC_OPS = ('aten::_local_scalar_dense', 'aten::nonzero')
+
+
+def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
+    """The mmdet 3.3 config of the same FCOS as our ``model_cfg``.
+
+    Our head takes the assigner's options from ``train_cfg.assigner``;
+    mmdet's takes them as head kwargs and ignores ``train_cfg``.
+
+    Args:
+        model_cfg (dict): Our ``model`` config (type ``FCOS``).
+
+    Returns:
+        ConfigDict: A config that builds mmdet's FCOS under scope
+        ``mmdet``.
+    """
+    cfg = ConfigDict(copy.deepcopy(model_cfg))
+    assigner = (cfg.get('train_cfg') or {}).get('assigner') or {}
+    for key in _ASSIGNER_KEYS:
+        if key in assigner:
+            cfg.bbox_head[key] = assigner[key]
+    cfg.train_cfg = None
+    return cfg
+
+
+def build_pair(model_cfg: dict,
+               device: str = 'cpu') -> Tuple[nn.Module, nn.Module]:
+    """mmdet's FCOS and ours, ours loaded with mmdet's weights.
+
+    Args:
+        model_cfg (dict): Our ``model`` config; its pretrained backbone
+            init is dropped (nothing is downloaded).
+        device (str): Where both models go. Defaults to 'cpu'.
+
+    Returns:
+        tuple[nn.Module, nn.Module]: ``(mmdet_model, ours)`` in train mode.
+    """
+    from mmdet.registry import MODELS as MMDET_MODELS
+
+    from fcos_mm.registry import MODELS
+    model_cfg = ConfigDict(copy.deepcopy(model_cfg))
+    model_cfg.backbone.init_cfg = None
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        mm_model = MMDET_MODELS.build(mmdet_model_cfg(model_cfg))
+    with DefaultScope.overwrite_default_scope('fcos_mm'):
+        ours = MODELS.build(model_cfg)
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # init_weights lists every parameter
+    try:
+        mm_model.init_weights()
+    finally:
+        logger.setLevel(level)
+    ours.load_state_dict(mm_model.state_dict(), strict=True)
+    return mm_model.to(device).train(), ours.to(device).train()
+
+
+def random_batch(num_imgs: int,
+                 shape: Tuple[int, int],
+                 num_gts: int,
+                 num_classes: int,
+                 device: str = 'cpu',
+                 seed: int = 0) -> Tuple[torch.Tensor, List[DetDataSample]]:
+    """A normalised input batch and data samples with random boxes.
+
+    Boxes have sides from 8 pixels to the image size (squared uniform, so
+    most are small, as in COCO) and lie inside the image.
+
+    Args:
+        num_imgs (int): Images in the batch.
+        shape (tuple[int, int]): Input (height, width), all images.
+        num_gts (int): Boxes per image.
+        num_classes (int): Labels are drawn from ``[0, num_classes)``.
+        device (str): Device of the tensors. Defaults to 'cpu'.
+        seed (int): Random seed. Defaults to 0.
+
+    Returns:
+        tuple: ``(N, 3, H, W)`` inputs and a list of ``DetDataSample``.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    height, width = shape
+    inputs = torch.randn(num_imgs, 3, height, width, generator=gen)
+    samples = []
+    size = torch.tensor([width, height], dtype=torch.float32)
+    for i in range(num_imgs):
+        wh = 8 + torch.rand(num_gts, 2, generator=gen)**2 * (size - 8)
+        xy = torch.rand(num_gts, 2, generator=gen) * (size - wh)
+        sample = DetDataSample(
+            metainfo=dict(
+                img_id=i,
+                img_shape=shape,
+                ori_shape=shape,
+                pad_shape=shape,
+                batch_input_shape=shape,
+                scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, xy + wh], 1).to(device),
+            labels=torch.randint(
+                0, num_classes, (num_gts, ), generator=gen).to(device))
+        samples.append(sample)
+    return inputs.to(device), samples
+
+
+def count_ops(fn: Callable[[], object]) -> Dict[str, int]:
+    """Aten calls and host-device synchronisations of one call of ``fn``.
+
+    Args:
+        fn (Callable[[], object]): What to profile (run once).
+
+    Returns:
+        dict[str, int]: ``aten_calls`` (every ``aten::`` event, nested
+        ones included), ``syncs`` (the :data:`SYNC_OPS` events) and each
+        of :data:`SYNC_OPS` by name.
+    """
+    with torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        fn()
+    names = [event.name for event in prof.events()]
+    counts = {name: names.count(name) for name in SYNC_OPS}
+    counts['syncs'] = sum(counts[name] for name in SYNC_OPS)
+    counts['aten_calls'] = sum(name.startswith('aten::') for name in names)
+    return counts
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
+    """Bytes allocated at the peak of ``fn`` beyond those held before it.
+
+    Args:
+        fn (Callable[[], object]): What to measure (run once).
+        device (torch.device): Where it allocates.
+
+    Returns:
+        int: The peak in bytes.
+    """
+    if device.type == 'cuda':
+        _sync(device)
+        base = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        fn()
+        _sync(device)
+        return torch.cuda.max_memory_allocated(device) - base
+    with torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU],
+            profile_memory=True) as prof:
+        fn()
+    # each allocation or free is counted once, in the innermost op that
+    # made it ('[memory]' for frees outside any op): a running sum in time
+    # order, at op granularity
+    deltas = sorted((event.time_range.start, event.self_cpu_memory_usage)
+                    for event in prof.events())
+    peak = current = 0
+    for _, delta in deltas:
+        current += delta
+        peak = max(peak, current)
+    return peak
+
+
+class _TrainStep:
+    """One SGD step of a detector on a fixed batch, optionally under AMP
+    (float16 with a loss scaler on CUDA, bfloat16 on CPU)."""
+
+    def __init__(self, model: nn.Module, inputs: torch.Tensor,
+                 samples: List[DetDataSample], amp: bool) -> None:
+        self.model = model
+        self.inputs = inputs
+        self.samples = samples
+        self.device = inputs.device
+        self.amp = amp
+        self.optimizer = torch.optim.SGD(
+            model.parameters(), lr=1e-4, momentum=0.9)
+        self.scaler = (
+            torch.amp.GradScaler('cuda')
+            if amp and self.device.type == 'cuda' else None)
+        self.losses: Dict[str, float] = {}
+
+    def autocast(self):
+        dtype = torch.float16 if self.device.type == 'cuda' else torch.bfloat16
+        return torch.autocast(
+            self.device.type, dtype=dtype, enabled=self.amp)
+
+    def __call__(self) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            losses = self.model(self.inputs, self.samples, mode='loss')
+        total = sum(losses.values())
+        if self.scaler is not None:
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            total.backward()
+            self.optimizer.step()
+        self.losses = {key: value.detach() for key, value in losses.items()}
+
+    def head_loss(self) -> None:
+        """``bbox_head.loss`` alone, on features computed beforehand."""
+        with self.autocast():
+            self.model.bbox_head.loss(self.feats, self.samples)
+
+    def prepare_head_loss(self) -> None:
+        with torch.no_grad(), self.autocast():
+            self.feats = self.model.extract_feat(self.inputs)
+
+
+def benchmark_train(model_cfg: dict,
+                    device: str = 'cpu',
+                    amp: bool = False,
+                    num_gts: int = 30,
+                    shape: Tuple[int, int] = (800, 1216),
+                    num_imgs: int = 2,
+                    num_iters: int = 10,
+                    num_warmup: int = 3,
+                    seed: int = 0) -> dict:
+    """Time, memory, ops and syncs of a training step: ours vs mmdet's.
+
+    Both models start from the same weights and take their steps in turns
+    (mmdet's, ours, mmdet's, ...), so a drift of the machine's speed hits
+    both alike.
+
+    Args:
+        model_cfg (dict): Our ``model`` config.
+        device (str): 'cpu' or a CUDA device. Defaults to 'cpu'.
+        amp (bool): Mixed precision (fp16 + loss scaling on CUDA, bf16 on
+            CPU). Defaults to False.
+        num_gts (int): Boxes per image. Defaults to 30.
+        shape (tuple[int, int]): Input (height, width). Defaults to
+            (800, 1216).
+        num_imgs (int): Images per batch. Defaults to 2.
+        num_iters (int): Timed steps per side. Defaults to 10.
+        num_warmup (int): Untimed steps per side first. Defaults to 3.
+        seed (int): Seed of the batch. Defaults to 0.
+
+    Returns:
+        dict: ``mmdet`` and ``ours``, each with ``losses`` (first step),
+        ``step_ms`` (median), ``peak_mib``, ``aten_calls``, ``syncs`` and
+        the per-op sync counts; and ``setting`` describing the run.
+    """
+    device = torch.device(device)
+    mm_model, ours = build_pair(model_cfg, str(device))
+    inputs, samples = random_batch(num_imgs, shape, num_gts,
+                                   model_cfg['bbox_head']['num_classes'],
+                                   str(device), seed)
+    steps = dict(
+        mmdet=_TrainStep(mm_model, inputs, samples, amp),
+        ours=_TrainStep(ours, inputs, samples, amp))
+    results: Dict[str, dict] = {name: {} for name in steps}
+    for name, step in steps.items():
+        step.prepare_head_loss()
+        results[name].update(count_ops(step.head_loss))
+        step()  # the first step's losses: same weights on both sides
+        results[name]['losses'] = {
+            key: float(value) for key, value in step.losses.items()
+        }
+    times: Dict[str, List[float]] = {name: [] for name in steps}
+    for i in range(num_warmup + num_iters):
+        for name, step in steps.items():
+            _sync(device)
+            start = time.perf_counter()
+            step()
+            _sync(device)
+            if i >= num_warmup:
+                times[name].append(time.perf_counter() - start)
+    for name, step in steps.items():
+        results[name]['step_ms'] = 1000 * statistics.median(times[name])
+        results[name]['peak_mib'] = peak_memory(step, device) / 2**20
+    results['setting'] = dict(
+        device=str(device),
+        device_name=(torch.cuda.get_device_name(device)
+                     if device.type == 'cuda' else cpu_name()),
+        amp=amp,
+        num_gts=num_gts,
+        shape=tuple(shape),
+        num_imgs=num_imgs,
+        num_iters=num_iters,
+        num_threads=torch.get_num_threads())
+    return results
+
+
+def cpu_name() -> str:
+    """The CPU's model name and its vector/matrix extensions (Linux)."""
+    name, flags = 'unknown CPU', set()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                key, _, value = line.partition(':')
+                if key.strip() == 'model name':
+                    name = value.strip()
+                elif key.strip() == 'flags':
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
+    extensions = [flag for flag in wanted if flag in flags]
+    return f'{name} ({", ".join(extensions) or "no AVX2"})'
+
+
+def format_train_benchmark(results: dict) -> str:
+    """The benchmark as a table of ours / mmdet ratios.
+
+    Args:
+        results (dict): From :func:`benchmark_train`.
+
+    Returns:
+        str: A few lines of text.
+    """
+    setting = results['setting']
+    height, width = setting['shape']
+    lines = [
+        f'train step, {setting["num_imgs"]} images of {height}x{width}, '
+        f'{setting["num_gts"]} boxes each, '
+        f'{"AMP" if setting["amp"] else "fp32"}, on {setting["device"]} '
+        f'({setting["device_name"]}, {setting["num_threads"]} threads), '
+        f'median of {setting["num_iters"]} steps'
+    ]
+    mm, ours = results['mmdet'], results['ours']
+    worst = max(
+        abs(ours['losses'][key] - value) / max(abs(value), 1e-12)
+        for key, value in mm['losses'].items())
+    lines.append('losses: ' + ', '.join(
+        f'{key} {mm["losses"][key]:.6f} / {ours["losses"][key]:.6f}'
+        for key in mm['losses']) + f' (mmdet / ours; largest relative '
+                 f'difference {worst:.1e})')
+    lines.append(f'{"":<34}{"mmdet":>12}{"fcos_mm":>12}{"ratio":>8}')
+    for key, label in (('step_ms', 'train step (ms, median)'),
+                       ('peak_mib', 'peak memory of a step (MiB)'),
+                       ('aten_calls', 'aten calls in bbox_head.loss'),
+                       ('syncs', 'host syncs in bbox_head.loss'),
+                       ('aten::_local_scalar_dense', '  _local_scalar_dense'),
+                       ('aten::nonzero', '  nonzero')):
+        a, b = mm[key], ours[key]
+        ratio = f'{b / a:.3f}' if a else '-'
+        fmt = '{:>12.1f}' if isinstance(a, float) else '{:>12d}'
+        lines.append(f'{label:<34}' + fmt.format(a) + fmt.format(b) +
+                     f'{ratio:>8}')
+    return '\n'.join(lines)

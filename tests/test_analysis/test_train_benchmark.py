@@ -1,0 +1,162 @@
+"""The training path against mmdet's, measured: host syncs and aten calls of
+``bbox_head.loss`` counted with torch.profiler (the CPU-side proxy of GPU
+speed: each sync stalls the GPU, each aten call is a kernel launch), and the
+side-by-side train-step benchmark."""
+import copy
+
+import pytest
+import torch
+
+from fcos_mm.analysis.train_benchmark import (
+    benchmark_train,
+    build_pair,
+    count_ops,
+    format_train_benchmark,
+    mmdet_model_cfg,
+    peak_memory,
+    random_batch,
+)
+
+SHAPE = (320, 320)
+STRIDES = (8, 16, 32, 64, 128)
+MODEL = dict(
+    type='FCOS',
+    data_preprocessor=dict(
+        type='DetDataPreprocessor',
+        mean=[102.9801, 115.9465, 122.7717],
+        std=[1.0, 1.0, 1.0],
+        bgr_to_rgb=False,
+        pad_size_divisor=32),
+    backbone=dict(
+        type='ResNet',
+        depth=18,
+        base_channels=8,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=False),
+        norm_eval=True,
+        style='caffe',
+        init_cfg=None),
+    neck=dict(
+        type='FPN',
+        in_channels=[8, 16, 32, 64],
+        out_channels=8,
+        start_level=1,
+        add_extra_convs='on_output',
+        num_outs=5,
+        relu_before_extra_convs=True),
+    bbox_head=dict(
+        type='FCOSHead',
+        num_classes=80,
+        in_channels=8,
+        stacked_convs=2,
+        feat_channels=8,
+        strides=list(STRIDES),
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)),
+    train_cfg=dict(
+        assigner=dict(
+            type='FCOSPointAssigner',
+            regress_ranges=((-1, 64), (64, 128), (128, 256), (256, 512),
+                            (512, 1e8)))),
+    test_cfg=dict(
+        nms_pre=100,
+        min_bbox_size=0,
+        score_thr=0.05,
+        nms=dict(type='nms', iou_threshold=0.5),
+        max_per_img=20))
+
+
+def model_cfg(variant):
+    cfg = copy.deepcopy(MODEL)
+    if variant == 'improvements':
+        cfg['bbox_head'].update(
+            norm_on_bbox=True,
+            centerness_on_reg=True,
+            conv_bias=True,
+            loss_bbox=dict(type='GIoULoss', loss_weight=1.0))
+        cfg['train_cfg']['assigner'].update(center_sampling=True)
+    return cfg
+
+
+def head_loss_counts(variant, num_gts, seed=0):
+    """ours / mmdet's op counts of ``bbox_head.loss`` on the same input."""
+    mm_model, ours = build_pair(model_cfg(variant))
+    _, samples = random_batch(2, SHAPE, num_gts, 80, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    feats = [
+        torch.randn(2, 8, -(-SHAPE[0] // s), -(-SHAPE[1] // s), generator=gen)
+        for s in STRIDES
+    ]
+    counts = {}
+    for name, model in (('mmdet', mm_model), ('ours', ours)):
+        losses = {}
+        counts[name] = count_ops(
+            lambda: losses.update(model.bbox_head.loss(feats, samples)))
+        counts[name]['losses'] = losses
+    return counts
+
+
+@pytest.mark.parametrize('variant', ['vanilla', 'improvements'])
+@pytest.mark.parametrize('num_gts', [30, 300])
+def test_head_loss_syncs_and_aten_calls_no_more_than_mmdet(variant, num_gts):
+    counts = head_loss_counts(variant, num_gts)
+    ours, mm = counts['ours'], counts['mmdet']
+    # the same losses, so the same work was done
+    for key, value in mm['losses'].items():
+        torch.testing.assert_close(ours['losses'][key], value, rtol=1e-5,
+                                   atol=1e-7)
+    assert ours['syncs'] <= mm['syncs'], (ours, mm)
+    assert ours['aten::nonzero'] <= mm['aten::nonzero'], (ours, mm)
+    assert ours['aten_calls'] <= mm['aten_calls'], (ours, mm)
+
+
+def test_head_loss_op_counts_do_not_depend_on_the_boxes():
+    # no data-dependent loop: the same calls for 30 or 300 boxes, and for
+    # other boxes of the same count
+    few = head_loss_counts('improvements', 30)['ours']
+    many = head_loss_counts('improvements', 300)['ours']
+    other = head_loss_counts('improvements', 300, seed=1)['ours']
+    for key in ('syncs', 'aten_calls'):
+        assert few[key] == many[key] == other[key], key
+
+
+def test_count_ops_counts_item_and_nonzero():
+    t = torch.arange(5)
+    counts = count_ops(lambda: (int(t.sum()), t.nonzero(), bool(t.any())))
+    assert counts['aten::_local_scalar_dense'] == 2
+    assert counts['aten::nonzero'] == 1
+    assert counts['syncs'] == 3
+    assert counts['aten_calls'] >= 5
+
+
+def test_peak_memory_on_cpu_sees_a_temporary():
+    # a 4 MiB temporary freed inside the call still counts at its peak
+    peak = peak_memory(lambda: torch.ones(1 << 20).sum(), torch.device('cpu'))
+    assert 4 * 2**20 <= peak < 5 * 2**20
+
+
+def test_mmdet_config_takes_the_assigner_options_in_its_head():
+    cfg = mmdet_model_cfg(model_cfg('improvements'))
+    assert cfg.train_cfg is None
+    assert cfg.bbox_head.center_sampling is True
+    assert cfg.bbox_head.regress_ranges[0] == (-1, 64)
+    assert 'center_sample_radius' not in cfg.bbox_head
+
+
+def test_benchmark_train_prints_ratios_with_equal_losses():
+    results = benchmark_train(
+        model_cfg('improvements'),
+        num_gts=5,
+        shape=(64, 96),
+        num_iters=1,
+        num_warmup=0)
+    mm, ours = results['mmdet'], results['ours']
+    assert set(mm['losses']) == {'loss_cls', 'loss_bbox', 'loss_centerness'}
+    for key, value in mm['losses'].items():
+        assert ours['losses'][key] == pytest.approx(value, rel=1e-5)
+    assert ours['step_ms'] > 0 and ours['peak_mib'] > 0
+    text = format_train_benchmark(results)
+    assert 'train step (ms, median)' in text
+    assert 'host syncs in bbox_head.loss' in text
+    assert 'on cpu' in text and 'largest relative difference' in text

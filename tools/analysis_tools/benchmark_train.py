@@ -1,0 +1,85 @@
+"""A training step of fcos_mm's FCOS against mmdet 3.3's, in one process.
+
+Builds both from CONFIG's model (mmdet's with the assigner's options given
+back to its head), loads mmdet's random weights into ours, and prints loss
+parity, the median train-step time, the peak memory of a step, and the aten
+calls and host syncs of ``bbox_head.loss``, each as ours / mmdet.
+
+Example::
+
+    python tools/analysis_tools/benchmark_train.py CONFIG \
+        --device cuda --gts 300 --amp
+
+with CONFIG e.g. the improvements config,
+``configs/fcos/fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-giou_8xb2-1x_coco.py``.
+"""
+import argparse
+
+import torch
+from mmengine.config import Config, DictAction
+
+from fcos_mm.analysis.train_benchmark import (
+    benchmark_train,
+    format_train_benchmark,
+)
+from fcos_mm.utils import register_all_modules
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--device', default='cpu', help='cpu or cuda (or cuda:N)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU')
+    parser.add_argument(
+        '--gts', type=int, default=30, help='boxes per image')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[800, 1216],
+        metavar=('H', 'W'),
+        help='input height and width')
+    parser.add_argument('--batch', type=int, default=2, help='images')
+    parser.add_argument(
+        '--iters', type=int, default=10, help='timed steps per side')
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed steps per side')
+    parser.add_argument(
+        '--num-threads',
+        type=int,
+        default=None,
+        help='torch intra-op CPU threads (default: torch\'s choice)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    if args.num_threads is not None:
+        torch.set_num_threads(args.num_threads)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    register_all_modules()
+    results = benchmark_train(
+        cfg.model,
+        device=args.device,
+        amp=args.amp,
+        num_gts=args.gts,
+        shape=tuple(args.shape),
+        num_imgs=args.batch,
+        num_iters=args.iters,
+        num_warmup=args.warmup)
+    print(format_train_benchmark(results))
+
+
+if __name__ == '__main__':
+    main()
