@@ -27,6 +27,9 @@ def _free_port():
 
 def test_two_gloo_ranks_match_one_process(tmp_path, tiny_config, tools,
                                           tool_env):
+    # CPU processes even where there is a GPU (two ranks cannot share one
+    # GPU under NCCL); tests/test_tools/test_cuda_tools.py covers NCCL
+    tool_env = dict(tool_env, CUDA_VISIBLE_DEVICES='')
     single, dist = str(tmp_path / 'single'), str(tmp_path / 'dist')
     proc = tools.run([
         tools.python, 'tools/train.py',

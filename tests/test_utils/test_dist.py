@@ -67,7 +67,8 @@ def _free_port():
 
 
 def test_cpu_init_uses_gloo_from_env(monkeypatch):
-    assert not torch.cuda.is_available()
+    # the CPU path, also on a machine that has CUDA
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     assert not torch_dist.is_initialized()
     # setenv records these names, so what init_dist_env writes is undone.
     _gloo_env(monkeypatch)
