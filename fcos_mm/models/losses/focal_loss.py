@@ -1,6 +1,7 @@
 """Sigmoid focal loss (Lin et al., ICCV 2017), numerically mmdet 3.3's."""
 from typing import Optional, Union
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
@@ -124,8 +125,10 @@ class FocalLoss(nn.Module):
     def _torch_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         """Element-wise loss in pure torch; class indices become one-hot."""
         if pred.dim() != target.dim():
-            num_classes = pred.size(1)
-            # index num_classes (background) maps to the all-zero row
-            target = F.one_hot(target, num_classes + 1)[:, :num_classes]
+            # (n,) class indices to (n, C) one-hot; index C (background)
+            # gives the all-zero row. A comparison, not F.one_hot, which
+            # reads the indices' range back to the host.
+            classes = torch.arange(pred.size(1), device=target.device)
+            target = (target[:, None] == classes).long()
         return sigmoid_focal_loss(pred, target, self.gamma, self.alpha,
                                   self.activated)
