@@ -247,13 +247,18 @@ def test_windows_hold_every_candidate():
                                      center_sampling=center_sampling)
         levels = assigner._levels(points, strides, sizes)
         tables = assigner._tables(levels, all_points, boxes.dtype)
-        regions = assigner._regions(boxes, tables)  # (G, L, 4)
-        windows = assigner._windows(tables, all_points[tables.first_point],
-                                    boxes, regions)  # (G, M)
+        regions = assigner._regions(boxes, tables.radius)  # (G, L, 4)
+        cols, rows = assigner._windows(tables,
+                                       all_points[tables.first_point], boxes,
+                                       regions)  # (G, L, Wc), (G, L, Wr)
         for lvl, level in enumerate(levels):
+            # (G, m) point of each cell of the level's own window
+            row_points = level.start + rows[:, lvl, :level.win_rows] * \
+                level.cols
+            window = (row_points[:, :, None] +
+                      cols[:, lvl, None, :level.win_cols]).flatten(1)
             high = assigner.regress_ranges[lvl][1]
             reg = regions[:, lvl]
-            window = windows[:, tables.level == lvl]
             pts = points[lvl]
             xs, ys = pts[:, None, 0], pts[:, None, 1]
             keep = ((xs - reg[:, 0] > 0) & (ys - reg[:, 1] > 0) &

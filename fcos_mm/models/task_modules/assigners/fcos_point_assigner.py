@@ -10,9 +10,9 @@ Shape shorthand and names used throughout this module:
   them and the head flattens its outputs.
 * ``G``: boxes of one image (may be 0); ``B = sum G``: boxes of the batch,
   images concatenated; ``b`` indexes them.
-* ``M``: candidate cells tested per box (all levels), fixed by the config
-  and the feature-map sizes; ``(B, M)`` pairs in all, ``max_pairs`` at a
-  time.
+* ``M``: cells tested per box (all levels), fixed by the config and the
+  feature-map sizes; ``(B, M)`` pairs in all, ``max_pairs`` at a time.
+* ``Wr x Wc``: the frame that holds each level's window of cells.
 * ``points``: per level ``(H_l * W_l, 2)`` point coordinates ``(x, y)``.
 * ``gt_bboxes``: ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in pixels.
 * ``gt_labels``: ``(G,)`` class indices in ``[0, num_classes)``.
@@ -48,15 +48,22 @@ region) and within ``high_l`` of all four sides, so along each axis the
 candidates span at most ``bound_l = high_l`` (``min(high_l, 2 * radius *
 s_l)`` with centre sampling), that is at most ``bound_l / s_l + 1`` cells.
 That bound comes from the config and the strides, so each (box, level) gets
-a **window of fixed size** ``win_l = min(H_l, bound_l / s_l + 3) x min(W_l,
-...)`` (one cell of margin each side for rounding), placed on the grid by a
-``searchsorted`` on the device. The exact test then runs on every (box,
-cell) pair of all windows of all images at once, and a scatter-min per
-point picks the smallest area (lowest index on ties). Sizes, window shapes
-and the number of chunks all come from shapes the host already knows: no
-host-device synchronisation, no ``nonzero``, no data-dependent loop. A
-level given without its grid size (``featmap_sizes=None``) is tested whole
-(every point against every box), which is exact for points in any order.
+a **window of fixed size** ``min(H_l, bound_l / s_l + 3) x min(W_l, ...)``
+(a cell of margin each side for rounding), placed on the grid by
+arithmetic, ``x_j = x_0 + j * s_l``.
+
+The exact test separates by axis ("inside" is all four sides > 0;
+``max(l, t, r, b) = max(max(l, r), max(t, b))``), so it runs once per
+window column and once per window row, and a cell combines the two in an
+outer product, all levels and all images of the batch at once. Each box
+carries a key (rank of its area in the batch, then its index); one
+scatter-min of the candidates' keys per point gives mmdet's choice,
+smallest area and lowest index on ties. Window shapes, the constant tables
+of a layout (cached per batch shape) and the number of chunks all come
+from shapes the host already knows: no host-device synchronisation, no
+``nonzero``, no data-dependent loop. A level given without its grid size
+(``featmap_sizes=None``) is tested whole, every point against every box,
+which is exact for points in any order.
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -92,8 +99,9 @@ class FCOSAssignResult(NamedTuple):
 
 class _Level(NamedTuple):
     """Host-side geometry of one level: where its points start in ``P``, its
-    grid (``rows x cols``; a non-grid level is one row of all its points)
-    and the window tested per box (``win_rows x win_cols`` cells)."""
+    grid (``rows x cols``; a level given without its grid size is one row of
+    all its points, ``grid=False``) and the window tested per box
+    (``win_rows x win_cols`` cells)."""
     start: int
     rows: int
     cols: int
@@ -102,23 +110,28 @@ class _Level(NamedTuple):
     stride: int
     low: float
     high: float
+    grid: bool
 
 
 class _Tables(NamedTuple):
-    """Device constants of one layout (levels, grid sizes, dtypes): per
-    level ``(L, ...)`` and per window cell ``(M, ...)``, cells of all levels
-    concatenated level-major."""
+    """Device constants of one grid layout (levels, grid sizes, dtypes).
+
+    Every level's window sits in a common frame of ``Wr x Wc`` cells (the
+    largest window); the rows and columns past a level's own window are
+    padding, never candidates. Shapes are ``(L, 1)`` per level.
+    """
     radius: Tensor  # (L,) box dtype: stride * center_sample_radius
-    high: Tensor  # (L,) box dtype: upper range, to place the windows
+    high_box: Tensor  # (L,) box dtype: upper range, to place the windows
     stride: Tensor  # (L,) box dtype: grid spacing, to place the windows
     first_point: Tensor  # (L,) long: index in P of the level's first point
     max_start: Tensor  # (L, 2) long: (cols - win_cols, rows - win_rows)
-    level: Tensor  # (M,) long: the cell's level
-    offset: Tensor  # (M, 2) long: (column, row) inside the window
-    start: Tensor  # (M,) long: where the cell's level starts in P
-    cols: Tensor  # (M,) long: row length of the cell's level
-    low_of_cell: Tensor  # (M,) points dtype: lower range
-    high_of_cell: Tensor  # (M,) points dtype: upper range
+    col_valid: Tensor  # (L, Wc) bool: a column of the level's window
+    row_valid: Tensor  # (L, Wr) bool: a row of the level's window
+    last_col: Tensor  # (L, 1) long: cols - 1 (padding stays on the grid)
+    last_row: Tensor  # (L, 1) long: rows - 1
+    row_len: Tensor  # (L, 1) long: cols, points per row
+    low: Tensor  # (L, 1) points dtype: the level's lower range
+    high: Tensor  # (L, 1) points dtype: the level's upper range
 
 
 @TASK_UTILS.register_module()
@@ -131,12 +144,13 @@ class FCOSPointAssigner:
     foreground ``bbox_targets`` before stride normalisation, and the box each
     point took), see the module docstring for the rule and the design.
 
-    Memory: besides the ``O(N * P)`` outputs and running minima, the working
-    set is ``O(max_pairs)``: about 100 bytes per (box, cell) pair, so 25 MiB
-    at the default, however many boxes come. Per box and level the window
-    holds ``(bound / s + 3) ** 2`` cells: 36 with centre sampling (radius
-    1.5), 121 with the paper's ranges without it, and the whole (small) map
-    on a level whose upper range is unbounded.
+    Memory: besides the ``O(N * P)`` outputs and per-point minima, the
+    working set is ``O(max_pairs)``: about 25 bytes per (box, cell) pair
+    (measured), so about 25 MiB at the default, however many boxes come. A
+    box is tested on a frame of ``L x Wr x Wc`` cells (every level's window
+    padded to the largest): 5 x 6 x 6 = 180 with centre sampling (radius
+    1.5), 5 x 11 x 11 = 605 with the paper's ranges without it (P7's whole
+    map fits in 11 x 11 up to 1408 px).
 
     Args:
         regress_ranges (Sequence[Tuple[float, float]]): ``(low, high)`` of
@@ -148,7 +162,7 @@ class FCOSPointAssigner:
             strides of the level. Defaults to 1.5.
         max_pairs (int): Most (box, cell) pairs tested at once; bounds the
             working memory. Boxes are taken ``max(1, max_pairs // M)`` at a
-            time. Defaults to 262144.
+            time, ``M`` the cells per box. Defaults to 1048576.
     """
 
     def __init__(self,
@@ -156,7 +170,7 @@ class FCOSPointAssigner:
                                                 float]] = FCOS_REGRESS_RANGES,
                  center_sampling: bool = False,
                  center_sample_radius: float = 1.5,
-                 max_pairs: int = 1 << 18) -> None:
+                 max_pairs: int = 1 << 20) -> None:
         ranges = [tuple(r) for r in regress_ranges]
         for lvl, rng in enumerate(ranges):
             if len(rng) != 2 or not rng[0] <= rng[1]:
@@ -280,45 +294,63 @@ class FCOSPointAssigner:
         ])
         first_box = torch.searchsorted(img_of_box, img_of_box)
         levels = self._levels(points, strides, featmap_sizes)
-        tables = self._tables(levels, all_points, boxes.dtype)
+        tables = (self._tables(levels, all_points, boxes.dtype)
+                  if featmap_sizes is not None else None)
         areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-        best_area = areas.new_full((num_imgs * num_points, ), float('inf'))
-        best_box = img_of_box.new_full((num_imgs * num_points, ), num_boxes)
-        num_cand = torch.zeros_like(best_box)
-        cells_per_box = tables.level.numel()
+        # (B,) key of each box: its area's rank among the batch's areas
+        # (equal areas, equal rank), then its index. The smallest key of a
+        # point's candidates is mmdet's choice: smallest area, lowest index.
+        sorted_areas = areas.sort()[0]
+        rank = torch.searchsorted(sorted_areas, areas)
+        no_box = num_boxes * num_boxes  # above every key
+        # int32 halves the traffic of the per-pair keys where they fit
+        key_dtype = torch.int32 if no_box < 2**31 else torch.long
+        box_key = (rank * num_boxes +
+                   torch.arange(num_boxes, device=device)).to(key_dtype)
+        best_key = torch.full((num_imgs * num_points, ),
+                              no_box,
+                              dtype=key_dtype,
+                              device=device)
+        num_cand = torch.zeros_like(best_key)
+        if featmap_sizes is None:
+            cells_per_box = num_points
+        else:
+            cells_per_box = (len(levels) * max(lv.win_rows for lv in levels) *
+                             max(lv.win_cols for lv in levels))
         per_chunk = max(1, self.max_pairs // max(cells_per_box, 1))
         for b0 in range(0, num_boxes, per_chunk):
             chunk = slice(b0, min(b0 + per_chunk, num_boxes))
-            point_ind, ok = self._test_pairs(tables, all_points, boxes[chunk],
-                                             dtype)  # (b, M) each
-            # flat index into (N * P) of each pair's point
-            flat = (point_ind +
-                    (img_of_box[chunk] * num_points)[:, None]).flatten()
-            area = torch.where(ok, areas[chunk, None], float('inf')).flatten()
-            ok = ok.flatten()
-            num_cand.scatter_add_(0, flat, ok.long())
-            new_area = best_area.scatter_reduce(0, flat, area, 'amin')
-            # the old winner stays only if its area is still the minimum;
-            # then the lowest index among the pairs of that area wins
-            best_box = torch.where(new_area == best_area, best_box,
-                                   num_boxes)
-            box_ind = torch.arange(
-                chunk.start, chunk.stop, device=device).repeat_interleave(
-                    cells_per_box)
-            at_min = ok & (area == new_area[flat])
-            best_box.scatter_reduce_(
-                0, flat, torch.where(at_min, box_ind, num_boxes), 'amin')
-            best_area = new_area
+            offset = img_of_box[chunk] * num_points  # (b,) image in N * P
+            if featmap_sizes is None:
+                pairs = self._dense_pairs(levels, all_points, boxes[chunk],
+                                          offset)
+            else:
+                pairs = [
+                    self._grid_pairs(tables, all_points, boxes[chunk], offset)
+                ]
+            # flat index into (N * P) of each pair's point, and whether it
+            # is a candidate of the box; (b, ...) each
+            for flat, ok in pairs:
+                key = torch.where(
+                    ok, box_key[chunk].view((-1, ) + (1, ) * (ok.dim() - 1)),
+                    no_box)
+                flat = flat.view(-1)
+                best_key.scatter_reduce_(0, flat, key.view(-1), 'amin')
+                num_cand.scatter_add_(0, flat, ok.view(-1).to(key_dtype))
 
+        best_key = best_key.view(num_imgs, num_points).long()
+        best_box = best_key.remainder(num_boxes)  # (N, P)
+        best_area = torch.where(
+            best_key < no_box,
+            sorted_areas[best_key.div(num_boxes, rounding_mode='floor').clamp(
+                max=num_boxes - 1)], float('inf'))
         # mmdet: min over the image's boxes of (area if candidate else INF)
         # < INF; boxes of area > INF win only where every box is a candidate
         boxes_per_img = img_of_box.new_zeros(num_imgs).scatter_add_(
             0, img_of_box, torch.ones_like(img_of_box))  # (N,)
         num_cand = num_cand.view(num_imgs, num_points)
         every_box = (num_cand == boxes_per_img[:, None]) & (num_cand > 0)
-        best_area = best_area.view(num_imgs, num_points)
         fg = (best_area < INF) | (every_box & (best_area > INF))  # (N, P)
-        best_box = best_box.view(num_imgs, num_points).clamp(max=num_boxes - 1)
         box = boxes[best_box]  # (N, P, 4)
         xs, ys = all_points[:, 0], all_points[:, 1]
         bbox_targets = torch.stack(
@@ -337,7 +369,8 @@ class FCOSPointAssigner:
         start = 0
         for lvl, (pts, stride) in enumerate(zip(points, strides)):
             low, high = self.regress_ranges[lvl]
-            if featmap_sizes is None:
+            grid = featmap_sizes is not None
+            if not grid:
                 rows, cols = 1, pts.size(0)
                 win_rows, win_cols = rows, cols
             else:
@@ -352,13 +385,13 @@ class FCOSPointAssigner:
                                       (min(rows, cells), min(cols, cells)))
             levels.append(
                 _Level(start, rows, cols, win_rows, win_cols, stride, low,
-                       high))
+                       high, grid))
             start += pts.size(0)
         return levels
 
     def _tables(self, levels: List[_Level], all_points: Tensor,
                 box_dtype: torch.dtype) -> _Tables:
-        """The layout's constant tables, from the cache or built now."""
+        """The grid layout's constant tables, from the cache or built now."""
         device = all_points.device
         key = (tuple(levels), self.center_sample_radius, device,
                all_points.dtype, box_dtype)
@@ -366,93 +399,149 @@ class FCOSPointAssigner:
         if tables is not None:
             return tables
         last = max(all_points.size(0) - 1, 0)
-        cells = [(lvl, col, row) for lvl, lv in enumerate(levels)
-                 for row in range(lv.win_rows) for col in range(lv.win_cols)]
-        level_of_cell = [lvl for lvl, _, _ in cells]
+        frame_rows = max(lv.win_rows for lv in levels)
+        frame_cols = max(lv.win_cols for lv in levels)
 
-        def per_level(values, dtype):
+        def tensor(values, dtype):
             return torch.tensor(values, dtype=dtype, device=device)
 
-        def per_cell(values, dtype):
-            return per_level([values[lvl] for lvl in level_of_cell], dtype)
+        def column(name, dtype):  # (L, 1) of a _Level field
+            return tensor([[getattr(lv, name)] for lv in levels], dtype)
 
         long = torch.long
         tables = _Tables(
-            radius=per_level(
+            radius=tensor(
                 [lv.stride * self.center_sample_radius for lv in levels],
                 box_dtype),
-            high=per_level([lv.high for lv in levels], box_dtype),
-            stride=per_level([lv.stride for lv in levels], box_dtype),
-            first_point=per_level([min(lv.start, last) for lv in levels],
-                                  long),
-            max_start=per_level([(lv.cols - lv.win_cols,
-                                  lv.rows - lv.win_rows) for lv in levels],
-                                long),
-            level=per_level(level_of_cell, long),
-            offset=per_level([(col, row) for _, col, row in cells],
-                             long).view(-1, 2),
-            start=per_cell([lv.start for lv in levels], long),
-            cols=per_cell([lv.cols for lv in levels], long),
-            low_of_cell=per_cell([lv.low for lv in levels], all_points.dtype),
-            high_of_cell=per_cell([lv.high for lv in levels],
-                                  all_points.dtype))
+            high_box=tensor([lv.high for lv in levels], box_dtype),
+            stride=tensor([lv.stride for lv in levels], box_dtype),
+            first_point=tensor([min(lv.start, last) for lv in levels], long),
+            max_start=tensor([(lv.cols - lv.win_cols, lv.rows - lv.win_rows)
+                              for lv in levels], long),
+            col_valid=tensor([[j < lv.win_cols for j in range(frame_cols)]
+                              for lv in levels], torch.bool),
+            row_valid=tensor([[i < lv.win_rows for i in range(frame_rows)]
+                              for lv in levels], torch.bool),
+            last_col=tensor([[lv.cols - 1] for lv in levels], long),
+            last_row=tensor([[lv.rows - 1] for lv in levels], long),
+            row_len=column('cols', long),
+            low=column('low', all_points.dtype),
+            high=column('high', all_points.dtype))
         if len(self._table_cache) >= 64:
             self._table_cache.pop(next(iter(self._table_cache)))
         self._table_cache[key] = tables
         return tables
 
-    def _test_pairs(self, tables: _Tables, all_points: Tensor, boxes: Tensor,
-                    dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    def _grid_pairs(self, tables: _Tables, all_points: Tensor, boxes: Tensor,
+                    point_offset: Tensor) -> Tuple[Tensor, Tensor]:
         """Run mmdet's exact candidate test on every (box, window cell) pair.
+
+        The test separates by axis. "Strictly inside" is ``min(l, t, r, b)
+        > 0``, i.e. each side > 0, and with ``m_x = max(l, r)``, ``m_y =
+        max(t, b)`` (exact in floating point), ``low <= max(m_x, m_y) <=
+        high`` holds iff both are ``<= high`` and either is ``>= low``. So
+        each window column gets a code ``c_x = inside_x * (m_x <= high) * (1
+        + (m_x >= low))`` in {0, 1, 2}, each row a ``c_y`` likewise, and a
+        cell is a candidate iff ``c_x * c_y >= 2``: an outer product of a
+        window's rows and columns, all levels at once.
 
         Args:
             tables (_Tables): The layout, from :meth:`_tables`.
             all_points (Tensor): ``(P, 2)`` points.
             boxes (Tensor): ``(b, 4)`` boxes of this chunk.
-            dtype (torch.dtype): Dtype the point-box subtractions run in.
+            point_offset (Tensor): ``(b,)`` long, added to each pair's point
+                index (where the box's image starts in ``N * P``).
 
         Returns:
-            tuple[Tensor, Tensor]: ``(b, M)`` long index into ``P`` of each
-            pair's point, and ``(b, M)`` bool, whether the point is a
-            candidate of the box.
+            tuple[Tensor, Tensor]: ``(b, L, Wr, Wc)`` long index of each
+            pair's point (plus ``point_offset``), and ``(b, L, Wr, Wc)``
+            bool, whether the point is a candidate of the box.
         """
-        region = self._regions(boxes, tables)  # (b, L, 4)
-        origin = all_points[tables.first_point]  # (L, 2)
-        point_ind = self._windows(tables, origin, boxes, region)  # (b, M)
-        points = all_points[point_ind]  # (b, M, 2)
-        if points.dtype != dtype:
-            points = points.to(dtype)
-        xs, ys = points[..., 0], points[..., 1]
-        x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
-        # l, t, r, b exactly as mmdet: point minus box side
-        ltrb = torch.stack((xs - x1, ys - y1, x2 - xs, y2 - ys), -1)
+        region = self._regions(boxes, tables.radius)  # (b, L, 4)
+        cols, rows = self._windows(tables, all_points[tables.first_point],
+                                   boxes, region)  # (b, L, Wc), (b, L, Wr)
+        # a level's first row holds its xs, its first column its ys
+        level_start = tables.first_point[:, None]  # (L, 1)
+        row_points = level_start + rows * tables.row_len  # (b, L, Wr)
+        xs = all_points[level_start + cols, 0]  # (b, L, Wc)
+        ys = all_points[row_points, 1]  # (b, L, Wr)
+        x1, y1, x2, y2 = boxes[:, None, None].unbind(-1)  # (b, 1, 1) each
+        # l, r and t, b exactly as mmdet: point minus box side
+        left, right = xs - x1, x2 - xs
+        top, bottom = ys - y1, y2 - ys
         if self.center_sampling:
-            region = region[:, tables.level]  # (b, M, 4)
-            inside = torch.stack(
-                (xs - region[..., 0], ys - region[..., 1],
-                 region[..., 2] - xs, region[..., 3] - ys), -1).amin(-1) > 0
+            rx1, ry1, rx2, ry2 = region[..., None].unbind(-2)  # (b, L, 1)
+            inside_x = (xs - rx1 > 0) & (rx2 - xs > 0)
+            inside_y = (ys - ry1 > 0) & (ry2 - ys > 0)
         else:
-            inside = ltrb.amin(-1) > 0
+            inside_x = (left > 0) & (right > 0)
+            inside_y = (top > 0) & (bottom > 0)
         # mmdet compares with the ranges in the points' dtype
-        max_dist = ltrb.amax(-1)
-        ok = (inside & (max_dist >= tables.low_of_cell) &
-              (max_dist <= tables.high_of_cell))
-        return point_ind, ok
+        code_x = self._code(inside_x & tables.col_valid,
+                            torch.maximum(left, right), tables)
+        code_y = self._code(inside_y & tables.row_valid,
+                            torch.maximum(top, bottom), tables)
+        ok = code_y[..., :, None] * code_x[..., None, :] >= 2
+        row_points = row_points + point_offset[:, None, None]
+        return row_points[..., :, None] + cols[..., None, :], ok
 
-    def _regions(self, boxes: Tensor, tables: _Tables) -> Tensor:
+    @staticmethod
+    def _code(inside: Tensor, max_dist: Tensor, tables: _Tables) -> Tensor:
+        """``inside * (max_dist <= high) * (1 + (max_dist >= low))``: 0
+        fails, 1 passes but is below ``low``, 2 passes in range."""
+        return (((max_dist >= tables.low) + 1) *
+                (inside & (max_dist <= tables.high))).to(torch.uint8)
+
+    def _dense_pairs(self, levels: List[_Level], all_points: Tensor,
+                     boxes: Tensor,
+                     point_offset: Tensor) -> List[Tuple[Tensor, Tensor]]:
+        """mmdet's test on every (box, point) pair, level by level: points in
+        any order (no grid sizes given).
+
+        Returns:
+            list[tuple[Tensor, Tensor]]: Per level, ``(b, n)`` long index of
+            each pair's point (plus ``point_offset``) and ``(b, n)`` bool,
+            whether it is a candidate of the box.
+        """
+        x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
+        radius = torch.tensor([lv.stride * self.center_sample_radius
+                               for lv in levels], dtype=boxes.dtype)
+        regions = self._regions(boxes, radius.to(boxes.device))
+        pairs = []
+        for lvl, level in enumerate(levels):
+            points = all_points[level.start:level.start + level.cols]
+            xs, ys = points[:, 0], points[:, 1]  # (n,)
+            ltrb = torch.stack((xs - x1, ys - y1, x2 - xs, y2 - ys), -1)
+            rx1, ry1, rx2, ry2 = regions[:, lvl, :, None].unbind(1)
+            inside = torch.stack((xs - rx1, ys - ry1, rx2 - xs, ry2 - ys),
+                                 -1).amin(-1) > 0
+            # a Python number is compared in the tensor's dtype: as mmdet,
+            # which compares with the ranges in the points' dtype
+            max_dist = ltrb.amax(-1)
+            ok = inside & (max_dist >= level.low) & (max_dist <= level.high)
+            index = torch.arange(level.start, level.start + level.cols,
+                                 device=all_points.device)
+            pairs.append((index + point_offset[:, None], ok))
+        return pairs
+
+    def _regions(self, boxes: Tensor, radius: Tensor) -> Tensor:
         """``(b, L, 4)`` region a candidate must lie strictly inside, per
         level: the box, or its centre region clipped to the box.
 
         The centre region is computed exactly as mmdet does (same ops, same
         dtype: a tensor of ``stride * radius`` subtracted from the centre),
         so the strict inside test agrees bit for bit.
+
+        Args:
+            boxes (Tensor): ``(b, 4)`` boxes.
+            radius (Tensor): ``(L,)`` ``stride * center_sample_radius`` per
+                level, in the boxes' dtype.
         """
         if not self.center_sampling:
-            return boxes[:, None].expand(-1, tables.radius.numel(), -1)
+            return boxes[:, None].expand(-1, radius.numel(), -1)
         x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
         cx = (x1 + x2) / 2
         cy = (y1 + y2) / 2
-        radius = tables.radius  # (L,)
         return torch.stack(
             (torch.where(cx - radius > x1, cx - radius, x1),
              torch.where(cy - radius > y1, cy - radius, y1),
@@ -461,8 +550,8 @@ class FCOSPointAssigner:
 
     @staticmethod
     def _windows(tables: _Tables, origin: Tensor, boxes: Tensor,
-                 region: Tensor) -> Tensor:
-        """``(b, M)`` indices into ``P`` of the cells of each box's windows.
+                 region: Tensor) -> Tuple[Tensor, Tensor]:
+        """Column and row indices of each box's windows, in their levels.
 
         Along each axis a window starts one cell before the first cell that
         can pass both "inside the region" and "within ``high`` of the far
@@ -470,15 +559,24 @@ class FCOSPointAssigner:
         stride``), and is shifted to stay on the grid. The exact test
         decides; a window only has to hold every candidate, and the cell of
         margin on each side absorbs the rounding of the placement.
+        Padding columns and rows repeat the level's last one.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``(b, L, Wc)`` columns and ``(b, L, Wr)``
+            rows.
         """
         # (b, L, 2): lowest coordinate that can pass, per level and axis
         first = torch.maximum(region[..., :2],
-                              boxes[:, None, 2:] - tables.high[:, None])
+                              boxes[:, None, 2:] - tables.high_box[:, None])
         start = ((first - origin) / tables.stride[:, None]).floor()
-        start = start.long().clamp(min=0)
-        start = torch.minimum(start, tables.max_start)  # (b, L, 2)
-        cell = start[:, tables.level] + tables.offset  # (b, M, 2) col, row
-        return tables.start + cell[..., 1] * tables.cols + cell[..., 0]
+        start = torch.minimum(start.long().clamp(min=0), tables.max_start)
+        frame_rows, frame_cols = (tables.row_valid.size(1),
+                                  tables.col_valid.size(1))
+        device = start.device
+        cols = start[..., :1] + torch.arange(frame_cols, device=device)
+        rows = start[..., 1:] + torch.arange(frame_rows, device=device)
+        return (torch.minimum(cols, tables.last_col),
+                torch.minimum(rows, tables.last_row))
 
     def _check_shapes(self, points: List[Tensor], strides: Sequence[int],
                       batch_gt_bboxes: Sequence[Tensor],
