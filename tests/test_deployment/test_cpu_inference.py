@@ -115,7 +115,8 @@ def test_bf16_path_runs_convs_in_bf16_and_stays_close(tiny_detector):
         expected = reference.predict(images, samples)[0].pred_instances
     model = tiny_detector()
     note = prepare_cpu_inference(model, amp=True, flags=AMX)
-    assert note.startswith('bf16 autocast + channels_last (amx_bf16)')
+    assert note.startswith('bf16 autocast + channels_last: the CPU has '
+                           'bf16 matrix units (amx_bf16)')
     assert model.inference_autocast is torch.bfloat16
     conv = model.backbone.layer1[0].conv1
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
