@@ -247,8 +247,12 @@ def build_mmdet_fcos(model_cfg: dict,
     Returns:
         nn.Module: mmdet's detector in eval mode.
     """
+    from mmengine.config import ConfigDict
+
     from fcos_mm.registry import MODELS
-    model = MODELS.build(mmdet_model_cfg(model_cfg))
+
+    # mmdet's heads read test_cfg by attribute
+    model = MODELS.build(ConfigDict(mmdet_model_cfg(model_cfg)))
     if state_dict is not None:
         model.load_state_dict(state_dict, strict=True)
     return model.eval()
