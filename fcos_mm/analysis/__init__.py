@@ -18,6 +18,7 @@ from .benchmark import (
                         build_mmdet_fcos,
                         format_benchmark,
                         format_comparison,
+                        merge_rounds,
                         mmdet_model_cfg,
                         run_stages,
 )
@@ -38,7 +39,7 @@ __all__ = [
     'convert_mmdet_state_dict', 'convert_official_checkpoint',
     'convert_official_state_dict', 'count_parameters', 'featmap_sizes',
     'format_benchmark', 'format_comparison', 'format_tables',
-    'grid_points', 'image_statistics', 'mmdet_model_cfg',
+    'grid_points', 'image_statistics', 'merge_rounds', 'mmdet_model_cfg',
     'model_complexity', 'official_extra_convs_source', 'paper_settings',
     'run_stages', 'samples_from_dataset'
 ]

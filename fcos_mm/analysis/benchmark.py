@@ -281,3 +281,32 @@ def format_comparison(results: Dict[str, dict]) -> str:
             line += f'{ms / results[base]["ms"]["total"]:>18.3f}'
         lines.append(line)
     return '\n'.join(lines)
+
+
+def merge_rounds(results: List[dict]) -> dict:
+    """One result from several rounds of the same benchmark.
+
+    Rounds of all variants are interleaved by ``benchmark.py --rounds`` so
+    that a change of machine load over the run hits every variant alike.
+
+    Args:
+        results (list[dict]): Results of :func:`benchmark_detector` or
+            :func:`benchmark_onnxruntime`, one per round.
+
+    Returns:
+        dict: The first result with ``ms`` averaged over the rounds
+        (weighted by their ``num_images``), ``fps`` recomputed and
+        ``num_images`` summed.
+    """
+    if not results:
+        raise ValueError('merge_rounds needs at least one result.')
+    weights = [r['num_images'] for r in results]
+    merged = dict(results[0])
+    merged['ms'] = {
+        key: sum(w * r['ms'][key]
+                 for w, r in zip(weights, results)) / sum(weights)
+        for key in results[0]['ms']
+    }
+    merged['num_images'] = sum(weights)
+    merged['fps'] = 1000.0 / merged['ms']['total']
+    return merged

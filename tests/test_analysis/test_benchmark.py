@@ -135,3 +135,16 @@ def test_onnxruntime_benchmark_and_comparison_table(detector, tmp_path):
     assert lines[3].split() == ['onnxruntime', '50.0', '20.00', '0.250',
                                 '0.500']
     assert lines[1].split()[-2:] == ['1.000', '2.000']
+
+
+def test_rounds_merge_weighted_by_images():
+    from fcos_mm.analysis import merge_rounds
+    merged = merge_rounds([
+        dict(ms=dict(total=100.0, head=10.0), num_images=1, shape=(8, 8)),
+        dict(ms=dict(total=40.0, head=4.0), num_images=2, shape=(8, 8))
+    ])
+    assert merged['ms'] == dict(total=60.0, head=6.0)
+    assert merged['num_images'] == 3 and merged['shape'] == (8, 8)
+    assert merged['fps'] == pytest.approx(1000 / 60)
+    with pytest.raises(ValueError, match='at least one'):
+        merge_rounds([])

@@ -20,12 +20,13 @@ threads, with ratios printed at the end:
 Example::
 
     python tools/analysis_tools/benchmark.py configs/fcos_r50_fpn_1x_coco.py \
-        --shape 800 1344 --num-images 5 --num-threads 2 \
-        --backend pytorch onnxruntime --amp --compare-mmdet
+        --shape 800 1344 --num-images 2 --num-warmup 1 --rounds 3 \
+        --num-threads 2 --backend pytorch onnxruntime --amp --compare-mmdet
 """
 import argparse
 import os.path as osp
 import tempfile
+from functools import partial
 
 import torch
 from mmengine.config import DictAction
@@ -36,6 +37,7 @@ from fcos_mm.analysis import (
     build_mmdet_fcos,
     format_benchmark,
     format_comparison,
+    merge_rounds,
 )
 from fcos_mm.apis import init_detector
 from fcos_mm.deployment import (
@@ -61,6 +63,12 @@ def parse_args() -> argparse.Namespace:
         '--num-images', type=int, default=20, help='timed images')
     parser.add_argument(
         '--num-warmup', type=int, default=5, help='untimed images first')
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='rounds of --num-images per variant, the variants interleaved '
+        '(evens out a changing machine load)')
     parser.add_argument(
         '--device', default='cpu', help='device, e.g. cpu or cuda:0')
     parser.add_argument(
@@ -111,38 +119,47 @@ def main() -> None:
             device=args.device,
             cfg_options=args.cfg_options)
 
-    timing = (args.num_images, args.num_warmup)
-    results = {}
+    # variant name -> function(num_images, num_warmup) -> result
+    variants = {}
     model = build()
     if args.compare_mmdet:
         mmdet_model = build_mmdet_fcos(model.cfg.model,
                                        model.state_dict()).to(args.device)
-        results['mmdet fp32'] = benchmark_detector(mmdet_model, shape,
-                                                   *timing)
-        del mmdet_model
+        variants['mmdet fp32'] = partial(benchmark_detector, mmdet_model,
+                                         shape)
     if 'pytorch' in args.backend:
-        results['pytorch fp32'] = benchmark_detector(model, shape, *timing)
-        print(f'pytorch fp32: {format_benchmark(results["pytorch fp32"])}')
+        variants['pytorch fp32'] = partial(benchmark_detector, model, shape)
     if args.amp:
         fast = build()
         note = prepare_cpu_inference(fast, amp=True)
-        name = 'pytorch bf16' if bf16_support()[0] else 'pytorch fp32+fold'
         print(f'--amp: {note}')
-        results[name] = benchmark_detector(fast, shape, *timing)
-        print(f'{name}: {format_benchmark(results[name])}')
-        del fast
+        name = 'pytorch bf16' if fast.inference_autocast else (
+            'pytorch fp32+fold')
+        variants[name] = partial(benchmark_detector, fast, shape)
+    tmp = tempfile.TemporaryDirectory()
     if 'onnxruntime' in args.backend:
-        with tempfile.TemporaryDirectory() as tmp:
-            onnx_file = args.onnx or osp.join(tmp, 'model.onnx')
-            if args.onnx is None:
-                export_onnx(model, onnx_file, shape=shape)
-            session = create_session(onnx_file, args.num_threads or
-                                     torch.get_num_threads())
-            results['onnxruntime'] = benchmark_onnxruntime(
-                session, shape, *timing)
+        onnx_file = args.onnx or osp.join(tmp.name, 'model.onnx')
+        if args.onnx is None:
+            export_onnx(model, onnx_file, shape=shape)
+        session = create_session(onnx_file, args.num_threads
+                                 or torch.get_num_threads())
+        variants['onnxruntime'] = partial(benchmark_onnxruntime, session,
+                                          shape)
+
+    rounds = {name: [] for name in variants}
+    for i in range(args.rounds):
+        for name, run in variants.items():
+            rounds[name].append(
+                run(args.num_images, args.num_warmup if i == 0 else 0))
+    tmp.cleanup()
+    results = {name: merge_rounds(r) for name, r in rounds.items()}
+    for name, result in results.items():
+        if 'backbone' in result['ms']:
+            print(f'{name}: {format_benchmark(result)}')
     print(f'CPU: {bf16_support()[1]}')
-    print(f'input {shape[0]}x{shape[1]}, batch 1, {args.num_images} timed '
-          f'images, {torch.get_num_threads()} threads')
+    print(f'input {shape[0]}x{shape[1]}, batch 1, {args.rounds} round(s) '
+          f'of {args.num_images} timed images per variant, interleaved, '
+          f'{torch.get_num_threads()} threads')
     print(format_comparison(results))
 
 
