@@ -169,3 +169,36 @@ def test_test_tool_evaluates_the_onnx_model(setup):
         np.testing.assert_allclose(
             g['scores'].numpy(), e['scores'].numpy(), atol=1e-4)
     assert total > 0
+
+
+def test_verification_input_from_an_image_and_bad_files(setup, tmp_path):
+    from mmdet.structures import DetDataSample
+
+    from fcos_mm.deployment import create_session
+    from fcos_mm.deployment.onnx_export import (
+        verification_inputs,
+        verify_onnx,
+    )
+    model = init_detector(setup['config'], setup['checkpoint'])
+    image = osp.join(setup['data']['root'], 'val2017', '001000.jpg')
+    inputs, img_shapes = verification_inputs(model, (96, 96), image)
+    # 120x80 resized to fit 96x96 (keep ratio), padded to 32
+    assert img_shapes == [(64, 96)] and inputs.shape == (1, 3, 64, 96)
+    diff = verify_onnx(model, setup['onnx'], inputs, img_shapes)
+    assert diff['count_diff'] == diff['label_mismatch'] == 0
+
+    runtime = ONNXRuntimeDetector(setup['onnx'])
+    samples = runtime(inputs)  # no data samples: the input is the image
+    assert samples[0].metainfo['img_shape'] == (64, 96)
+    with pytest.raises(ValueError, match='Image 0 of the batch has no'):
+        runtime(inputs, [DetDataSample()])
+    with pytest.raises(FileNotFoundError, match='does not exist'):
+        create_session(str(tmp_path / 'missing.onnx'))
+    other = str(tmp_path / 'other.onnx')
+    torch.onnx.export(
+        torch.nn.Linear(2, 2), (torch.zeros(1, 2), ),
+        other,
+        input_names=['x'],
+        dynamo=False)
+    with pytest.raises(ValueError, match='not those of an fcos_mm export'):
+        ONNXRuntimeDetector(other)
