@@ -14,8 +14,10 @@ deprecated but present in torch 2.13) is used, not the default
 * it targets opsets 11-17, what deployed FCOS models use (mmdeploy: 11);
   the dynamo exporter starts at opset 18;
 * its ``dynamic_axes`` keeps data-dependent sizes (``TopK``'s k, NMS
-  output) symbolic without guards; the dynamo exporter is known to fail on
-  some detection models' data-dependent post-processing.
+  output) symbolic without guards; the dynamo exporter (which also needs
+  the ``onnxscript`` package) fails on this graph in ``torch.export`` with
+  ``GuardOnDataDependentSymNode`` on the NMS output size (tried with torch
+  2.13 and onnxscript 0.7).
 """
 import json
 import warnings
