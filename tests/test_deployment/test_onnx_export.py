@@ -204,3 +204,23 @@ def test_default_export_shape_follows_the_test_pipeline():
     assert default_export_shape(cfg) == (224, 256)
     cfg.test_dataloader.dataset.pipeline.pop(1)
     assert default_export_shape(cfg) == (800, 1344)
+
+
+def test_class_agnostic_nms_and_all_candidates(tmp_path, tiny_detector,
+                                               deploy):
+    model = tiny_detector(seed=5, nms_pre=-1)  # nms_pre <= 0: keep all
+    model.bbox_head.test_cfg['nms'] = dict(
+        type='nms', iou_threshold=0.3, class_agnostic=True)
+    path = str(tmp_path / 'agnostic.onnx')
+    export_onnx(model, path, shape=(64, 96), dynamic=True)
+    session = create_session(path, num_threads=1)
+    images = torch.randn(2, 3, 64, 96,
+                         generator=torch.Generator().manual_seed(6))
+    shapes = [(64, 96), (50, 60)]
+    assert _check_batch(deploy, model, session, images, shapes) > 5
+    # class-agnostic: no two kept boxes overlap by more than the threshold
+    from mmdet.structures.bbox import bbox_overlaps
+    dets, labels = _run(session, images, shapes)
+    boxes = dets[0, labels[0] >= 0, :4]
+    overlaps = bbox_overlaps(boxes, boxes).fill_diagonal_(0)
+    assert float(overlaps.max()) <= 0.3 + 1e-6
