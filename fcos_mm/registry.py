@@ -80,7 +80,8 @@ DATA_SAMPLERS = _node('data sampler', MMDET_DATA_SAMPLERS)
 TRANSFORMS = _node('transform', MMDET_TRANSFORMS, 'fcos_mm.datasets')
 
 # models and what they are built from
-MODELS = _node('model', MMDET_MODELS, 'fcos_mm.models')
+MODELS = _node('model', MMDET_MODELS, 'fcos_mm.models',
+               'fcos_mm.deployment')
 MODEL_WRAPPERS = _node('model_wrapper', MMDET_MODEL_WRAPPERS)
 WEIGHT_INITIALIZERS = _node('weight initializer', MMDET_WEIGHT_INITIALIZERS)
 TASK_UTILS = _node('task util', MMDET_TASK_UTILS, 'fcos_mm.models')

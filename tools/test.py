@@ -1,10 +1,11 @@
 """Test (evaluate) a trained FCOS detector.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--cfg-options KEY=VALUE ...]
+        [--show-dir DIR] [--amp] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
-Prints the COCO bbox table (CocoMetric) at the end.
+Prints the COCO bbox table (CocoMetric) at the end. CHECKPOINT may be an
+ONNX file from tools/deployment/pytorch2onnx.py (run by onnxruntime).
 """
 import argparse
 import os
@@ -22,7 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and evaluate) a '
                                      'detector')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint', help='checkpoint file, or an exported .onnx model')
     parser.add_argument(
         '--work-dir', help='where to save the evaluation metrics')
     parser.add_argument(
@@ -31,6 +33,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--show-dir',
         help='draw predictions into this folder (inside the run folder of '
         'the work dir)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='CPU: bf16 autocast + channels_last where the CPU has bf16 '
+        'matrix units (else fp32, with a note why) and BatchNorm folding; '
+        'CUDA: fp16 autocast')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -61,7 +69,8 @@ def main(argv=None) -> None:
         args.checkpoint,
         config_path=args.config,
         work_dir=args.work_dir,
-        show_dir=args.show_dir)
+        show_dir=args.show_dir,
+        amp=args.amp)
     prepare_launch(cfg, args.launcher)
 
     if 'runner_type' in cfg:

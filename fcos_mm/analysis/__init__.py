@@ -12,7 +12,16 @@ from .assignment_statistics import (
                                     paper_settings,
                                     samples_from_dataset,
 )
-from .benchmark import benchmark_detector, format_benchmark, run_stages
+from .benchmark import (
+                        benchmark_detector,
+                        benchmark_onnxruntime,
+                        build_mmdet_fcos,
+                        format_benchmark,
+                        format_comparison,
+                        merge_rounds,
+                        mmdet_model_cfg,
+                        run_stages,
+)
 from .checkpoint_converters import (
                                     UnknownKeysError,
                                     convert_mmdet_checkpoint,
@@ -25,11 +34,12 @@ from .complexity import count_parameters, model_complexity
 
 __all__ = [
     'AssignmentSetting', 'AssignmentStatistics', 'UnknownKeysError',
-    'benchmark_detector', 'candidate_mask', 'compute_statistics',
-    'convert_mmdet_checkpoint', 'convert_mmdet_state_dict',
-    'convert_official_checkpoint', 'convert_official_state_dict',
-    'count_parameters', 'featmap_sizes', 'format_benchmark', 'format_tables',
-    'grid_points', 'image_statistics', 'model_complexity',
-    'official_extra_convs_source', 'paper_settings', 'run_stages',
-    'samples_from_dataset'
+    'benchmark_detector', 'benchmark_onnxruntime', 'build_mmdet_fcos',
+    'candidate_mask', 'compute_statistics', 'convert_mmdet_checkpoint',
+    'convert_mmdet_state_dict', 'convert_official_checkpoint',
+    'convert_official_state_dict', 'count_parameters', 'featmap_sizes',
+    'format_benchmark', 'format_comparison', 'format_tables',
+    'grid_points', 'image_statistics', 'merge_rounds', 'mmdet_model_cfg',
+    'model_complexity', 'official_extra_convs_source', 'paper_settings',
+    'run_stages', 'samples_from_dataset'
 ]

@@ -4,13 +4,21 @@ One image at a time, a fixed input size, random pixel values: the time of
 the backbone, the neck, the head's forward and the post-processing
 (decoding, score threshold, NMS: ``bbox_head.predict_by_feat``). Warm-up
 iterations are run first and not counted (cuDNN autotuning, allocator
-growth). On CUDA each stage is synchronised before its clock stops.
+growth). On CUDA each stage is synchronised before its clock stops. A
+model prepared by :func:`~fcos_mm.deployment.prepare_cpu_inference` runs
+under its bf16 autocast (when set) with channels_last input.
+
+:func:`benchmark_onnxruntime` times an exported model (whole graph, same
+input), and :func:`build_mmdet_fcos` builds mmdet 3.3's FCOS from the same
+config and weights, so that one run can print ratios between them
+(:func:`format_comparison`).
 
 With random weights almost no score passes the threshold, so
 post-processing is faster than with a trained checkpoint.
 """
+import copy
 import time
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -47,14 +55,18 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
         tuple: Seconds per stage (keys :data:`STAGES`) and the head's
         results (``InstanceData`` per image).
     """
+    from fcos_mm.deployment import inference_autocast
     times = {}
+    if getattr(detector, 'inference_autocast', None) is not None:
+        images = images.contiguous(memory_format=torch.channels_last)
     start = clock()
-    feats = detector.backbone(images)
-    t_backbone = clock()
-    feats = detector.neck(feats)
-    t_neck = clock()
-    outs = detector.bbox_head(feats)
-    t_head = clock()
+    with inference_autocast(detector):
+        feats = detector.backbone(images)
+        t_backbone = clock()
+        feats = detector.neck(feats)
+        t_neck = clock()
+        outs = detector.bbox_head(feats)
+        t_head = clock()
     results = detector.bbox_head.predict_by_feat(
         *outs, batch_img_metas=img_metas, rescale=False)
     t_post = clock()
@@ -139,3 +151,162 @@ def format_benchmark(result: dict) -> str:
         ms = result['ms'][stage]
         lines.append(f'{stage:<12}{ms:>12.2f}{100 * ms / total:>7.1f}%')
     return '\n'.join(lines)
+
+
+def benchmark_onnxruntime(session,
+                          shape: Tuple[int, int],
+                          num_images: int = 20,
+                          num_warmup: int = 5,
+                          seed: int = 0) -> dict:
+    """Images per second of an exported model in onnxruntime.
+
+    Args:
+        session (onnxruntime.InferenceSession): The exported model (inputs
+            ``input`` and ``img_shapes``).
+        shape (tuple[int, int]): Input (height, width).
+        num_images (int): Timed images. Defaults to 20.
+        num_warmup (int): Untimed images first. Defaults to 5.
+        seed (int): Seed of the random input (the same as
+            :func:`benchmark_detector`'s). Defaults to 0.
+
+    Returns:
+        dict: ``fps``, ``ms`` (``{'total': ...}``), ``num_images``,
+        ``shape``, ``device`` (``'cpu'``).
+    """
+    if num_images < 1:
+        raise ValueError(f'num_images must be >= 1, got {num_images}.')
+    height, width = shape
+    generator = torch.Generator().manual_seed(seed)
+    feeds = dict(
+        input=torch.randn(1, 3, height, width, generator=generator).numpy(),
+        img_shapes=np.array([[height, width]], dtype=np.float32))
+    times = []
+    for i in range(num_warmup + num_images):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        if i >= num_warmup:
+            times.append(time.perf_counter() - start)
+    total = 1000 * float(np.mean(times))
+    return dict(
+        fps=1000.0 / total,
+        ms=dict(total=total),
+        num_images=num_images,
+        shape=(height, width),
+        device='cpu')
+
+
+def mmdet_model_cfg(model_cfg: dict) -> dict:
+    """Our FCOS model config as one of mmdet 3.3's FCOS.
+
+    The types get the ``mmdet.`` scope, the assigner's ``regress_ranges``
+    / ``center_sampling`` / ``center_sample_radius`` go back into the head
+    (mmdet's place for them) and pretrained ``init_cfg`` is dropped.
+
+    Args:
+        model_cfg (dict): ``cfg.model`` of one of our FCOS configs.
+
+    Returns:
+        dict: A config that ``MODELS.build`` turns into mmdet's FCOS.
+
+    Raises:
+        ValueError: The config uses something mmdet's FCOS lacks
+            (``use_centerness=False``).
+    """
+    cfg = copy.deepcopy(dict(model_cfg))
+    head = dict(cfg['bbox_head'])
+    if not head.pop('use_centerness', True):
+        raise ValueError("mmdet's FCOSHead always has center-ness; "
+                         'use_centerness=False cannot be compared')
+    assigner = dict((cfg.pop('train_cfg', None) or {}).get('assigner', {}))
+    for key in ('regress_ranges', 'center_sampling', 'center_sample_radius'):
+        if key in assigner:
+            head[key] = assigner[key]
+    cfg['bbox_head'] = head
+    for key in ('data_preprocessor', 'backbone', 'neck', 'bbox_head'):
+        part = cfg.get(key)
+        if isinstance(part, dict):
+            part = dict(part)
+            part.pop('init_cfg', None)
+            if '.' not in str(part.get('type', '.')):
+                part['type'] = 'mmdet.' + part['type']
+            cfg[key] = part
+    cfg['type'] = 'mmdet.FCOS'
+    cfg.pop('init_cfg', None)
+    return cfg
+
+
+def build_mmdet_fcos(model_cfg: dict,
+                     state_dict: Optional[dict] = None) -> nn.Module:
+    """mmdet 3.3's FCOS from our config, optionally with our weights.
+
+    Args:
+        model_cfg (dict): ``cfg.model`` of one of our FCOS configs.
+        state_dict (dict, optional): Our detector's ``state_dict()``; the
+            parameter names are the same (loaded with ``strict=True``).
+
+    Returns:
+        nn.Module: mmdet's detector in eval mode.
+    """
+    from mmengine.config import ConfigDict
+
+    from fcos_mm.registry import MODELS
+
+    # mmdet's heads read test_cfg by attribute
+    model = MODELS.build(ConfigDict(mmdet_model_cfg(model_cfg)))
+    if state_dict is not None:
+        model.load_state_dict(state_dict, strict=True)
+    return model.eval()
+
+
+def format_comparison(results: Dict[str, dict]) -> str:
+    """A table of the variants timed in one run, with ratios.
+
+    Args:
+        results (dict[str, dict]): Variant name to a benchmark result
+            (``ms['total']``); ratios are against ``'mmdet fp32'`` and
+            ``'pytorch fp32'`` where present.
+
+    Returns:
+        str: One line per variant.
+    """
+    bases = [name for name in ('mmdet fp32', 'pytorch fp32')
+             if name in results]
+    header = f'{"variant":<22}{"ms / image":>12}{"images/s":>10}' + ''.join(
+        f'{"/ " + name:>18}' for name in bases)
+    lines = [header]
+    for name, result in results.items():
+        ms = result['ms']['total']
+        line = f'{name:<22}{ms:>12.1f}{1000 / ms:>10.2f}'
+        for base in bases:
+            line += f'{ms / results[base]["ms"]["total"]:>18.3f}'
+        lines.append(line)
+    return '\n'.join(lines)
+
+
+def merge_rounds(results: List[dict]) -> dict:
+    """One result from several rounds of the same benchmark.
+
+    Rounds of all variants are interleaved by ``benchmark.py --rounds`` so
+    that a change of machine load over the run hits every variant alike.
+
+    Args:
+        results (list[dict]): Results of :func:`benchmark_detector` or
+            :func:`benchmark_onnxruntime`, one per round.
+
+    Returns:
+        dict: The first result with ``ms`` averaged over the rounds
+        (weighted by their ``num_images``), ``fps`` recomputed and
+        ``num_images`` summed.
+    """
+    if not results:
+        raise ValueError('merge_rounds needs at least one result.')
+    weights = [r['num_images'] for r in results]
+    merged = dict(results[0])
+    merged['ms'] = {
+        key: sum(w * r['ms'][key]
+                 for w, r in zip(weights, results)) / sum(weights)
+        for key in results[0]['ms']
+    }
+    merged['num_images'] = sum(weights)
+    merged['fps'] = 1000.0 / merged['ms']['total']
+    return merged

@@ -89,13 +89,26 @@ def _dataset_meta_from_checkpoint(checkpoint: dict) -> dict:
 def init_detector(config: Union[str, Path, Config],
                   checkpoint: Optional[str] = None,
                   device: str = 'cpu',
-                  cfg_options: Optional[dict] = None) -> nn.Module:
+                  cfg_options: Optional[dict] = None,
+                  amp: Optional[bool] = None) -> nn.Module:
     """Build a detector from a config and load a checkpoint into it.
 
     Pretrained-backbone initialisation (``init_cfg``) is switched off: the
     weights come from ``checkpoint``, or stay random when it is ``None``.
     ``model.dataset_meta`` gets the class names and palette: the
     checkpoint's where it has them, else the config's test dataset's.
+
+    A ``checkpoint`` ending in ``.onnx`` (``tools/deployment/
+    pytorch2onnx.py``) gives an :class:`~fcos_mm.deployment.
+    ONNXRuntimeDetector` instead (CPU only), which
+    :func:`inference_detector` uses in the same way.
+
+    On CPU, ``amp`` (or ``inference_amp=True`` in the config, e.g. through
+    ``cfg_options``) prepares the model with
+    :func:`~fcos_mm.deployment.prepare_cpu_inference`: BatchNorms folded,
+    and bf16 autocast with channels_last where the CPU has bf16 matrix
+    units (else fp32, with a warning saying why); the note is in
+    ``model.inference_note``.
 
     Args:
         config (str | Path | Config): Config file or object.
@@ -106,6 +119,8 @@ def init_detector(config: Union[str, Path, Config],
             ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Options merged into the config,
             e.g. ``{'model.test_cfg.score_thr': 0.3}``. Defaults to None.
+        amp (bool, optional): Fast CPU inference (see above); None takes
+            the config's ``inference_amp`` (default False).
 
     Returns:
         nn.Module: The detector in eval mode, with ``cfg`` (the config used)
@@ -119,6 +134,8 @@ def init_detector(config: Union[str, Path, Config],
     _switch_off_pretrained(config.model)
     init_default_scope(config.get('default_scope', SCOPE) or SCOPE)
 
+    if checkpoint is not None and str(checkpoint).endswith('.onnx'):
+        return _init_onnx_detector(config, str(checkpoint), device)
     model = MODELS.build(config.model)
     model = revert_sync_batchnorm(model)
     dataset_meta = {}
@@ -128,6 +145,24 @@ def init_detector(config: Union[str, Path, Config],
                 f'Checkpoint file {checkpoint} does not exist.')
         loaded = load_checkpoint(model, str(checkpoint), map_location='cpu')
         dataset_meta = _dataset_meta_from_checkpoint(loaded)
+    _attach_meta(model, config, dataset_meta)
+    model.to(device)
+    model.eval()
+    if amp is None:
+        amp = bool(config.get('inference_amp', False))
+    if amp and str(device).startswith('cpu'):
+        from fcos_mm.deployment import prepare_cpu_inference
+        model.inference_note = prepare_cpu_inference(model, amp=True)
+        if model.inference_autocast is None:
+            warnings.warn(f'init_detector(amp=True): {model.inference_note}')
+    return model
+
+
+def _attach_meta(model: nn.Module, config: Config,
+                 dataset_meta: dict) -> None:
+    """Set ``model.cfg`` and ``model.dataset_meta`` (``dataset_meta``
+    completed from the config's test dataset, palette ``'random'`` if
+    none)."""
     config_meta = _dataset_meta_from_config(config)
     for key, value in config_meta.items():
         dataset_meta.setdefault(key, value)
@@ -138,7 +173,27 @@ def init_detector(config: Union[str, Path, Config],
         dataset_meta['palette'] = 'random'
     model.dataset_meta = dataset_meta
     model.cfg = config
-    model.to(device)
+
+
+def _init_onnx_detector(config: Config, onnx_file: str,
+                        device: str) -> nn.Module:
+    """An :class:`~fcos_mm.deployment.ONNXRuntimeDetector` of
+    ``onnx_file`` with the config's data preprocessor; class names from
+    the file (stored at export) or else from the config."""
+    if not str(device).startswith('cpu'):
+        raise ValueError(f'ONNX models run on the CPU (onnxruntime), got '
+                         f'device={device!r}')
+    if not osp.isfile(osp.expanduser(onnx_file)):
+        raise FileNotFoundError(f'ONNX file {onnx_file} does not exist.')
+    model = MODELS.build(
+        dict(
+            type='ONNXRuntimeDetector',
+            onnx_file=osp.expanduser(onnx_file),
+            data_preprocessor=config.model.get('data_preprocessor')))
+    dataset_meta = {}
+    if model.classes is not None:  # the checkpoint's, stored at export
+        dataset_meta['classes'] = tuple(model.classes)
+    _attach_meta(model, config, dataset_meta)
     model.eval()
     return model
 

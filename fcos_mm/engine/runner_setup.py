@@ -1,6 +1,7 @@
 """Turn the command-line options of tools/train.py and tools/test.py into
 config changes, so the tools stay a few lines and the logic is tested here.
 """
+import logging
 import os.path as osp
 from typing import Optional
 
@@ -138,8 +139,15 @@ def setup_test_cfg(cfg: Config,
                    checkpoint: str,
                    config_path: Optional[str] = None,
                    work_dir: Optional[str] = None,
-                   show_dir: Optional[str] = None) -> Config:
+                   show_dir: Optional[str] = None,
+                   amp: bool = False) -> Config:
     """Apply tools/test.py's options to ``cfg``.
+
+    A ``checkpoint`` ending in ``.onnx`` (from
+    ``tools/deployment/pytorch2onnx.py``) replaces the model by an
+    :class:`~fcos_mm.deployment.ONNXRuntimeDetector` of that file with the
+    config's data preprocessor, so the same data set and metric evaluate
+    the exported model.
 
     Args:
         cfg (Config): The loaded config (``--cfg-options`` already merged).
@@ -150,13 +158,34 @@ def setup_test_cfg(cfg: Config,
         show_dir (str, optional): ``--show-dir``: where the visualization
             hook draws each image's predictions, relative to the run's
             timestamped log folder in the work dir.
+        amp (bool): ``--amp``: on CPU a :class:`CPUInferenceHook` (bf16
+            autocast and channels_last where the CPU has bf16 matrix units,
+            BatchNorm folding everywhere); with CUDA the test loop's fp16
+            autocast. Not for ONNX models (a warning says so).
 
     Returns:
         Config: ``cfg``, changed in place.
     """
     cfg.setdefault('default_scope', SCOPE)
     _set_work_dir(cfg, work_dir, config_path)
-    cfg.load_from = checkpoint
+    is_onnx = str(checkpoint).endswith('.onnx')
+    if is_onnx:
+        cfg.model = dict(
+            type='ONNXRuntimeDetector',
+            onnx_file=str(checkpoint),
+            data_preprocessor=cfg.model.get('data_preprocessor'))
+        cfg.load_from = None
+    else:
+        cfg.load_from = checkpoint
+    if amp and is_onnx:
+        print_log('--amp is ignored for an ONNX model (onnxruntime runs '
+                  'it as exported)', 'current', level=logging.WARNING)
+    elif amp and torch.cuda.is_available():
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+    elif amp:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='CPUInferenceHook', amp=True)
+        ]
     if show_dir is not None:
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:

@@ -22,6 +22,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     mmdet_register_all(init_default_scope=False)
     import fcos_mm.apis  # noqa: F401
     import fcos_mm.datasets  # noqa: F401
+    import fcos_mm.deployment  # noqa: F401
     import fcos_mm.engine  # noqa: F401
     import fcos_mm.models  # noqa: F401
 

@@ -85,6 +85,31 @@ def test_test_cfg_checkpoint_and_show_dir():
         setup_test_cfg(_cfg(default_hooks={}), 'c.pth', show_dir='vis')
 
 
+def test_test_cfg_onnx_model_and_amp(monkeypatch):
+    preprocessor = dict(type='DetDataPreprocessor', pad_size_divisor=32)
+    cfg = setup_test_cfg(
+        _cfg(model=dict(type='FCOS', data_preprocessor=preprocessor)),
+        'w/model.onnx')
+    assert cfg.model == dict(
+        type='ONNXRuntimeDetector',
+        onnx_file='w/model.onnx',
+        data_preprocessor=preprocessor)
+    assert cfg.load_from is None
+    # --amp: not for ONNX; on CPU the hook; with CUDA the loop's fp16
+    cfg = setup_test_cfg(_cfg(model=dict(type='FCOS')), 'm.onnx', amp=True)
+    assert 'custom_hooks' not in cfg
+    cfg = setup_test_cfg(
+        _cfg(custom_hooks=[dict(type='X')]), 'c.pth', amp=True)
+    assert cfg.custom_hooks == [
+        dict(type='X'), dict(type='CPUInferenceHook', amp=True)
+    ]
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: True)
+    cfg = setup_test_cfg(_cfg(test_cfg=dict(type='TestLoop')), 'c.pth',
+                         amp=True)
+    assert cfg.test_cfg == dict(type='TestLoop', fp16=True)
+    assert 'custom_hooks' not in cfg
+
+
 def test_prepare_launch_none_starts_nothing():
     cfg = _cfg()
     assert prepare_launch(cfg, 'none') is None

@@ -5,18 +5,47 @@ of a fixed size, after warm-up. Random weights unless a checkpoint is given
 (with random weights almost no box survives the score threshold, so
 post-processing is faster than with trained weights).
 
+Variants, timed one after the other in the same run on the same input and
+threads, with ratios printed at the end:
+
+* ``--backend pytorch`` (default): our FCOS, fp32 eager;
+* ``--amp``: our FCOS prepared for fast CPU inference (BatchNorm folded;
+  bf16 autocast + channels_last only where the CPU has bf16 matrix units,
+  else fp32 with a note why);
+* ``--backend onnxruntime``: the model exported (static shape) to a
+  temporary ONNX file, or ``--onnx FILE``, in onnxruntime;
+* ``--compare-mmdet``: mmdet 3.3's FCOS built from the same config with the
+  same weights, fp32 eager.
+
 Example::
 
     python tools/analysis_tools/benchmark.py configs/fcos_r50_fpn_1x_coco.py \
-        --shape 800 1344 --num-images 20 --device cpu
+        --shape 800 1344 --num-images 2 --num-warmup 1 --rounds 3 \
+        --num-threads 2 --backend pytorch onnxruntime --amp --compare-mmdet
 """
 import argparse
+import os.path as osp
+import tempfile
+from functools import partial
 
 import torch
 from mmengine.config import DictAction
 
-from fcos_mm.analysis import benchmark_detector, format_benchmark
+from fcos_mm.analysis import (
+    benchmark_detector,
+    benchmark_onnxruntime,
+    build_mmdet_fcos,
+    format_benchmark,
+    format_comparison,
+    merge_rounds,
+)
 from fcos_mm.apis import init_detector
+from fcos_mm.deployment import (
+    bf16_support,
+    create_session,
+    export_onnx,
+    prepare_cpu_inference,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,13 +64,38 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--num-warmup', type=int, default=5, help='untimed images first')
     parser.add_argument(
+        '--rounds',
+        type=int,
+        default=1,
+        help='rounds of --num-images per variant, the variants interleaved '
+        '(evens out a changing machine load)')
+    parser.add_argument(
         '--device', default='cpu', help='device, e.g. cpu or cuda:0')
     parser.add_argument(
         '--num-threads',
         type=int,
         default=None,
-        help='torch intra-op CPU threads (default: torch\'s choice); on a '
-        'shared machine 1 avoids oversubscription, which can cost 10x')
+        help='torch intra-op CPU threads (default: torch\'s choice; also '
+        'given to onnxruntime); on a shared machine 1 avoids '
+        'oversubscription, which can cost 10x')
+    parser.add_argument(
+        '--backend',
+        nargs='+',
+        choices=['pytorch', 'onnxruntime'],
+        default=['pytorch'],
+        help='what to time: our PyTorch model (fp32 eager) and/or its ONNX '
+        'export in onnxruntime')
+    parser.add_argument(
+        '--onnx', help='exported model for onnxruntime (default: export)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='also time the fast CPU path (bf16 where the CPU has bf16 '
+        'matrix units)')
+    parser.add_argument(
+        '--compare-mmdet',
+        action='store_true',
+        help="also time mmdet 3.3's FCOS (fp32 eager, same weights)")
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -57,14 +111,56 @@ def main() -> None:
     shape = (args.shape[0], args.shape[-1])
     if args.num_threads is not None:
         torch.set_num_threads(args.num_threads)
-    model = init_detector(
-        args.config,
-        args.checkpoint,
-        device=args.device,
-        cfg_options=args.cfg_options)
-    result = benchmark_detector(model, shape, args.num_images,
-                                args.num_warmup)
-    print(format_benchmark(result))
+
+    def build():
+        return init_detector(
+            args.config,
+            args.checkpoint,
+            device=args.device,
+            cfg_options=args.cfg_options)
+
+    # variant name -> function(num_images, num_warmup) -> result
+    variants = {}
+    model = build()
+    if args.compare_mmdet:
+        mmdet_model = build_mmdet_fcos(model.cfg.model,
+                                       model.state_dict()).to(args.device)
+        variants['mmdet fp32'] = partial(benchmark_detector, mmdet_model,
+                                         shape)
+    if 'pytorch' in args.backend:
+        variants['pytorch fp32'] = partial(benchmark_detector, model, shape)
+    if args.amp:
+        fast = build()
+        note = prepare_cpu_inference(fast, amp=True)
+        print(f'--amp: {note}')
+        name = 'pytorch bf16' if fast.inference_autocast else (
+            'pytorch fp32+fold')
+        variants[name] = partial(benchmark_detector, fast, shape)
+    tmp = tempfile.TemporaryDirectory()
+    if 'onnxruntime' in args.backend:
+        onnx_file = args.onnx or osp.join(tmp.name, 'model.onnx')
+        if args.onnx is None:
+            export_onnx(model, onnx_file, shape=shape)
+        session = create_session(onnx_file, args.num_threads
+                                 or torch.get_num_threads())
+        variants['onnxruntime'] = partial(benchmark_onnxruntime, session,
+                                          shape)
+
+    rounds = {name: [] for name in variants}
+    for i in range(args.rounds):
+        for name, run in variants.items():
+            rounds[name].append(
+                run(args.num_images, args.num_warmup if i == 0 else 0))
+    tmp.cleanup()
+    results = {name: merge_rounds(r) for name, r in rounds.items()}
+    for name, result in results.items():
+        if 'backbone' in result['ms']:
+            print(f'{name}: {format_benchmark(result)}')
+    print(f'CPU: {bf16_support()[1]}')
+    print(f'input {shape[0]}x{shape[1]}, batch 1, {args.rounds} round(s) '
+          f'of {args.num_images} timed images per variant, interleaved, '
+          f'{torch.get_num_threads()} threads')
+    print(format_comparison(results))
 
 
 if __name__ == '__main__':

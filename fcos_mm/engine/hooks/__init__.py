@@ -1,3 +1,4 @@
+from .cpu_inference_hook import CPUInferenceHook
 from .progress_bar_hook import ProgressBarHook
 
-__all__ = ['ProgressBarHook']
+__all__ = ['CPUInferenceHook', 'ProgressBarHook']

@@ -1,5 +1,7 @@
 """The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
+import torch
 from mmdet.models.detectors.single_stage import SingleStageDetector
+from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 
 from fcos_mm.registry import MODELS
@@ -50,3 +52,28 @@ class FCOS(SingleStageDetector):
                 test_cfg=test_cfg,
                 data_preprocessor=data_preprocessor,
                 init_cfg=init_cfg)
+
+    def predict(self,
+                batch_inputs: torch.Tensor,
+                batch_data_samples: SampleList,
+                rescale: bool = True) -> SampleList:
+        """mmdet's ``predict``, under bf16 CPU autocast with channels_last
+        input when :func:`~fcos_mm.deployment.prepare_cpu_inference` set
+        ``inference_autocast`` (post-processing stays float32: the head
+        casts its outputs).
+
+        Args:
+            batch_inputs (Tensor): ``(N, 3, H, W)`` preprocessed images.
+            batch_data_samples (list[DetDataSample]): Their meta information.
+            rescale (bool): Boxes in original-image pixels. Defaults to True.
+
+        Returns:
+            list[DetDataSample]: With ``pred_instances``.
+        """
+        from fcos_mm.deployment.cpu_inference import inference_autocast
+        if getattr(self, 'inference_autocast', None) is None:
+            return super().predict(batch_inputs, batch_data_samples, rescale)
+        with inference_autocast(self):
+            return super().predict(
+                batch_inputs.contiguous(memory_format=torch.channels_last),
+                batch_data_samples, rescale)

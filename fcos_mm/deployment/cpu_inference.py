@@ -1,0 +1,189 @@
+"""Fast CPU inference: bf16 autocast and channels_last where the CPU has
+bf16 matrix units, conv + BatchNorm folding everywhere.
+
+bf16 convolutions are fast only on CPUs with bf16 matrix instructions
+(Intel AMX, AVX-512 BF16; oneDNN uses them through ``torch.backends.mkldnn``);
+elsewhere oneDNN emulates them and they were measured ~10x slower than fp32
+(AVX2-only AMD EPYC). So bf16 is switched on only when such units are found
+at run time, by :func:`bf16_support` (torch's own CPU capability checks, or
+the flags of ``/proc/cpuinfo``), and the model stays fp32 otherwise with a
+one-line note saying why.
+
+Folding a BatchNorm into the conv before it is exact in eval mode (the norm
+uses its running statistics), which is how a detector runs at inference:
+the backbone's norms are frozen (``requires_grad=False``, ``norm_eval``) in
+the COCO configs and in eval mode in every config. GroupNorm (the head)
+cannot be folded.
+"""
+import contextlib
+from typing import Iterable, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+#: ``/proc/cpuinfo`` flags of bf16 matrix units (Intel AMX, AVX-512 BF16;
+#: ``avx512_bf16`` also on AMD Zen 4 and later).
+BF16_FLAGS = ('amx_bf16', 'avx512_bf16')
+
+
+def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> Optional[set]:
+    """The CPU feature flags listed in ``cpuinfo`` (None if unreadable)."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith(('flags', 'Features')):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        return None
+    return None
+
+
+def bf16_support(flags: Optional[Iterable[str]] = None) -> Tuple[bool, str]:
+    """Whether this CPU has bf16 matrix units, and a one-line reason.
+
+    Args:
+        flags (Iterable[str], optional): CPU flags to decide from (e.g.
+            those of another machine). None asks torch
+            (``torch.cpu._is_amx_tile_supported`` /
+            ``_is_avx512_bf16_supported``) and ``/proc/cpuinfo``.
+
+    Returns:
+        tuple[bool, str]: The answer and why.
+    """
+    if flags is None:
+        if not torch.backends.mkldnn.is_available():
+            return False, ('fp32: this torch has no oneDNN (mkldnn), which '
+                           'runs bf16 convolutions')
+        found = set()
+        amx = getattr(torch.cpu, '_is_amx_tile_supported', None)
+        avx512_bf16 = getattr(torch.cpu, '_is_avx512_bf16_supported', None)
+        if amx is not None and amx():
+            found.add('amx_bf16')
+        if avx512_bf16 is not None and avx512_bf16():
+            found.add('avx512_bf16')
+        flags = found | (cpu_flags() or set())
+    flags = set(flags)
+    units = [flag for flag in BF16_FLAGS if flag in flags]
+    if units:
+        return True, (f'bf16 autocast + channels_last: the CPU has bf16 '
+                      f'matrix units ({", ".join(units)})')
+    return False, ('fp32: the CPU has no bf16 matrix units (no amx_bf16 or '
+                   'avx512_bf16 flag); bf16 would be emulated, ~10x slower')
+
+
+def _fold_into_conv(conv: nn.Conv2d, norm: nn.modules.batchnorm._BatchNorm
+                    ) -> None:
+    """Fold ``norm`` (eval mode) into ``conv``'s weight and bias."""
+    std = (norm.running_var + norm.eps).sqrt()
+    weight = norm.weight if norm.affine else torch.ones_like(std)
+    bias = norm.bias if norm.affine else torch.zeros_like(std)
+    factor = weight / std  # (C_out,)
+    conv_bias = conv.bias if conv.bias is not None else torch.zeros_like(std)
+    with torch.no_grad():
+        conv.weight.copy_(conv.weight * factor.reshape(-1, 1, 1, 1))
+        new_bias = (conv_bias - norm.running_mean) * factor + bias
+        if conv.bias is None:
+            conv.bias = nn.Parameter(new_bias.detach().clone(),
+                                     requires_grad=False)
+        else:
+            conv.bias.copy_(new_bias)
+
+
+def _conv_norm_pairs(module: nn.Module):
+    """``(parent, conv, norm attribute name)`` of conv -> BN pairs that
+    mmcv's ``ConvModule``, mmdet's ResNet (stem and blocks) and the
+    ``downsample`` Sequentials form."""
+    for parent in module.modules():
+        if type(parent).__name__ == 'ConvModule':
+            if (getattr(parent, 'with_norm', False) and tuple(
+                    parent.order)[:2] == ('conv', 'norm')):
+                yield parent, parent.conv, parent.norm_name
+            continue
+        if isinstance(parent, nn.Sequential) and len(parent) >= 2:
+            for i in range(len(parent) - 1):
+                yield parent, parent[i], str(i + 1)
+            continue
+        for i in (1, 2, 3):
+            norm_name = getattr(parent, f'norm{i}_name', None)
+            conv = getattr(parent, f'conv{i}', None)
+            if norm_name is not None and conv is not None:
+                yield parent, conv, norm_name
+
+
+def fold_batchnorm(model: nn.Module) -> int:
+    """Fold every eval-mode BatchNorm into the conv that feeds it.
+
+    The norm becomes ``nn.Identity``. Only plain ``nn.Conv2d`` (no
+    deformable conv) and ``_BatchNorm`` in eval mode are folded.
+
+    Args:
+        model (nn.Module): Changed in place; must be in eval mode.
+
+    Returns:
+        int: How many norms were folded.
+    """
+    folded = 0
+    for parent, conv, norm_name in list(_conv_norm_pairs(model)):
+        norm = getattr(parent, norm_name, None)
+        if norm is None and isinstance(parent, nn.Sequential):
+            norm = parent[int(norm_name)]
+        if not (type(conv) is nn.Conv2d
+                and isinstance(norm, nn.modules.batchnorm._BatchNorm)
+                and not norm.training and norm.track_running_stats):
+            continue
+        _fold_into_conv(conv, norm)
+        if isinstance(parent, nn.Sequential) and norm_name.isdigit():
+            parent[int(norm_name)] = nn.Identity()
+        else:
+            setattr(parent, norm_name, nn.Identity())
+        folded += 1
+    return folded
+
+
+def prepare_cpu_inference(model: nn.Module,
+                          amp: bool = True,
+                          flags: Optional[Iterable[str]] = None) -> str:
+    """Make an eval-mode detector fast on this CPU, in place.
+
+    Folds the BatchNorms (:func:`fold_batchnorm`); with ``amp`` and a CPU
+    with bf16 matrix units (:func:`bf16_support`) also converts the weights
+    to channels_last and sets ``model.inference_autocast`` to
+    ``torch.bfloat16``, which :func:`inference_autocast` (used by the FCOS
+    detector's ``predict`` and by the benchmark) turns into CPU autocast.
+
+    Args:
+        model (nn.Module): The detector, in eval mode.
+        amp (bool): Use bf16 where the CPU supports it. Defaults to True.
+        flags (Iterable[str], optional): CPU flags to decide from instead
+            of this CPU's (see :func:`bf16_support`).
+
+    Returns:
+        str: One line saying what was done and why.
+    """
+    model.eval()
+    folded = fold_batchnorm(model)
+    note = f'folded {folded} BatchNorm(s) into convs'
+    model.inference_autocast = None
+    if not amp:
+        return f'fp32 ({note})'
+    use_bf16, reason = bf16_support(flags)
+    if use_bf16:
+        model.to(memory_format=torch.channels_last)
+        model.inference_autocast = torch.bfloat16
+    return f'{reason} ({note})'
+
+
+def inference_autocast(model: nn.Module):
+    """CPU autocast to ``model.inference_autocast`` (a no-op if unset).
+
+    Args:
+        model (nn.Module): A model prepared by :func:`prepare_cpu_inference`
+            (or not).
+
+    Returns:
+        A context manager.
+    """
+    dtype = getattr(model, 'inference_autocast', None)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast('cpu', dtype=dtype)

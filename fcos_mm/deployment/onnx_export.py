@@ -1,0 +1,280 @@
+"""Export an FCOS detector to ONNX and check it against PyTorch.
+
+Exporter
+--------
+torch's TorchScript exporter (``torch.onnx.export(..., dynamo=False)``,
+deprecated but present in torch 2.13) is used, not the default
+``torch.export``-based one, because:
+
+* it writes :class:`~fcos_mm.deployment.nms.ONNXNonMaxSuppression` as the
+  standard ``NonMaxSuppression`` node through the op's ``symbolic``, and it
+  decomposes ``GroupNorm`` into ``InstanceNormalization`` + ``Mul`` + ``Add``
+  at every opset (opset 18's ``GroupNormalization`` changed meaning in opset
+  21 and runtimes disagree on it);
+* it targets opsets 11-17, what deployed FCOS models use (mmdeploy: 11);
+  the dynamo exporter starts at opset 18;
+* its ``dynamic_axes`` keeps data-dependent sizes (``TopK``'s k, NMS
+  output) symbolic without guards; the dynamo exporter (which also needs
+  the ``onnxscript`` package) fails on this graph in ``torch.export`` with
+  ``GuardOnDataDependentSymNode`` on the NMS output size (tried with torch
+  2.13 and onnxscript 0.7).
+"""
+import json
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .export_model import FCOSExportWrapper
+
+#: Opsets the export supports (``NonMaxSuppression``/``TopK`` with a tensor
+#: k need 10/11; GroupNorm stays InstanceNormalization-based up to 17).
+OPSETS = tuple(range(11, 18))
+INPUT_NAMES = ('input', 'img_shapes')
+OUTPUT_NAMES = ('dets', 'labels')
+
+
+def export_onnx(detector: nn.Module,
+                out_file: str,
+                shape: Tuple[int, int] = (800, 1344),
+                batch_size: int = 1,
+                dynamic: bool = False,
+                opset: int = 11,
+                test_cfg: Optional[dict] = None,
+                metadata: Optional[Dict[str, str]] = None) -> str:
+    """Write ``detector`` with its post-processing as one ONNX graph.
+
+    Args:
+        detector (nn.Module): An FCOS detector (put in eval mode here).
+        out_file (str): The ``.onnx`` file to write.
+        shape (tuple[int, int]): Input ``(H, W)`` to trace with; the input
+            shape of a static model. Defaults to (800, 1344).
+        batch_size (int): Batch size to trace with (of a static model).
+            Defaults to 1.
+        dynamic (bool): Make batch, height and width dynamic.
+            Defaults to False.
+        opset (int): ONNX opset, one of :data:`OPSETS`. Defaults to 11.
+        test_cfg (dict, optional): Post-processing settings instead of the
+            head's ``test_cfg``. Defaults to None.
+        metadata (dict[str, str], optional): Extra ``metadata_props`` of the
+            model (the export adds ``classes`` when the detector has
+            ``dataset_meta``, ``max_per_img`` and ``dynamic``).
+
+    Returns:
+        str: ``out_file``, checked with ``onnx.checker``.
+
+    Raises:
+        ValueError: Unsupported opset, or a shape not divisible by the
+            largest stride when static.
+    """
+    import onnx
+
+    if opset not in OPSETS:
+        raise ValueError(
+            f'opset {opset} is not supported: choose one of {OPSETS[0]}-'
+            f'{OPSETS[-1]} (GroupNorm is exported as InstanceNormalization; '
+            "opset 18's GroupNormalization changed meaning in opset 21)")
+    height, width = shape
+    detector.eval()
+    wrapper = FCOSExportWrapper(detector, test_cfg).eval()
+    images = torch.randn(batch_size, 3, height, width)
+    img_shapes = torch.tensor([[float(height), float(width)]] * batch_size)
+    dynamic_axes = None
+    if dynamic:
+        dynamic_axes = {
+            'input': {
+                0: 'batch',
+                2: 'height',
+                3: 'width'
+            },
+            'img_shapes': {
+                0: 'batch'
+            },
+            'dets': {
+                0: 'batch'
+            },
+            'labels': {
+                0: 'batch'
+            }
+        }
+    with torch.no_grad(), warnings.catch_warnings():
+        # the deprecation notice of the TorchScript exporter (see above)
+        # and tracer notes on Python-side shape arithmetic
+        warnings.simplefilter('ignore')
+        torch.onnx.export(
+            wrapper, (images, img_shapes),
+            out_file,
+            input_names=list(INPUT_NAMES),
+            output_names=list(OUTPUT_NAMES),
+            opset_version=opset,
+            dynamic_axes=dynamic_axes,
+            dynamo=False)
+    model = onnx.load(out_file)
+    props = dict(
+        max_per_img=str(wrapper.max_per_img),
+        dynamic=str(bool(dynamic)),
+        producer='fcos_mm')
+    classes = getattr(detector, 'dataset_meta', {}).get('classes')
+    if classes:
+        props['classes'] = json.dumps(list(classes))
+    props.update(metadata or {})
+    onnx.helper.set_model_props(model, props)
+    onnx.save(model, out_file)
+    onnx.checker.check_model(out_file)
+    return out_file
+
+
+def pytorch_detections(detector: nn.Module, images: Tensor,
+                       img_shapes: Sequence[Tuple[int, int]]) -> List:
+    """The PyTorch detections that the ONNX graph reproduces.
+
+    Args:
+        detector (nn.Module): An FCOS detector in eval mode.
+        images (Tensor): ``(N, 3, H, W)`` padded input.
+        img_shapes (Sequence[tuple[int, int]]): ``(h, w)`` of each image.
+
+    Returns:
+        list[InstanceData]: ``bboxes``, ``scores``, ``labels`` per image,
+        in input pixels (``predict_by_feat`` with ``rescale=False``).
+    """
+    head = detector.bbox_head
+    with torch.no_grad():
+        outs = head(detector.extract_feat(images))
+        centernesses = outs[2] if len(outs) > 2 else None
+        return head.predict_by_feat(
+            outs[0],
+            outs[1],
+            centernesses,
+            batch_img_metas=[dict(img_shape=tuple(s)) for s in img_shapes],
+            rescale=False)
+
+
+def compare_detections(reference: List, dets: Tensor,
+                       labels: Tensor) -> Dict[str, float]:
+    """The largest differences between PyTorch and exported detections.
+
+    Rows are compared in order (both are sorted by decreasing score).
+
+    Args:
+        reference (list[InstanceData]): From :func:`pytorch_detections`.
+        dets (Tensor): ``(N, K, 5)`` exported detections.
+        labels (Tensor): ``(N, K)`` exported labels (-1: padding).
+
+    Returns:
+        dict: ``detections`` (PyTorch's count, all images), ``count_diff``
+        (images whose count differs), ``label_mismatch`` (rows with another
+        label), ``max_box_diff`` (pixels) and ``max_score_diff``.
+    """
+    dets = torch.as_tensor(dets).float()
+    labels = torch.as_tensor(labels).long()
+    result = dict(
+        detections=0,
+        count_diff=0,
+        label_mismatch=0,
+        max_box_diff=0.0,
+        max_score_diff=0.0)
+    for i, ref in enumerate(reference):
+        valid = labels[i] >= 0
+        got_boxes, got_labels = dets[i, valid, :4], labels[i, valid]
+        got_scores = dets[i, valid, 4]
+        num = min(len(ref), len(got_labels))
+        result['detections'] += len(ref)
+        result['count_diff'] += int(len(ref) != len(got_labels))
+        if num == 0:
+            continue
+        result['label_mismatch'] += int(
+            (ref.labels[:num] != got_labels[:num]).sum())
+        result['max_box_diff'] = max(
+            result['max_box_diff'],
+            float((ref.bboxes[:num] - got_boxes[:num]).abs().max()))
+        result['max_score_diff'] = max(
+            result['max_score_diff'],
+            float((ref.scores[:num] - got_scores[:num]).abs().max()))
+    return result
+
+
+def default_export_shape(cfg) -> Tuple[int, int]:
+    """``(H, W)`` that the config's test pipeline resizes into, rounded up
+    to the data preprocessor's ``pad_size_divisor`` (800x1344 for the COCO
+    configs' 1333x800 ``Resize``).
+
+    Args:
+        cfg (Config): The detector's config.
+
+    Returns:
+        tuple[int, int]: The shape; (800, 1344) when the pipeline has no
+        ``Resize`` with a ``scale``.
+    """
+    from fcos_mm.apis.inference import _test_pipeline_cfg
+    try:
+        pipeline = _test_pipeline_cfg(cfg)
+    except (AttributeError, KeyError):
+        pipeline = []
+    scale = next((t['scale'] for t in pipeline
+                  if str(t.get('type', '')).endswith('Resize')
+                  and isinstance(t.get('scale'), (list, tuple))), None)
+    if scale is None:
+        return (800, 1344)
+    divisor = int(cfg.model.get('data_preprocessor', {}).get(
+        'pad_size_divisor', 1) or 1)
+    width, height = (int(v) for v in scale)
+    return (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
+
+
+def verification_inputs(detector: nn.Module,
+                        shape: Tuple[int, int],
+                        image: Optional[str] = None,
+                        seed: int = 0) -> Tuple[Tensor, list]:
+    """A preprocessed batch of one image to check an export with.
+
+    Args:
+        detector (nn.Module): The detector (``cfg`` and
+            ``data_preprocessor``), e.g. from ``init_detector``.
+        shape (tuple[int, int]): ``(H, W)`` of random input when no
+            ``image`` is given.
+        image (str, optional): An image file, run through the config's
+            test pipeline and data preprocessor. Defaults to None.
+        seed (int): Seed of the random input. Defaults to 0.
+
+    Returns:
+        tuple: ``(1, 3, H, W)`` input and ``[(h, w)]`` image shapes.
+    """
+    if image is None:
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn((1, 3) + tuple(shape),
+                           generator=generator), [tuple(shape)]
+    from mmengine.dataset import pseudo_collate
+
+    from fcos_mm.apis import build_test_pipeline
+    pipeline = build_test_pipeline(detector.cfg, from_array=False)
+    data = pipeline(dict(img_path=image, img_id=0))
+    with torch.no_grad():
+        data = detector.data_preprocessor(pseudo_collate([data]), False)
+    return data['inputs'], [
+        tuple(data['data_samples'][0].metainfo['img_shape'][:2])
+    ]
+
+
+def verify_onnx(detector: nn.Module, onnx_file: str, inputs: Tensor,
+                img_shapes: Sequence[Tuple[int, int]]) -> Dict[str, float]:
+    """Run ``onnx_file`` in onnxruntime and PyTorch on the same batch.
+
+    A static model's input is padded to its shape first, for both.
+
+    Args:
+        detector (nn.Module): The exported detector.
+        onnx_file (str): The exported model.
+        inputs (Tensor): ``(N, 3, H, W)`` preprocessed images.
+        img_shapes (Sequence[tuple[int, int]]): ``(h, w)`` per image.
+
+    Returns:
+        dict: :func:`compare_detections`'s differences.
+    """
+    from .onnxruntime_detector import ONNXRuntimeDetector
+    runtime = ONNXRuntimeDetector(onnx_file)
+    inputs = runtime._pad_to_static(inputs.float())
+    dets, labels = runtime.run(inputs, img_shapes)
+    reference = pytorch_detections(detector, inputs, img_shapes)
+    return compare_detections(reference, dets, labels)

@@ -1,0 +1,198 @@
+"""A detector backed by an exported ONNX file, run by onnxruntime.
+
+:class:`ONNXRuntimeDetector` is an mmengine model: ``test_step`` runs the
+config's data preprocessor (normalise, pad) in PyTorch, the graph of
+:mod:`fcos_mm.deployment.export_model` in onnxruntime, and returns
+``DetDataSample`` objects as the PyTorch detector does (boxes divided by
+``scale_factor``, i.e. in the original image's pixels). So
+:func:`~fcos_mm.apis.inference_detector`, ``tools/image_demo.py`` and the
+Runner of ``tools/test.py`` use it unchanged.
+
+A model exported with static shapes still takes any batch: images are run
+``batch`` at a time (the last chunk filled with blank images), and a smaller
+padded input is padded further with zeros, which is what the data
+preprocessor pads with; a larger one is refused.
+"""
+import json
+import os.path as osp
+from typing import List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmdet.structures import DetDataSample
+from mmengine.model import BaseModel
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from fcos_mm.registry import MODELS
+
+
+def create_session(onnx_file: str, num_threads: Optional[int] = None):
+    """An onnxruntime CPU session of ``onnx_file``.
+
+    Args:
+        onnx_file (str): The exported model.
+        num_threads (int, optional): Intra-op threads; None leaves
+            onnxruntime's default (one per physical core).
+
+    Returns:
+        onnxruntime.InferenceSession: The session.
+
+    Raises:
+        ImportError: onnxruntime is not installed.
+        FileNotFoundError: ``onnx_file`` does not exist.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise ImportError(
+            'Running an ONNX model needs onnxruntime: `pip install onnx '
+            'onnxruntime` (both are in requirements/tests.txt)') from e
+    if not osp.isfile(onnx_file):
+        raise FileNotFoundError(f'ONNX file {onnx_file} does not exist.')
+    options = ort.SessionOptions()
+    if num_threads is not None:
+        options.intra_op_num_threads = num_threads
+        options.inter_op_num_threads = 1
+    return ort.InferenceSession(
+        onnx_file, options, providers=['CPUExecutionProvider'])
+
+
+def _static_dim(dim) -> Optional[int]:
+    return dim if isinstance(dim, int) and dim > 0 else None
+
+
+@MODELS.register_module()
+class ONNXRuntimeDetector(BaseModel):
+    """An exported FCOS model behind the PyTorch detector's interface.
+
+    Args:
+        onnx_file (str): File written by ``tools/deployment/pytorch2onnx.py``.
+        data_preprocessor (dict or nn.Module, optional): The config's
+            ``model.data_preprocessor``. Defaults to None.
+        num_threads (int, optional): onnxruntime intra-op threads.
+            Defaults to None (onnxruntime's choice).
+        init_cfg (dict, optional): Unused; for the Runner. Defaults to None.
+    """
+
+    def __init__(self,
+                 onnx_file: str,
+                 data_preprocessor: Optional[Union[dict, object]] = None,
+                 num_threads: Optional[int] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.onnx_file = onnx_file
+        self.session = create_session(onnx_file, num_threads)
+        names = [i.name for i in self.session.get_inputs()]
+        if names != ['input', 'img_shapes']:
+            raise ValueError(
+                f'{onnx_file}: inputs {names} are not those of an fcos_mm '
+                "export ('input', 'img_shapes')")
+        shape = self.session.get_inputs()[0].shape
+        self.static_batch = _static_dim(shape[0])
+        self.static_hw = (_static_dim(shape[2]), _static_dim(shape[3]))
+        self.metadata = dict(
+            self.session.get_modelmeta().custom_metadata_map)
+
+    @property
+    def classes(self) -> Optional[List[str]]:
+        """Class names stored in the ONNX file at export, if any."""
+        if 'classes' not in self.metadata:
+            return None
+        return json.loads(self.metadata['classes'])
+
+    def _pad_to_static(self, inputs: Tensor) -> Tensor:
+        """Pad ``inputs`` to a static model's height and width."""
+        height, width = inputs.shape[-2:]
+        want_h = self.static_hw[0] or height
+        want_w = self.static_hw[1] or width
+        if height > want_h or width > want_w:
+            raise ValueError(
+                f'{self.onnx_file} was exported for {want_h}x{want_w} inputs '
+                f'but got a {height}x{width} batch; export again with '
+                '--dynamic or a larger --shape')
+        return F.pad(inputs, (0, want_w - width, 0, want_h - height))
+
+    def run(self, inputs: Tensor,
+            img_shapes: Sequence[Tuple[int, int]]) -> Tuple[Tensor, Tensor]:
+        """The graph's outputs for a padded batch.
+
+        Args:
+            inputs (Tensor): ``(N, 3, H, W)`` preprocessed images.
+            img_shapes (Sequence[tuple[int, int]]): ``(h, w)`` per image.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``dets`` ``(N, K, 5)`` and ``labels``
+            ``(N, K)`` in input pixels (see :mod:`.export_model`).
+        """
+        inputs = self._pad_to_static(inputs.detach().float().cpu())
+        shapes = torch.tensor([[float(h), float(w)] for h, w in img_shapes])
+        num_imgs = inputs.size(0)
+        chunk = self.static_batch or num_imgs
+        all_dets, all_labels = [], []
+        for start in range(0, num_imgs, chunk):
+            images = inputs[start:start + chunk]
+            chunk_shapes = shapes[start:start + chunk]
+            missing = chunk - images.size(0)
+            if missing:
+                images = torch.cat(
+                    [images, images.new_zeros((missing, ) + images.shape[1:])])
+                chunk_shapes = torch.cat(
+                    [chunk_shapes, chunk_shapes[:1].expand(missing, 2)])
+            dets, labels = self.session.run(
+                None, {
+                    'input': np.ascontiguousarray(images.numpy()),
+                    'img_shapes': np.ascontiguousarray(chunk_shapes.numpy())
+                })
+            all_dets.append(torch.from_numpy(dets[:chunk - missing]))
+            all_labels.append(torch.from_numpy(labels[:chunk - missing]))
+        return torch.cat(all_dets), torch.cat(all_labels)
+
+    def forward(self,
+                inputs: Tensor,
+                data_samples: Optional[List[DetDataSample]] = None,
+                mode: str = 'predict') -> List[DetDataSample]:
+        """Detect objects in a preprocessed batch (``mode='predict'`` only).
+
+        Args:
+            inputs (Tensor): ``(N, 3, H, W)`` from the data preprocessor.
+            data_samples (list[DetDataSample]): Their ``metainfo`` gives
+                ``img_shape`` and ``scale_factor``.
+            mode (str): Must be ``'predict'``.
+
+        Returns:
+            list[DetDataSample]: ``data_samples`` with ``pred_instances``
+            (boxes in original-image pixels, scores, labels).
+
+        Raises:
+            ValueError: ``mode`` is not ``'predict'`` or a sample lacks
+                ``img_shape``.
+        """
+        if mode != 'predict':
+            raise ValueError(
+                f"ONNXRuntimeDetector only predicts, got mode={mode!r}")
+        if data_samples is None:
+            data_samples = [DetDataSample() for _ in range(inputs.size(0))]
+            for sample in data_samples:
+                sample.set_metainfo(dict(img_shape=tuple(inputs.shape[-2:])))
+        for i, sample in enumerate(data_samples):
+            if 'img_shape' not in sample.metainfo:
+                raise ValueError(f'Image {i} of the batch has no img_shape '
+                                 'in its metainfo')
+        dets, labels = self.run(
+            inputs, [s.metainfo['img_shape'][:2] for s in data_samples])
+        for sample, img_dets, img_labels in zip(data_samples, dets, labels):
+            valid = img_labels >= 0
+            bboxes = img_dets[valid, :4]
+            scale_factor = sample.metainfo.get('scale_factor')
+            if scale_factor is not None:
+                bboxes = bboxes * bboxes.new_tensor(
+                    [1 / s for s in scale_factor] * 2)
+            results = InstanceData()
+            results.bboxes = bboxes
+            results.scores = img_dets[valid, 4]
+            results.labels = img_labels[valid]
+            sample.pred_instances = results
+        return data_samples
