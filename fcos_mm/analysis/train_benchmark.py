@@ -8,7 +8,9 @@ size and ``num_gts`` random boxes per image. Measured per side:
 
 * the losses (their parity is printed);
 * the median time of a training step (forward, loss, backward, SGD step)
-  after warm-up; on CUDA each step is synchronised before its clock stops;
+  after warm-up, and of the head's part alone (``bbox_head.loss`` and its
+  backward on fixed features); on CUDA each is synchronised before its
+  clock stops;
 * the peak memory a step allocates beyond what was allocated before it
   (CUDA: the caching allocator's peak; CPU: the peak of torch's allocations
   recorded by ``torch.profiler``, at op granularity);
@@ -240,6 +242,13 @@ class _TrainStep:
         with self.autocast():
             self.model.bbox_head.loss(self.feats, self.samples)
 
+    def head_step(self) -> None:
+        """``bbox_head.loss`` and its backward through the head alone."""
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            losses = self.model.bbox_head.loss(self.feats, self.samples)
+        sum(losses.values()).backward()
+
     def prepare_head_loss(self) -> None:
         with torch.no_grad(), self.autocast():
             self.feats = self.model.extract_feat(self.inputs)
@@ -275,7 +284,8 @@ def benchmark_train(model_cfg: dict,
 
     Returns:
         dict: ``mmdet`` and ``ours``, each with ``losses`` (first step),
-        ``step_ms`` (median), ``peak_mib``, ``aten_calls``, ``syncs`` and
+        ``step_ms`` and ``head_ms`` (medians), ``peak_mib``, ``aten_calls``,
+        ``syncs`` and
         the per-op sync counts; and ``setting`` describing the run.
     """
     device = torch.device(device)
@@ -294,17 +304,20 @@ def benchmark_train(model_cfg: dict,
         results[name]['losses'] = {
             key: float(value) for key, value in step.losses.items()
         }
-    times: Dict[str, List[float]] = {name: [] for name in steps}
+    times = {(name, part): [] for name in steps for part in ('step', 'head')}
     for i in range(num_warmup + num_iters):
         for name, step in steps.items():
-            _sync(device)
-            start = time.perf_counter()
-            step()
-            _sync(device)
-            if i >= num_warmup:
-                times[name].append(time.perf_counter() - start)
+            for part, run in (('step', step), ('head', step.head_step)):
+                _sync(device)
+                start = time.perf_counter()
+                run()
+                _sync(device)
+                if i >= num_warmup:
+                    times[name, part].append(time.perf_counter() - start)
     for name, step in steps.items():
-        results[name]['step_ms'] = 1000 * statistics.median(times[name])
+        for part in ('step', 'head'):
+            results[name][f'{part}_ms'] = 1000 * statistics.median(
+                times[name, part])
         results[name]['peak_mib'] = peak_memory(step, device) / 2**20
     results['setting'] = dict(
         device=str(device),
@@ -366,6 +379,7 @@ def format_train_benchmark(results: dict) -> str:
                  f'difference {worst:.1e})')
     lines.append(f'{"":<34}{"mmdet":>12}{"fcos_mm":>12}{"ratio":>8}')
     for key, label in (('step_ms', 'train step (ms, median)'),
+                       ('head_ms', '  head loss + backward (ms)'),
                        ('peak_mib', 'peak memory of a step (MiB)'),
                        ('aten_calls', 'aten calls in bbox_head.loss'),
                        ('syncs', 'host syncs in bbox_head.loss'),
