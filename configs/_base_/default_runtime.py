@@ -13,8 +13,9 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
-# A per-batch progress bar with ETA while testing (fcos_mm.engine.hooks).
-custom_hooks = [dict(type='ProgressBarHook')]
+# A per-batch progress bar with ETA while testing, and the log of images
+# skipped by LoadImageFromFile(on_bad_image='skip') (fcos_mm.engine.hooks).
+custom_hooks = [dict(type='ProgressBarHook'), dict(type='SkippedImagesHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,3 +1,4 @@
 from .progress_bar_hook import ProgressBarHook
+from .skipped_images_hook import SkippedImagesHook
 
-__all__ = ['ProgressBarHook']
+__all__ = ['ProgressBarHook', 'SkippedImagesHook']
