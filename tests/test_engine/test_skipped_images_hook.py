@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 from mmdet.structures import DetDataSample
 from mmengine.logging import MessageHub, MMLogger
+from mmengine.runner import IterBasedTrainLoop
 
 from fcos_mm.datasets.coco import SKIPPED_IMAGES_KEY
 from fcos_mm.engine import SkippedImagesHook
@@ -65,8 +66,8 @@ def test_logs_each_image_once_and_a_summary_per_epoch(runner, logs):
     logs.clear()
     hook.after_train_epoch(runner)
     assert [r.getMessage() for r in logs.records] == [
-        "Epoch 1: skipped 3 time(s) 2 unreadable or missing image(s) "
-        "(on_bad_image='skip'): a.jpg, b.jpg."
+        "Epoch 1: 2 unreadable or missing image(s) skipped (3 time(s) in "
+        "all; on_bad_image='skip'): a.jpg, b.jpg."
     ]
     # The next epoch starts from zero; nothing skipped, nothing said.
     logs.clear()
@@ -75,21 +76,23 @@ def test_logs_each_image_once_and_a_summary_per_epoch(runner, logs):
     assert logs.records == []
     hook.after_train(runner)
     assert [r.getMessage() for r in logs.records] == [
-        "Training: skipped 3 time(s) 2 unreadable or missing image(s) "
-        "(on_bad_image='skip'): a.jpg, b.jpg."
+        "Training: 2 unreadable or missing image(s) skipped (3 time(s) in "
+        "all; on_bad_image='skip'): a.jpg, b.jpg."
     ]
 
 
 def test_iteration_loops_and_long_lists(runner, logs):
-    runner.train_loop = SimpleNamespace()
-    runner.iter = 500
+    # IterBasedTrainLoop runs one "epoch": only the end of training sums up.
+    runner.train_loop = IterBasedTrainLoop.__new__(IterBasedTrainLoop)
     hook = SkippedImagesHook(max_listed=2)
     hook.after_train_iter(runner, 0, _batch(['a', 'b', 'c']))
     logs.clear()
     hook.after_train_epoch(runner)
+    assert logs.records == []
+    hook.after_train(runner)
     assert [r.getMessage() for r in logs.records] == [
-        "Iterations 1-500: skipped 3 time(s) 3 unreadable or missing "
-        "image(s) (on_bad_image='skip'): a, b and 1 more."
+        "Training: 3 unreadable or missing image(s) skipped (3 time(s) in "
+        "all; on_bad_image='skip'): a, b and 1 more."
     ]
 
 

@@ -90,13 +90,14 @@ def test_skip_policy_finishes_the_epoch_and_logs_skipped(
             log)
     # ... and the epoch's summary names both.
     summary = re.search(
-        r'Epoch 1: skipped (\d+) time\(s\) 2 unreadable or missing '
-        r"image\(s\) \(on_bad_image='skip'\): (.*)\.\n", log)
+        r'Epoch 1: 2 unreadable or missing image\(s\) skipped \((\d+) '
+        r"time\(s\) in all; on_bad_image='skip'\): (.*)\.\n", log)
     assert summary, log[-4000:]
     assert int(summary.group(1)) >= 2
     assert sorted(summary.group(2).split(', ')) == sorted(
         [bad_data['bad'], bad_data['gone']])
-    assert re.search(r'Training: skipped \d+ time\(s\) 2 unreadable', log)
+    assert re.search(r'Training: 2 unreadable or missing image\(s\) '
+                     r'skipped', log)
     # The truncated one was trained on, with one warning naming it.
     assert f'image file {bad_data["cut"]} (img_id 2): cv2 could not ' \
         'decode it' in log

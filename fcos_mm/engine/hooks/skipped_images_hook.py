@@ -6,6 +6,7 @@ from typing import Dict, List, Optional
 from mmengine.dist import all_gather_object, get_world_size, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
+from mmengine.runner import IterBasedTrainLoop
 
 from fcos_mm.datasets.coco import SKIPPED_IMAGES_KEY
 from fcos_mm.registry import HOOKS
@@ -24,7 +25,8 @@ class SkippedImagesHook(Hook):
     * each image the first time it is skipped, with the reason;
     * at the end of every training epoch, how many images were skipped in
       it and which, summed over all ranks (the main process logs);
-    * at the end of training, the total. ``runner.message_hub`` keeps the
+    * at the end of training, the total (the only summary of an
+      iteration-based loop). ``runner.message_hub`` keeps the
       list under ``skipped_images`` (info, not a scalar).
 
     Nothing is logged when nothing was skipped. The hook is in
@@ -84,21 +86,21 @@ class SkippedImagesHook(Hook):
         listed = ', '.join(paths[:self.max_listed])
         more = (f' and {len(paths) - self.max_listed} more'
                 if len(paths) > self.max_listed else '')
-        return (f'{what}: skipped {count} time(s) {len(paths)} unreadable '
-                f'or missing image(s) (on_bad_image=\'skip\'): '
+        return (f'{what}: {len(paths)} unreadable or missing image(s) '
+                f'skipped ({count} time(s) in all; on_bad_image=\'skip\'): '
                 f'{listed}{more}.')
 
     def after_train_epoch(self, runner) -> None:
-        count, paths = self._gather(self._epoch_count, list(self._epoch))
-        if count and is_main_process():
-            # The loop counts epochs from 0 and logs them from 1.
-            what = (f'Epoch {runner.epoch + 1}' if getattr(
-                runner.train_loop, '_max_epochs', None) is not None else
-                    f'Iterations 1-{runner.iter}')
-            print_log(
-                self._summary(what, count, paths),
-                logger='current',
-                level=logging.WARNING)
+        # An iteration-based loop runs one "epoch": after_train sums it up.
+        if not isinstance(runner.train_loop, IterBasedTrainLoop):
+            count, paths = self._gather(self._epoch_count, list(self._epoch))
+            if count and is_main_process():
+                # The loop counts epochs from 0 and logs them from 1.
+                print_log(
+                    self._summary(f'Epoch {runner.epoch + 1}', count,
+                                  paths),
+                    logger='current',
+                    level=logging.WARNING)
         self._epoch.clear()
         self._epoch_count = 0
 
