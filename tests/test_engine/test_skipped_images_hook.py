@@ -104,3 +104,19 @@ def test_batches_without_records(runner, logs):
     hook.after_train_epoch(runner)
     hook.after_train(runner)
     assert logs.records == []
+
+
+def test_summary_sums_over_ranks(runner, logs, monkeypatch):
+    # Two ranks: this one skipped a.jpg twice, the other b.jpg and a.jpg.
+    import fcos_mm.engine.hooks.skipped_images_hook as module
+    monkeypatch.setattr(module, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(module, 'all_gather_object',
+                        lambda obj: [obj, (2, ['b.jpg', 'a.jpg'])])
+    hook = SkippedImagesHook()
+    hook.after_train_iter(runner, 0, _batch(['a.jpg'], ['a.jpg']))
+    logs.clear()
+    hook.after_train_epoch(runner)
+    assert [r.getMessage() for r in logs.records] == [
+        "Epoch 1: 2 unreadable or missing image(s) skipped (4 time(s) in "
+        "all; on_bad_image='skip'): a.jpg, b.jpg."
+    ]
