@@ -33,7 +33,10 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.fileio import get
 
-from fcos_mm.datasets.image_io import TRANSPOSING_ORIENTATIONS, inspect_image
+from fcos_mm.datasets.image_io import (
+    TRANSPOSING_ORIENTATIONS,
+    inspect_image_file,
+)
 
 SEVERITIES = ('error', 'warning', 'info')
 LOADER_KEYS = OrderedDict(
@@ -161,16 +164,6 @@ def dataset_sources(cfg: Config,
                 img_dir=img_dir,
                 backend=_decode_backend(dataset))
     return list(sources.values())
-
-
-def _inspect_file(path: str, backend: str) -> Dict:
-    try:
-        img_bytes = get(path)
-    except FileNotFoundError:
-        return dict(missing=True)
-    except Exception as e:
-        return dict(error=f'cannot read it: {type(e).__name__}: {e}')
-    return inspect_image(img_bytes, backend)
 
 
 def _check_annotations(report: DatasetReport, coco: dict,
@@ -304,7 +297,7 @@ def check_dataset(source: Dict,
         bar = ProgressBar(len(images), file=sys.stdout)
     infos = []
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        for info in pool.map(_inspect_file, paths,
+        for info in pool.map(inspect_image_file, paths,
                              [source['backend']] * len(paths)):
             infos.append(info)
             if bar is not None:

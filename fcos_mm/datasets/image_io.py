@@ -40,6 +40,7 @@ from typing import Dict, Optional, Tuple
 import cv2
 import mmcv
 import numpy as np
+from mmengine.fileio import get
 from PIL import Image, ImageFile, ImageOps
 
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
@@ -235,3 +236,24 @@ def inspect_image(img_bytes: bytes, backend: str = 'cv2') -> Dict:
         return info
     info['height'], info['width'] = img.shape[:2]
     return info
+
+
+def inspect_image_file(path: str, backend: str = 'cv2') -> Dict:
+    """:func:`inspect_image` on a file, saying when it is missing.
+
+    Args:
+        path (str): The image file (any mmengine file backend).
+        backend (str): As for :func:`decode_image`.
+
+    Returns:
+        dict: ``dict(missing=True)`` when the file does not exist,
+        ``dict(error=...)`` when it cannot be read, else
+        :func:`inspect_image`'s description.
+    """
+    try:
+        img_bytes = get(path)
+    except FileNotFoundError:
+        return dict(missing=True)
+    except Exception as e:
+        return dict(error=f'cannot read it: {type(e).__name__}: {e}')
+    return inspect_image(img_bytes, backend)

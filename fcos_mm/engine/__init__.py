@@ -1,4 +1,4 @@
-from .hooks import ProgressBarHook, SkippedImagesHook
+from .hooks import CheckImagesHook, ProgressBarHook, SkippedImagesHook
 from .optim_wrappers import AutocastOptimWrapper
 from .runner_setup import (
     enable_amp,
@@ -8,7 +8,7 @@ from .runner_setup import (
 )
 
 __all__ = [
-    'AutocastOptimWrapper', 'ProgressBarHook', 'SkippedImagesHook',
-    'enable_amp',
-    'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
+    'AutocastOptimWrapper', 'CheckImagesHook', 'ProgressBarHook',
+    'SkippedImagesHook', 'enable_amp', 'prepare_launch', 'setup_test_cfg',
+    'setup_train_cfg'
 ]

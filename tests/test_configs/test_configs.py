@@ -150,7 +150,7 @@ def test_raccoon_config_reads_the_converted_voc_set():
     assert cfg.val_evaluator.ann_file == val.data_root + val.ann_file
     assert train.pipeline[0].on_bad_image == 'skip'
     assert val.pipeline[0].get('on_bad_image', 'raise') == 'raise'
-    assert {'ProgressBarHook', 'SkippedImagesHook'} <= {
+    assert {'ProgressBarHook', 'CheckImagesHook', 'SkippedImagesHook'} <= {
         h.type for h in cfg.custom_hooks}
     assert cfg.train_cfg.max_iters == cfg.param_scheduler[1].end == 600
 

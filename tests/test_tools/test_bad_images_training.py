@@ -1,7 +1,8 @@
 """Training on a data set with a truncated-but-readable JPEG, an unreadable
 file and a missing file: the default policy stops with an error naming the
-bad file, on_bad_image='skip' finishes the epoch and logs both skipped
-images (images skipped in dataloader worker processes)."""
+bad file, CheckImagesHook(decode=True) refuses to start naming both,
+on_bad_image='skip' finishes the epoch and logs both skipped images (images
+skipped in dataloader worker processes)."""
 import os
 import os.path as osp
 import re
@@ -20,7 +21,7 @@ train_dataloader = dict(
     num_workers=2,
     sampler=dict(shuffle=False),
     dataset=dict(pipeline=train_pipeline))
-custom_hooks = [dict(type='SkippedImagesHook')]
+custom_hooks = {hooks}
 '''
 
 
@@ -44,12 +45,15 @@ def bad_data(coco_tiny_root, coco_helper):
     return dict(cut=cut, bad=bad, gone=gone)
 
 
-def _config(tmp_path, tiny_config, policy):
+def _config(tmp_path, tiny_config, policy,
+            hooks=(dict(type='SkippedImagesHook'), )):
     path = str(tmp_path / f'bad_{policy}.py')
     with open(path, 'w') as f:
         f.write(
             CHILD.format(
-                base=tiny_config(batch_size=1, max_epochs=1), policy=policy))
+                base=tiny_config(batch_size=1, max_epochs=1),
+                policy=policy,
+                hooks=list(hooks)))
     return path
 
 
@@ -71,9 +75,30 @@ def test_default_policy_stops_naming_the_file(tmp_path, tiny_config, tools,
         'decode it' in log
 
 
+def test_check_at_start_refuses_naming_both(tmp_path, tiny_config, tools,
+                                            tool_env, bad_data):
+    config = _config(tmp_path, tiny_config, 'raise',
+                     [dict(type='CheckImagesHook', decode=True)])
+    proc = tools.run([
+        tools.python, 'tools/train.py', config, '--work-dir',
+        str(tmp_path / 'work')
+    ], tool_env)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert re.search(
+        r'RuntimeError: 2 of the 7 training images of \S*instances_train2017'
+        r'\.json cannot be loaded: \S*000003\.jpg \(undecodable\), '
+        r'\S*000004\.jpg \(missing\)\.', log), log[-3000:]
+    assert 'Epoch(train)' not in log
+
+
 def test_skip_policy_finishes_the_epoch_and_logs_skipped(
         tmp_path, tiny_config, tools, tool_env, bad_data):
-    config = _config(tmp_path, tiny_config, 'skip')
+    # The base runtime's hooks: the existence check warns at the start.
+    config = _config(
+        tmp_path, tiny_config, 'skip',
+        [dict(type='CheckImagesHook'),
+         dict(type='SkippedImagesHook')])
     work_dir = str(tmp_path / 'work')
     proc = tools.run(
         [tools.python, 'tools/train.py', config, '--work-dir', work_dir],
@@ -82,6 +107,9 @@ def test_skip_policy_finishes_the_epoch_and_logs_skipped(
     assert proc.returncode == 0, log[-4000:]
     assert 'Epoch(train) [1][7/7]' in log
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    assert re.search(
+        r'1 of the 7 training images of \S*instances_train2017\.json cannot '
+        r'be loaded: \S*000004\.jpg \(missing\)\. They will be skipped', log)
     # Each skipped image logged when it happens, in the main process ...
     for path in (bad_data['bad'], bad_data['gone']):
         assert re.search(

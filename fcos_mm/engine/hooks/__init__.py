@@ -1,4 +1,5 @@
+from .check_images_hook import CheckImagesHook
 from .progress_bar_hook import ProgressBarHook
 from .skipped_images_hook import SkippedImagesHook
 
-__all__ = ['ProgressBarHook', 'SkippedImagesHook']
+__all__ = ['CheckImagesHook', 'ProgressBarHook', 'SkippedImagesHook']
