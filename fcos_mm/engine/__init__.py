@@ -1,4 +1,9 @@
-from .hooks import CheckImagesHook, ProgressBarHook, SkippedImagesHook
+from .hooks import (
+    CheckImagesHook,
+    DetVisualizationHook,
+    ProgressBarHook,
+    SkippedImagesHook,
+)
 from .optim_wrappers import AutocastOptimWrapper
 from .runner_setup import (
     enable_amp,
@@ -8,7 +13,7 @@ from .runner_setup import (
 )
 
 __all__ = [
-    'AutocastOptimWrapper', 'CheckImagesHook', 'ProgressBarHook',
-    'SkippedImagesHook', 'enable_amp', 'prepare_launch', 'setup_test_cfg',
-    'setup_train_cfg'
+    'AutocastOptimWrapper', 'CheckImagesHook', 'DetVisualizationHook',
+    'ProgressBarHook', 'SkippedImagesHook', 'enable_amp', 'prepare_launch',
+    'setup_test_cfg', 'setup_train_cfg'
 ]
