@@ -113,3 +113,25 @@ def test_other_loaders_and_backends_are_left_alone(broken):
 def test_complete_data_passes(coco_tiny_root):
     CheckImagesHook(decode=True).before_train(
         _runner(_dataset(coco_tiny_root)))
+
+
+def test_validation_images_are_checked_too(coco_tiny_root):
+    os.remove(osp.join(coco_tiny_root['root'], 'val2017', '001000.jpg'))
+    val = CocoDataset(
+        data_root=coco_tiny_root['root'],
+        ann_file=coco_tiny_root['val_ann'],
+        data_prefix=dict(img='val2017/'),
+        test_mode=True,
+        lazy_init=True,
+        pipeline=[LoadImageFromFile(on_bad_image='skip')])
+    runner = _runner(_dataset(coco_tiny_root, 'skip'))
+    runner.val_loop = SimpleNamespace(dataloader=SimpleNamespace(dataset=val))
+    with pytest.raises(RuntimeError) as e:
+        CheckImagesHook().before_train(runner)
+    assert str(e.value).startswith(
+        f'1 of the 2 validation images of {coco_tiny_root["val_ann"]} cannot '
+        f'be loaded: {coco_tiny_root["root"]}/val2017/001000.jpg (missing). '
+        'Validation needs every image')
+    # No validation loop: only training is checked.
+    runner.val_loop = None
+    CheckImagesHook().before_train(runner)

@@ -34,10 +34,11 @@ def _loader(dataset) -> Optional[LoadImageFromFile]:
 
 @HOOKS.register_module()
 class CheckImagesHook(Hook):
-    """Find missing (and, optionally, undecodable) training images before
-    training starts, instead of when the loader reaches them hours later.
+    """Find missing (and, optionally, undecodable) training and validation
+    images before training starts, instead of when the loader reaches them
+    hours later.
 
-    For every training data set loaded by our
+    For every training and validation data set loaded by our
     :class:`~fcos_mm.datasets.LoadImageFromFile`, with local files:
 
     * ``decode=False`` (default, in the base runtime): checks that every
@@ -46,10 +47,11 @@ class CheckImagesHook(Hook):
     * ``decode=True``: also decodes every image, as
       ``tools/misc/check_dataset.py`` does (minutes for a large set).
 
-    What is found is listed (count and first file names). With the
+    What is found is listed (count and first file names). With the training
     loader's ``on_bad_image='raise'`` (default) training then refuses to
     start (:class:`RuntimeError`); with ``'skip'`` a warning says which
-    images will be skipped.
+    images will be skipped. A bad validation image always refuses the start:
+    validation needs every image.
 
     Args:
         decode (bool): Decode every image too. Defaults to False.
@@ -81,38 +83,48 @@ class CheckImagesHook(Hook):
             problems = pool.map(self._problem, paths, [backend] * len(paths))
             return [(p, what) for p, what in zip(paths, problems) if what]
 
+    def _check_dataset(self, dataset, split: str) -> None:
+        loader = _loader(dataset)
+        if loader is None or loader.backend_args or getattr(
+                loader, 'file_client_args', None):
+            return  # not our loader, or not local files
+        dataset.full_init()
+        # The data list may be serialised: read it entry by entry.
+        infos = (dataset.get_data_info(i) for i in range(len(dataset)))
+        paths = [str(info['img_path']) for info in infos if 'img_path' in info]
+        paths = [p for p in paths if '://' not in p]
+        bad = self._check(paths, loader.imdecode_backend)
+        if not bad:
+            return
+        listed = ', '.join(f'{p} ({what})'
+                           for p, what in bad[:self.max_listed])
+        more = (f' and {len(bad) - self.max_listed} more'
+                if len(bad) > self.max_listed else '')
+        message = (f'{len(bad)} of the {len(paths)} {split} images of '
+                   f'{getattr(dataset, "ann_file", "a data set")} '
+                   f'cannot be loaded: {listed}{more}.')
+        if split == 'training' and loader.on_bad_image == 'skip':
+            print_log(
+                f"{message} They will be skipped (on_bad_image='skip').",
+                logger='current',
+                level=logging.WARNING)
+        elif split == 'training':
+            raise RuntimeError(
+                f'{message} Fix or remove them (tools/misc/check_dataset.py '
+                f"lists every problem), or set LoadImageFromFile("
+                f"on_bad_image='skip') to train without them.")
+        else:
+            raise RuntimeError(
+                f'{message} Validation needs every image (it would stop at '
+                f'the first validation); fix or remove them '
+                f'(tools/misc/check_dataset.py lists every problem).')
+
     def before_train(self, runner) -> None:
+        """Check the training images, then the validation images."""
         for dataset in _leaf_datasets(runner.train_dataloader.dataset):
-            loader = _loader(dataset)
-            if loader is None or loader.backend_args or getattr(
-                    loader, 'file_client_args', None):
-                continue  # not our loader, or not local files
-            dataset.full_init()
-            # The data list may be serialised: read it entry by entry.
-            infos = (dataset.get_data_info(i) for i in range(len(dataset)))
-            paths = [
-                str(info['img_path']) for info in infos if 'img_path' in info
-            ]
-            paths = [p for p in paths if '://' not in p]
-            bad = self._check(paths, loader.imdecode_backend)
-            if not bad:
-                continue
-            listed = ', '.join(f'{p} ({what})'
-                               for p, what in bad[:self.max_listed])
-            more = (f' and {len(bad) - self.max_listed} more'
-                    if len(bad) > self.max_listed else '')
-            message = (f'{len(bad)} of the {len(paths)} training images of '
-                       f'{getattr(dataset, "ann_file", "a data set")} '
-                       f'cannot be loaded: {listed}{more}.')
-            if loader.on_bad_image == 'skip':
-                print_log(
-                    f'{message} They will be skipped '
-                    f"(on_bad_image='skip').",
-                    logger='current',
-                    level=logging.WARNING)
-            else:
-                raise RuntimeError(
-                    f'{message} Fix or remove them (tools/misc/'
-                    f"check_dataset.py lists every problem), or set "
-                    f"LoadImageFromFile(on_bad_image='skip') to train "
-                    f'without them.')
+            self._check_dataset(dataset, 'training')
+        val_loader = getattr(getattr(runner, 'val_loop', None), 'dataloader',
+                             None)
+        if val_loader is not None:
+            for dataset in _leaf_datasets(val_loader.dataset):
+                self._check_dataset(dataset, 'validation')
