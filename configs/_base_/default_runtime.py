@@ -13,8 +13,15 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'))
 
-# A per-batch progress bar with ETA while testing (fcos_mm.engine.hooks).
-custom_hooks = [dict(type='ProgressBarHook')]
+# A per-batch progress bar with ETA while testing; before training, a check
+# that every training image exists (decode=True decodes them all too); the
+# log of images skipped by LoadImageFromFile(on_bad_image='skip')
+# (fcos_mm.engine.hooks).
+custom_hooks = [
+    dict(type='ProgressBarHook'),
+    dict(type='CheckImagesHook'),
+    dict(type='SkippedImagesHook')
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

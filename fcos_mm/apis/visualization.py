@@ -4,10 +4,10 @@ import os.path as osp
 from pathlib import Path
 from typing import List, Optional, Union
 
-import mmcv
 import torch.nn as nn
 from mmengine.utils import scandir
 
+from fcos_mm.datasets.image_io import decode_image
 from fcos_mm.registry import VISUALIZERS
 
 from .inference import inference_detector
@@ -84,7 +84,10 @@ def draw_detections(model: nn.Module,
     for i, path in enumerate(images):
         result = (results[i] if results is not None else
                   inference_detector(model, path))
-        img = mmcv.imread(path, channel_order='rgb')
+        # Drawn on the pixels the model saw (EXIF orientation, alpha over
+        # white, the tolerant decoder for truncated files).
+        with open(path, 'rb') as f:
+            img = decode_image(f.read())[0][..., ::-1]
         name = osp.splitext(osp.basename(path))[0]
         out_file = osp.join(out_dir, name + '.png')
         visualizer.add_datasample(

@@ -20,6 +20,15 @@ configs that say ``type='CocoDataset'`` get it without change. It decides:
   warning per file that counts them and names the first.
 * a box entirely outside its image -> **skipped**, with one warning per file
   that counts them and names the first (mmdet skips these silently).
+
+It also carries the bad-image policy of
+:class:`~fcos_mm.datasets.LoadImageFromFile` (``on_bad_image='skip'``)
+through the data loader: the images the pipeline skipped while fetching a
+sample are attached to that sample's ``data_samples`` metainfo
+(``skipped_images``), so that :class:`~fcos_mm.engine.hooks.SkippedImagesHook`
+in the main process can count them whichever worker process skipped them.
+In test mode a skipped image is an error naming the file: every image needs
+a result.
 """
 import copy
 import math
@@ -29,7 +38,10 @@ from typing import List, Union
 from mmdet.datasets import CocoDataset as MMDetCocoDataset
 from mmengine.fileio import get_local_path
 
+from fcos_mm.datasets.load_image_from_file import pop_skipped_images
 from fcos_mm.registry import DATASETS
+
+SKIPPED_IMAGES_KEY = 'skipped_images'
 
 
 @DATASETS.register_module()
@@ -75,6 +87,41 @@ class CocoDataset(MMDetCocoDataset):
         self._warn_about_boxes()
         del self.coco
         return data_list
+
+    def __getitem__(self, idx: int) -> dict:
+        """The ``idx``-th sample after the pipeline, as mmengine's
+        BaseDataset gives it (which draws another image while the pipeline
+        returns None), with the images skipped on the way attached.
+
+        Args:
+            idx (int): Index into the data list.
+
+        Returns:
+            dict: The pipeline's output. When images were skipped, its
+            ``data_samples`` (if any) carries their records (``img_path``,
+            ``img_id``, ``reason``) in the metainfo key ``skipped_images``.
+
+        Raises:
+            ValueError: In test mode, the pipeline skipped the image.
+        """
+        pop_skipped_images()  # not ours: left over from another dataset
+        if self.test_mode:
+            data = self.prepare_data(idx)
+            if data is None:
+                reasons = '; '.join(r['reason'] for r in pop_skipped_images())
+                raise ValueError(
+                    f'{self.ann_file}: the pipeline returned nothing for '
+                    f'image {self.get_data_info(idx).get("img_path")} in test '
+                    f'mode, where every image needs a result '
+                    f'({reasons or "a transform dropped it"}). Fix or remove '
+                    f'the file (tools/misc/check_dataset.py lists them).')
+            return data
+        data = super().__getitem__(idx)
+        skipped = pop_skipped_images()
+        sample = data.get('data_samples') if isinstance(data, dict) else None
+        if skipped and hasattr(sample, 'set_metainfo'):
+            sample.set_metainfo({SKIPPED_IMAGES_KEY: skipped})
+        return data
 
     def _check_classes(self) -> None:
         """Raise if ``metainfo['classes']`` lists the json's categories in

@@ -1,46 +1,130 @@
-"""mmcv's image loader, failing with the file's name on a bad image."""
+"""mmcv's image loader, decoding as a viewer does and never dropping an
+image silently.
+
+Bad-image policy
+----------------
+``LoadImageFromFile(on_bad_image=...)`` (set in the config's pipeline)
+decides what a file that cannot be used does to a run:
+
+* a file the fast decoder (OpenCV) refuses but Pillow's tolerant decoder
+  reads, e.g. a JPEG truncated at its end, is **loaded**, with one warning
+  per file and process naming it (see :mod:`fcos_mm.datasets.image_io`);
+* a missing or unreadable file:
+
+  - ``'raise'`` (default): :class:`FileNotFoundError` /
+    :class:`ValueError` naming the path and the image id;
+  - ``'skip'``: a warning naming the file, the image is **recorded** and
+    the transform returns None, so mmengine's dataset draws another image
+    (training only; in test mode a result for every image is needed and our
+    :class:`~fcos_mm.datasets.CocoDataset` raises, naming the file). Our
+    ``CocoDataset`` hands the records to the batch and
+    :class:`~fcos_mm.engine.hooks.SkippedImagesHook` logs each skipped
+    image and, at the end of every epoch, how many and which, across
+    dataloader workers and ranks.
+
+mmcv's ``ignore_empty=True`` means ``on_bad_image='skip'``.
+"""
 import warnings
-from typing import Optional
+from typing import Dict, List, Optional
 
 import mmcv
 import numpy as np
 from mmcv.transforms import LoadImageFromFile as MMCVLoadImageFromFile
 from mmengine import fileio
 
+from fcos_mm.datasets.image_io import ImageDecodeError, decode_image
 from fcos_mm.registry import TRANSFORMS
+
+BAD_IMAGE_POLICIES = ('raise', 'skip')
+
+# Per process (each dataloader worker has its own): images skipped since
+# the dataset last collected them, and the files already warned about.
+_skipped: List[Dict] = []
+_warned_fallback: set = set()
+
+
+def pop_skipped_images() -> List[Dict]:
+    """Return and forget the images skipped in this process so far.
+
+    Returns:
+        list[dict]: One dict per skipped load, with ``img_path``,
+        ``img_id`` (None if unknown) and ``reason``.
+    """
+    records = list(_skipped)
+    _skipped.clear()
+    return records
 
 
 @TRANSFORMS.register_module()
 class LoadImageFromFile(MMCVLoadImageFromFile):
-    """Load an image, saying which file is missing or cannot be decoded.
+    """Load an image as a viewer shows it; say which file is missing or
+    cannot be decoded, and apply the bad-image policy.
 
-    mmcv's loader re-raises whatever the file backend or decoder raised, and
-    a file that decodes to nothing trips a bare ``assert``; inside a
-    dataloader worker either ends in a traceback that does not say which
-    sample was bad. Registered as ``LoadImageFromFile`` in the ``fcos_mm``
-    scope, so configs get it without change.
+    Registered as ``LoadImageFromFile`` in the ``fcos_mm`` scope, so configs
+    get it without change. See the module docstring for the policy.
 
-    * missing file -> :class:`FileNotFoundError` naming the path and image id;
+    With mmcv's default ``color_type='color'`` and the ``'cv2'`` or
+    ``'pillow'`` backend, images are decoded by
+    :func:`~fcos_mm.datasets.image_io.decode_image`: EXIF orientation
+    applied, greyscale / CMYK / 16-bit / alpha turned into 8-bit BGR, a
+    tolerant decoder for truncated files. Other colour types keep mmcv's
+    decoding (``mmcv.imfrombytes``).
+
+    Errors (with ``on_bad_image='raise'``):
+
+    * missing file -> :class:`FileNotFoundError` naming the path and image
+      id;
     * unreadable or undecodable file (corrupt, not an image, empty) ->
-      :class:`ValueError` naming the path and image id;
-    * with ``ignore_empty=True`` (mmcv's option) neither raises: a warning
-      names the file and the transform returns None, which makes mmengine's
-      dataset draw another sample during training (in test mode it raises).
+      :class:`ValueError` naming the path and image id.
 
     Args:
+        on_bad_image (str): ``'raise'`` (default) or ``'skip'``.
         **kwargs: As for :class:`mmcv.transforms.LoadImageFromFile`
             (``to_float32``, ``color_type``, ``imdecode_backend``,
             ``ignore_empty``, ``backend_args``).
     """
 
+    def __init__(self, on_bad_image: str = 'raise', **kwargs) -> None:
+        super().__init__(**kwargs)
+        if on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ValueError(f'on_bad_image must be one of '
+                             f'{BAD_IMAGE_POLICIES}, not {on_bad_image!r}.')
+        if self.ignore_empty:
+            on_bad_image = 'skip'
+        self.on_bad_image = on_bad_image
+
     def _fail(self,
+              results: dict,
               error: Exception,
               cause: Optional[Exception] = None) -> None:
-        if self.ignore_empty:
-            warnings.warn(f'{error} Skipping it (ignore_empty=True).',
-                          stacklevel=3)
-            return None
-        raise error from cause
+        if self.on_bad_image == 'raise':
+            raise error from cause
+        option = ('ignore_empty=True'
+                  if self.ignore_empty else "on_bad_image='skip'")
+        warnings.warn(f'{error} Skipping it ({option}).', stacklevel=3)
+        _skipped.append(
+            dict(img_path=str(results['img_path']),
+                 img_id=results.get('img_id'),
+                 reason=str(error)))
+        return None
+
+    def _decode(self, img_bytes: bytes, where: str) -> np.ndarray:
+        """Decode with the viewer's conventions, warning on a fallback."""
+        if self.color_type != 'color' or self.imdecode_backend not in (
+                'cv2', 'pillow'):
+            img = mmcv.imfrombytes(
+                img_bytes, flag=self.color_type,
+                backend=self.imdecode_backend)
+            if img is None:
+                raise ImageDecodeError('not a readable image; is it corrupt '
+                                       'or truncated?')
+            return img
+        img, fallback = decode_image(img_bytes, self.imdecode_backend)
+        if fallback is not None and where not in _warned_fallback:
+            _warned_fallback.add(where)
+            warnings.warn(f'{where}: {fallback}. Check the file (e.g. '
+                          f'tools/misc/check_dataset.py).', stacklevel=3)
+        return img
 
     def transform(self, results: dict) -> Optional[dict]:
         """Read ``results['img_path']`` into ``results['img']``.
@@ -51,7 +135,7 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
 
         Returns:
             dict or None: ``results`` with ``img``, ``img_shape`` and
-            ``ori_shape``; None for a bad file when ``ignore_empty``.
+            ``ori_shape``; None for a bad file when skipping.
 
         Raises:
             FileNotFoundError: The file does not exist.
@@ -70,26 +154,33 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
                 img_bytes = fileio.get(
                     filename, backend_args=self.backend_args)
         except FileNotFoundError as e:
-            return self._fail(FileNotFoundError(f'Cannot find {where}.'), e)
+            return self._fail(results,
+                              FileNotFoundError(f'Cannot find {where}.'), e)
         except Exception as e:
             return self._fail(
+                results,
                 ValueError(f'Cannot read {where}: {type(e).__name__}: {e}'),
                 e)
         try:
-            img = mmcv.imfrombytes(
-                img_bytes, flag=self.color_type, backend=self.imdecode_backend)
+            img = self._decode(img_bytes, where)
+        except ImageDecodeError as e:
+            return self._fail(
+                results,
+                ValueError(
+                    f'Cannot decode {where} ({len(img_bytes)} bytes): {e}'),
+                e)
         except Exception as e:
             return self._fail(
+                results,
                 ValueError(f'Cannot decode {where} ({len(img_bytes)} bytes): '
                            f'{type(e).__name__}: {e}. Is it corrupt?'), e)
-        if img is None:
-            return self._fail(
-                ValueError(f'Cannot decode {where} ({len(img_bytes)} bytes): '
-                           f'not a readable image; is it corrupt or '
-                           f'truncated?'))
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]
         return results
+
+    def __repr__(self) -> str:
+        return (f'{super().__repr__()[:-1]}, '
+                f'on_bad_image={self.on_bad_image!r})')

@@ -1,4 +1,10 @@
-from .hooks import CPUInferenceHook, ProgressBarHook
+from .hooks import (
+    CheckImagesHook,
+    CPUInferenceHook,
+    DetVisualizationHook,
+    ProgressBarHook,
+    SkippedImagesHook,
+)
 from .optim_wrappers import AutocastOptimWrapper
 from .runner_setup import (
     enable_amp,
@@ -8,6 +14,7 @@ from .runner_setup import (
 )
 
 __all__ = [
-    'AutocastOptimWrapper', 'CPUInferenceHook', 'ProgressBarHook',
+    'AutocastOptimWrapper', 'CPUInferenceHook', 'CheckImagesHook',
+    'DetVisualizationHook', 'ProgressBarHook', 'SkippedImagesHook',
     'enable_amp', 'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]

@@ -164,3 +164,42 @@ def test_old_checkpoint_meta_and_config_without_data(model, tmp_path,
     cfg.pop('model')
     with pytest.raises(KeyError, match='model'):
         init_detector(cfg)
+
+
+def _fixtures():
+    import importlib.util
+    import os.path as osp
+    path = osp.join(osp.dirname(__file__), '..', 'test_datasets',
+                    'image_fixtures.py')
+    spec = importlib.util.spec_from_file_location('image_fixtures', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('writer,name', [
+    ('write_exif_rotated_jpeg', 'phone.jpg'),
+    ('write_cmyk_jpeg', 'print.jpg'),
+    ('write_grey_jpeg', 'grey.jpg'),
+    ('write_rgba_png', 'logo.png'),
+    ('write_16bit_png', 'deep.png'),
+    ('write_truncated_jpeg', 'cut.jpg'),
+])
+def test_awkward_files_are_seen_as_in_training(model, tmp_path, writer,
+                                               name):
+    # inference_detector runs the config's LoadImageFromFile, so a file
+    # gives the detections of the array training would have decoded from
+    # it (fcos_mm.datasets.image_io.decode_image): rotated as EXIF says,
+    # 3-channel 8-bit.
+    from fcos_mm.datasets.image_io import decode_image
+    path = str(tmp_path / name)
+    getattr(_fixtures(), writer)(path)
+    with open(path, 'rb') as f:
+        decoded, _ = decode_image(f.read())
+    if writer == 'write_truncated_jpeg':
+        with pytest.warns(UserWarning, match=f'image file {path}'):
+            from_file = inference_detector(model, path)
+    else:
+        from_file = inference_detector(model, path)
+    assert from_file.ori_shape == decoded.shape[:2]
+    _same_detections(from_file, inference_detector(model, decoded))

@@ -98,3 +98,24 @@ def test_draw_detections_uses_given_results_without_running_the_model(
     (second, ) = draw_detections(model, [str(src)], str(tmp_path / 'b'),
                                  score_thr=0.0, results=[result])
     assert np.array_equal(mmcv.imread(first), mmcv.imread(second))
+
+
+def test_draw_detections_draws_on_what_the_model_saw(tmp_path, make_config):
+    # A truncated JPEG (OpenCV refuses it) and an RGBA PNG: drawn on the
+    # decoded picture (tolerant decoder; alpha over white), not refused.
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'image_fixtures',
+        osp.join(osp.dirname(__file__), '..', 'test_datasets',
+                 'image_fixtures.py'))
+    fx = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fx)
+    model = init_detector(make_config(score_thr=0.0))
+    cut, logo = str(tmp_path / 'cut.jpg'), str(tmp_path / 'logo.png')
+    fx.write_truncated_jpeg(cut)
+    expected_logo = fx.write_rgba_png(logo)
+    with pytest.warns(UserWarning, match='cut.jpg'):
+        drawn = draw_detections(model, [cut, logo], str(tmp_path / 'out'),
+                                score_thr=1.01)
+    assert mmcv.imread(drawn[0]).shape == (64, 48, 3)
+    np.testing.assert_array_equal(mmcv.imread(drawn[1]), expected_logo)

@@ -1,11 +1,15 @@
 import math
+import os
 import os.path as osp
 import warnings
 
+import numpy as np
 import pytest
 from mmdet.datasets import CocoDataset as MMDetCocoDataset
+from mmdet.datasets.transforms import LoadAnnotations, PackDetInputs
 
-from fcos_mm.datasets import CocoDataset
+from fcos_mm.datasets import CocoDataset, LoadImageFromFile
+from fcos_mm.datasets.coco import SKIPPED_IMAGES_KEY
 from fcos_mm.registry import DATASETS
 
 IMG = dict(id=7, file_name='a.jpg', width=100, height=80)
@@ -168,3 +172,51 @@ def test_classes_out_of_the_jsons_order_are_refused(tmp_path, coco_helper):
         _dataset(ann_file, metainfo=dict(classes=('car', 'person')))
     ds = _dataset(ann_file, metainfo=dict(classes=('person', 'car')))
     assert ds.get_data_info(0)['instances'][0]['bbox_label'] == 0
+
+
+# The bad-image policy through the dataset (LoadImageFromFile(on_bad_image))
+
+def _bad_image_dataset(coco_tiny_root, test_mode):
+    """The tiny train split with its first image deleted, loaded with
+    on_bad_image='skip'."""
+    os.remove(osp.join(coco_tiny_root['root'], 'train2017', '000001.jpg'))
+    return CocoDataset(
+        data_root=coco_tiny_root['root'],
+        ann_file=coco_tiny_root['train_ann'],
+        data_prefix=dict(img='train2017/'),
+        test_mode=test_mode,
+        pipeline=[
+            LoadImageFromFile(on_bad_image='skip'),
+            LoadAnnotations(with_bbox=True),
+            PackDetInputs()
+        ])
+
+
+def test_skipped_image_is_replaced_and_attached_to_the_sample(
+        coco_tiny_root):
+    dataset = _bad_image_dataset(coco_tiny_root, test_mode=False)
+    np.random.seed(0)
+    with pytest.warns(UserWarning, match='Cannot find image file'):
+        data = dataset[0]
+    # Another image came in its place, carrying the record of the skip.
+    assert data['data_samples'].img_id == 2
+    records = data['data_samples'].metainfo[SKIPPED_IMAGES_KEY]
+    assert {r['img_path'] for r in records} == {
+        osp.join(coco_tiny_root['root'], 'train2017', '000001.jpg')
+    }
+    assert all(r['img_id'] == 1 for r in records)
+    assert all(r['reason'].startswith('Cannot find image file')
+               for r in records)
+    # A good image carries nothing.
+    assert SKIPPED_IMAGES_KEY not in dataset[1]['data_samples'].metainfo
+
+
+def test_skipped_image_in_test_mode_is_an_error(coco_tiny_root):
+    dataset = _bad_image_dataset(coco_tiny_root, test_mode=True)
+    with pytest.warns(UserWarning), pytest.raises(ValueError) as e:
+        dataset[0]
+    message = str(e.value)
+    assert 'in test mode, where every image needs a result' in message
+    assert 'train2017/000001.jpg' in message
+    assert 'Cannot find image file' in message
+    assert dataset[1]['data_samples'].img_id == 2

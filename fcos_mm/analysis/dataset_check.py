@@ -1,0 +1,364 @@
+"""Check a config's data sets before training: every annotation, every image.
+
+:func:`check_datasets` reads the COCO json of each data set a config uses
+(train / val / test loaders, looking through dataset wrappers), decodes
+every image it lists in parallel with the loader's own decoder
+(:func:`~fcos_mm.datasets.image_io.inspect_image`), and collects **all**
+problems instead of stopping at the first. Each problem has a severity:
+
+* ``error``: training or testing would stop on it (a missing or
+  undecodable image with the default ``on_bad_image='raise'``; an
+  annotation our :class:`~fcos_mm.datasets.CocoDataset` refuses: unknown
+  category or image id, malformed box, duplicate id; an unreadable json);
+* ``warning``: the run goes on but the data is probably not what was meant
+  (image size in the json differs from the file, e.g. an EXIF rotation the
+  annotation tool ignored; a truncated file that only the tolerant decoder
+  reads; boxes clipped, dropped as outside their image or degenerate);
+* ``info``: handled, but worth knowing (EXIF orientation applied, non-RGB
+  files such as greyscale, CMYK, alpha or 16-bit, images without boxes,
+  ignored (``iscrowd``) boxes).
+
+``tools/misc/check_dataset.py`` prints the report; its exit status is 1
+when there is an error.
+"""
+import json
+import math
+import os.path as osp
+import sys
+import time
+from collections import OrderedDict, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from mmengine.config import Config
+from mmengine.fileio import get
+
+from fcos_mm.datasets.image_io import (
+    TRANSPOSING_ORIENTATIONS,
+    inspect_image_file,
+)
+
+SEVERITIES = ('error', 'warning', 'info')
+LOADER_KEYS = OrderedDict(
+    train='train_dataloader', val='val_dataloader', test='test_dataloader')
+
+
+class DatasetReport:
+    """The problems found in one data set (one annotation file).
+
+    Args:
+        name (str): e.g. ``'train'`` or ``'val/test'``.
+        ann_file (str): The json.
+        img_dir (str): The folder its ``file_name`` s are relative to.
+        max_examples (int): File names kept per kind of problem.
+    """
+
+    def __init__(self, name: str, ann_file: str, img_dir: str,
+                 max_examples: int = 5) -> None:
+        self.name, self.ann_file, self.img_dir = name, ann_file, img_dir
+        self.max_examples = max_examples
+        self.num_images = 0
+        self.num_boxes = 0
+        # (severity, kind) -> [count, examples]
+        self.problems: Dict[Tuple[str, str], list] = OrderedDict()
+
+    def add(self, severity: str, kind: str, example: str) -> None:
+        """Count one problem of ``kind``; keep ``example`` among the first
+        few."""
+        entry = self.problems.setdefault((severity, kind), [0, []])
+        entry[0] += 1
+        if len(entry[1]) < self.max_examples and example not in entry[1]:
+            entry[1].append(example)
+
+    def count(self, severity: str) -> int:
+        """Number of problems of ``severity``."""
+        return sum(n for (s, _), (n, _) in self.problems.items()
+                   if s == severity)
+
+    def kinds(self, severity: Optional[str] = None) -> Dict[str, int]:
+        """Kind of problem to count, for one severity or all."""
+        return {
+            kind: n
+            for (s, kind), (n, _) in self.problems.items()
+            if severity is None or s == severity
+        }
+
+    def examples(self, kind: str) -> List[str]:
+        """The first file names (or ids) with a problem of ``kind``."""
+        for (_, k), (_, names) in self.problems.items():
+            if k == kind:
+                return names
+        return []
+
+    def format(self) -> str:
+        """The report as the tool prints it."""
+        lines = [f'{self.name}: {self.ann_file} ({self.num_images} images, '
+                 f'{self.num_boxes} boxes; images in {self.img_dir})']
+        order = {s: i for i, s in enumerate(SEVERITIES)}
+        for (severity, kind), (count, names) in sorted(
+                self.problems.items(), key=lambda item: order[item[0][0]]):
+            more = ', ...' if count > len(names) else ''
+            lines.append(f'  {severity.upper():7s} {kind}: {count} '
+                         f'({", ".join(names)}{more})')
+        if not self.problems:
+            lines.append('  no problems found')
+        return '\n'.join(lines)
+
+
+def _join(root: Optional[str], path: str) -> str:
+    if root and not osp.isabs(path) and '://' not in path:
+        return osp.join(root, path)
+    return path
+
+
+def _leaf_datasets(dataset_cfg: dict) -> Iterable[dict]:
+    """The data sets with an ``ann_file`` inside (wrapped) dataset cfgs."""
+    if 'dataset' in dataset_cfg:
+        yield from _leaf_datasets(dataset_cfg['dataset'])
+    elif 'datasets' in dataset_cfg:
+        for child in dataset_cfg['datasets']:
+            yield from _leaf_datasets(child)
+    elif 'ann_file' in dataset_cfg:
+        yield dataset_cfg
+
+
+def _decode_backend(dataset_cfg: dict) -> str:
+    for transform in dataset_cfg.get('pipeline') or []:
+        if str(transform.get('type', '')).endswith('LoadImageFromFile'):
+            return transform.get('imdecode_backend', 'cv2')
+    return 'cv2'
+
+
+def dataset_sources(cfg: Config,
+                    splits: Sequence[str] = ('train', 'val', 'test')
+                    ) -> List[Dict]:
+    """The annotation files, image folders and decoders a config uses.
+
+    Args:
+        cfg (Config): The config.
+        splits (Sequence[str]): Any of ``'train'``, ``'val'``, ``'test'``.
+
+    Returns:
+        list[dict]: ``name`` (the splits using it, e.g. ``'val/test'``),
+        ``ann_file``, ``img_dir`` and ``backend``, one per distinct
+        (annotation file, image folder).
+    """
+    sources: Dict[Tuple[str, str], Dict] = OrderedDict()
+    for split in splits:
+        loader = cfg.get(LOADER_KEYS[split])
+        if not loader or 'dataset' not in loader:
+            continue
+        for dataset in _leaf_datasets(loader['dataset']):
+            root = dataset.get('data_root')
+            prefix = (dataset.get('data_prefix') or {}).get('img', '')
+            ann_file = _join(root, dataset['ann_file'])
+            img_dir = _join(root, prefix)
+            key = (ann_file, img_dir)
+            if key in sources:
+                if split not in sources[key]['name'].split('/'):
+                    sources[key]['name'] += f'/{split}'
+                continue
+            sources[key] = dict(
+                name=split,
+                ann_file=ann_file,
+                img_dir=img_dir,
+                backend=_decode_backend(dataset))
+    return list(sources.values())
+
+
+def _check_annotations(report: DatasetReport, coco: dict,
+                       sizes: Dict[int, Tuple[int, int]]) -> None:
+    """Add the annotation-level problems of a COCO dict to ``report``."""
+    cats = {c.get('id') for c in coco.get('categories', [])}
+    images = {img.get('id'): img for img in coco.get('images', [])}
+    boxes_per_image = defaultdict(int)
+    seen_ids = set()
+    for ann in coco.get('annotations', []):
+        ann_id = ann.get('id')
+        where = f'annotation {ann_id}'
+        if ann_id in seen_ids:
+            report.add('error', 'duplicate annotation id', where)
+        seen_ids.add(ann_id)
+        img = images.get(ann.get('image_id'))
+        if img is None:
+            report.add('error', 'annotation of an image id the json does '
+                       'not list', where)
+            continue
+        where = f'{img.get("file_name")} ({where})'
+        if ann.get('category_id') not in cats:
+            report.add('error', 'unknown category id',
+                       f'{where}: category_id {ann.get("category_id")}')
+            continue
+        bbox = ann.get('bbox')
+        if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
+                or not all(
+                    isinstance(v, (int, float)) and math.isfinite(v)
+                    for v in bbox)):
+            report.add('error', 'malformed bbox (not four finite numbers)',
+                       where)
+            continue
+        report.num_boxes += 1
+        if ann.get('iscrowd'):
+            report.add('info', 'ignored boxes (iscrowd=1)', where)
+        x, y, w, h = bbox
+        if w < 1 or h < 1:
+            report.add('warning', 'degenerate boxes (width or height < 1 '
+                       'px; not trained on)', where)
+            continue
+        width, height = sizes.get(img['id'], (img.get('width'),
+                                              img.get('height')))
+        if not width or not height:
+            continue
+        x2, y2 = min(x + w, width), min(y + h, height)
+        if x2 <= max(x, 0) or y2 <= max(y, 0):
+            report.add('warning', 'boxes outside their image (dropped)',
+                       where)
+        elif x < 0 or y < 0 or x + w > width or y + h > height:
+            report.add('warning', 'boxes partly outside their image '
+                       '(clipped)', where)
+        if not ann.get('iscrowd'):
+            boxes_per_image[img['id']] += 1
+    for img_id, img in images.items():
+        if not boxes_per_image[img_id]:
+            report.add('info', 'images without boxes',
+                       str(img.get('file_name')))
+
+
+def _check_image(report: DatasetReport, img: dict, info: Dict) -> None:
+    """Add the file-level problems of one image to ``report``."""
+    name = str(img.get('file_name'))
+    if info.get('missing'):
+        report.add('error', 'missing image files', name)
+        return
+    if info.get('error'):
+        report.add('error', 'undecodable image files', name)
+        return
+    if info['fallback']:
+        report.add(
+            'warning', 'truncated or damaged files (only the tolerant '
+            'decoder reads them; missing parts filled in)', name)
+    if info['mode'] not in (None, 'RGB'):
+        report.add('info', f'non-RGB files (mode {info["mode"]}; loaded '
+                   f'as 8-bit BGR)', name)
+    orientation = info['orientation']
+    if orientation != 1:
+        report.add('info', 'EXIF orientation (applied when loading)',
+                   f'{name} ({orientation})')
+    json_size = (img.get('width'), img.get('height'))
+    file_size = (info['width'], info['height'])
+    if json_size != file_size:
+        stored = info['stored_size']
+        why = ''
+        if (orientation in TRANSPOSING_ORIENTATIONS
+                and json_size == tuple(stored or ())):
+            why = ('; the json has the unrotated size: were the boxes drawn '
+                   'without the EXIF rotation?')
+        report.add(
+            'warning', 'image size in the json differs from the file',
+            f'{name}: json {json_size[0]}x{json_size[1]}, file '
+            f'{file_size[0]}x{file_size[1]}{why}')
+
+
+def check_dataset(source: Dict,
+                  workers: int = 8,
+                  progress: bool = True,
+                  max_examples: int = 5) -> DatasetReport:
+    """Check one data set; see the module docstring.
+
+    Args:
+        source (dict): From :func:`dataset_sources` (``name``,
+            ``ann_file``, ``img_dir``, ``backend``).
+        workers (int): Threads decoding images. Defaults to 8.
+        progress (bool): Draw a progress bar on stdout. Defaults to True.
+        max_examples (int): File names listed per kind of problem.
+
+    Returns:
+        DatasetReport: Everything found.
+    """
+    report = DatasetReport(source['name'], source['ann_file'],
+                           source['img_dir'], max_examples)
+    try:
+        coco = json.loads(get(source['ann_file']))
+        if not isinstance(coco, dict) or 'images' not in coco:
+            raise ValueError('no "images" list: not a COCO json')
+    except Exception as e:
+        report.add('error', 'unreadable annotation file',
+                   f'{type(e).__name__}: {e}')
+        return report
+    images = coco['images']
+    report.num_images = len(images)
+    paths = [
+        _join(source['img_dir'], str(img.get('file_name')))
+        for img in images
+    ]
+    bar = None
+    if progress and images:
+        from mmengine.utils import ProgressBar
+        bar = ProgressBar(len(images), file=sys.stdout)
+    infos = []
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for info in pool.map(inspect_image_file, paths,
+                             [source['backend']] * len(paths)):
+            infos.append(info)
+            if bar is not None:
+                bar.update()
+    if bar is not None:
+        sys.stdout.write('\n')
+    sizes = {}
+    for img, info in zip(images, infos):
+        _check_image(report, img, info)
+        if info.get('width'):
+            sizes[img.get('id')] = (info['width'], info['height'])
+    _check_annotations(report, coco, sizes)
+    return report
+
+
+def check_datasets(cfg: Config,
+                   splits: Sequence[str] = ('train', 'val', 'test'),
+                   workers: int = 8,
+                   progress: bool = True) -> List[DatasetReport]:
+    """Check every data set of ``cfg`` used by ``splits``.
+
+    Args:
+        cfg (Config): The config.
+        splits (Sequence[str]): Any of ``'train'``, ``'val'``, ``'test'``.
+        workers (int): Threads decoding images. Defaults to 8.
+        progress (bool): Draw progress bars. Defaults to True.
+
+    Returns:
+        list[DatasetReport]: One per distinct annotation file.
+
+    Raises:
+        ValueError: The config has no data set for these splits.
+    """
+    sources = dataset_sources(cfg, splits)
+    if not sources:
+        raise ValueError(f'The config has no data set with an ann_file for '
+                         f'{", ".join(splits)}.')
+    return [check_dataset(s, workers, progress) for s in sources]
+
+
+def format_reports(reports: Sequence[DatasetReport],
+                   seconds: Optional[float] = None) -> str:
+    """All reports and a last line with the verdict."""
+    errors = sum(r.count('error') for r in reports)
+    warnings = sum(r.count('warning') for r in reports)
+    images = sum(r.num_images for r in reports)
+    took = f' in {seconds:.1f} s' if seconds is not None else ''
+    verdict = ('training would stop on the errors above; fix them, or skip '
+               'bad images with LoadImageFromFile(on_bad_image=\'skip\')'
+               if errors else 'nothing would stop training')
+    return '\n'.join([r.format() for r in reports] + [
+        f'Checked {len(reports)} data set(s), {images} images{took}: '
+        f'{errors} error(s), {warnings} warning(s); {verdict}.'
+    ])
+
+
+def run_check(cfg: Config,
+              splits: Sequence[str],
+              workers: int = 8,
+              progress: bool = True) -> Tuple[List[DatasetReport], str]:
+    """Check and format, timing the check (for the tool)."""
+    start = time.perf_counter()
+    reports = check_datasets(cfg, splits, workers, progress)
+    return reports, format_reports(reports, time.perf_counter() - start)

@@ -1,0 +1,113 @@
+"""Log the images that the bad-image policy skipped during training."""
+import logging
+from collections import OrderedDict
+from typing import Dict, List, Optional
+
+from mmengine.dist import all_gather_object, get_world_size, is_main_process
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from mmengine.runner import IterBasedTrainLoop
+
+from fcos_mm.datasets.coco import SKIPPED_IMAGES_KEY
+from fcos_mm.registry import HOOKS
+
+
+@HOOKS.register_module()
+class SkippedImagesHook(Hook):
+    """Report the images that ``LoadImageFromFile(on_bad_image='skip')``
+    left out, so that a skip is never silent.
+
+    Images are skipped inside dataloader worker processes; our
+    :class:`~fcos_mm.datasets.CocoDataset` attaches the records to the
+    sample that replaced them (metainfo ``skipped_images``), so this hook,
+    in the main process, sees them with the batch. It logs (as warnings):
+
+    * each image the first time it is skipped, with the reason;
+    * at the end of every training epoch, how many images were skipped in
+      it and which, summed over all ranks (the main process logs);
+    * at the end of training, the total (the only summary of an
+      iteration-based loop). ``runner.message_hub`` keeps the
+      list under ``skipped_images`` (info, not a scalar).
+
+    Nothing is logged when nothing was skipped. The hook is in
+    ``custom_hooks`` of ``configs/_base_/default_runtime.py``.
+
+    Args:
+        max_listed (int): At most this many files are named per summary
+            line (the count is always complete). Defaults to 20.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, max_listed: int = 20) -> None:
+        self.max_listed = max_listed
+        self._epoch: 'OrderedDict[str, Dict]' = OrderedDict()
+        self._epoch_count = 0
+        self._seen: 'OrderedDict[str, Dict]' = OrderedDict()
+        self._total_count = 0
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch: Optional[dict] = None,
+                         outputs: Optional[dict] = None) -> None:
+        samples = (data_batch or {}).get('data_samples') or []
+        for sample in samples:
+            for record in getattr(sample, 'metainfo',
+                                  {}).get(SKIPPED_IMAGES_KEY, []):
+                self._add(runner, record)
+
+    def _add(self, runner, record: Dict) -> None:
+        path = record['img_path']
+        self._epoch_count += 1
+        self._total_count += 1
+        self._epoch.setdefault(path, record)
+        if path not in self._seen:
+            self._seen[path] = record
+            print_log(
+                f'Image skipped (on_bad_image=\'skip\'), another one drawn '
+                f'in its place: {record["reason"]} ({len(self._seen)} '
+                f'different image(s) skipped so far on this rank.)',
+                logger='current',
+                level=logging.WARNING)
+        runner.message_hub.update_info(SKIPPED_IMAGES_KEY, list(self._seen))
+
+    def _gather(self, count: int, paths: List[str]):
+        """Sum the count and merge the file lists over ranks."""
+        if get_world_size() == 1:
+            return count, paths
+        gathered = all_gather_object((count, paths))
+        total = sum(c for c, _ in gathered)
+        merged = list(OrderedDict.fromkeys(p for _, ps in gathered
+                                           for p in ps))
+        return total, merged
+
+    def _summary(self, what: str, count: int, paths: List[str]) -> str:
+        listed = ', '.join(paths[:self.max_listed])
+        more = (f' and {len(paths) - self.max_listed} more'
+                if len(paths) > self.max_listed else '')
+        return (f'{what}: {len(paths)} unreadable or missing image(s) '
+                f'skipped ({count} time(s) in all; on_bad_image=\'skip\'): '
+                f'{listed}{more}.')
+
+    def after_train_epoch(self, runner) -> None:
+        # An iteration-based loop runs one "epoch": after_train sums it up.
+        if not isinstance(runner.train_loop, IterBasedTrainLoop):
+            count, paths = self._gather(self._epoch_count, list(self._epoch))
+            if count and is_main_process():
+                # The loop counts epochs from 0 and logs them from 1.
+                print_log(
+                    self._summary(f'Epoch {runner.epoch + 1}', count,
+                                  paths),
+                    logger='current',
+                    level=logging.WARNING)
+        self._epoch.clear()
+        self._epoch_count = 0
+
+    def after_train(self, runner) -> None:
+        count, paths = self._gather(self._total_count, list(self._seen))
+        if count and is_main_process():
+            print_log(
+                self._summary('Training', count, paths),
+                logger='current',
+                level=logging.WARNING)

@@ -1,0 +1,137 @@
+"""CheckImagesHook: missing (and undecodable) training images before the
+first iteration."""
+import importlib.util
+import logging
+import os
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+from mmdet.datasets.transforms import LoadAnnotations, PackDetInputs
+from mmengine.dataset import ConcatDataset
+from mmengine.logging import MMLogger
+
+from fcos_mm.datasets import CocoDataset, LoadImageFromFile
+from fcos_mm.engine import CheckImagesHook
+from fcos_mm.registry import HOOKS
+
+_spec = importlib.util.spec_from_file_location(
+    'coco_tiny',
+    osp.join(osp.dirname(__file__), '..', 'test_datasets', 'coco_tiny.py'))
+coco_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(coco_tiny)
+
+
+@pytest.fixture
+def coco_tiny_root(tmp_path):
+    """A COCO-layout data root with 2 train and 2 val images."""
+    return coco_tiny.make_coco_tiny(str(tmp_path / 'coco'))
+
+
+def _dataset(coco_tiny_root, policy='raise', loader=None):
+    return CocoDataset(
+        data_root=coco_tiny_root['root'],
+        ann_file=coco_tiny_root['train_ann'],
+        data_prefix=dict(img='train2017/'),
+        lazy_init=True,
+        pipeline=[
+            loader or LoadImageFromFile(on_bad_image=policy),
+            LoadAnnotations(with_bbox=True),
+            PackDetInputs()
+        ])
+
+
+def _runner(dataset):
+    return SimpleNamespace(train_dataloader=SimpleNamespace(dataset=dataset))
+
+
+@pytest.fixture
+def broken(coco_tiny_root):
+    """The tiny train split (2 images): 000001.jpg deleted, 000002.jpg
+    unreadable."""
+    img_dir = osp.join(coco_tiny_root['root'], 'train2017')
+    os.remove(osp.join(img_dir, '000001.jpg'))
+    with open(osp.join(img_dir, '000002.jpg'), 'wb') as f:
+        f.write(b'\xff\xd8\xff\xe0 cut short')
+    return coco_tiny_root
+
+
+def test_missing_file_refuses_to_start(broken):
+    hook = HOOKS.build(dict(type='CheckImagesHook'))
+    assert isinstance(hook, CheckImagesHook)
+    dataset = _dataset(broken)
+    with pytest.raises(RuntimeError) as e:
+        hook.before_train(_runner(dataset))
+    message = str(e.value)
+    # Existence only: the unreadable file is not noticed.
+    assert message.startswith(
+        f'1 of the 2 training images of {broken["train_ann"]} cannot be '
+        f'loaded: {broken["root"]}/train2017/000001.jpg (missing). Fix or '
+        'remove them')
+    assert '000002' not in message
+
+
+def test_decode_finds_undecodable_files_through_wrappers(broken):
+    hook = CheckImagesHook(decode=True, max_listed=1)
+    dataset = ConcatDataset([_dataset(broken), _dataset(broken)],
+                            lazy_init=True)
+    with pytest.raises(RuntimeError) as e:
+        hook.before_train(_runner(dataset))
+    assert (f'2 of the 2 training images of {broken["train_ann"]} cannot be '
+            f'loaded: {broken["root"]}/train2017/000001.jpg (missing) and 1 '
+            'more.') in str(e.value)
+
+
+def test_skip_policy_warns(broken, caplog):
+    logger = MMLogger.get_instance('test_check_images_hook')
+    MMLogger._instance_dict.move_to_end('test_check_images_hook')
+    caplog.handler.setLevel(logging.WARNING)
+    logger.addHandler(caplog.handler)
+    try:
+        CheckImagesHook(decode=True).before_train(
+            _runner(_dataset(broken, 'skip')))
+    finally:
+        logger.removeHandler(caplog.handler)
+    (record, ) = caplog.records
+    assert record.getMessage().startswith('2 of the 2 training images')
+    assert record.getMessage().endswith(
+        "(undecodable). They will be skipped (on_bad_image='skip').")
+
+
+def test_other_loaders_and_backends_are_left_alone(broken):
+    # Not our loader (here: no loader at all), or a file backend: no check.
+    CheckImagesHook(decode=True).before_train(
+        _runner(_dataset(broken, loader=LoadAnnotations())))
+    CheckImagesHook().before_train(
+        _runner(
+            _dataset(
+                broken,
+                loader=LoadImageFromFile(
+                    backend_args=dict(backend='local')))))
+
+
+def test_complete_data_passes(coco_tiny_root):
+    CheckImagesHook(decode=True).before_train(
+        _runner(_dataset(coco_tiny_root)))
+
+
+def test_validation_images_are_checked_too(coco_tiny_root):
+    os.remove(osp.join(coco_tiny_root['root'], 'val2017', '001000.jpg'))
+    val = CocoDataset(
+        data_root=coco_tiny_root['root'],
+        ann_file=coco_tiny_root['val_ann'],
+        data_prefix=dict(img='val2017/'),
+        test_mode=True,
+        lazy_init=True,
+        pipeline=[LoadImageFromFile(on_bad_image='skip')])
+    runner = _runner(_dataset(coco_tiny_root, 'skip'))
+    runner.val_loop = SimpleNamespace(dataloader=SimpleNamespace(dataset=val))
+    with pytest.raises(RuntimeError) as e:
+        CheckImagesHook().before_train(runner)
+    assert str(e.value).startswith(
+        f'1 of the 2 validation images of {coco_tiny_root["val_ann"]} cannot '
+        f'be loaded: {coco_tiny_root["root"]}/val2017/001000.jpg (missing). '
+        'Validation needs every image')
+    # No validation loop: only training is checked.
+    runner.val_loop = None
+    CheckImagesHook().before_train(runner)

@@ -1,0 +1,48 @@
+"""Check the data sets of a config before training.
+
+    python tools/misc/check_dataset.py CONFIG [--split train|val|test|all]
+        [--workers 8] [--cfg-options key=value ...]
+
+Reads every annotation and decodes every image (in parallel, with the
+training loader's decoder) and reports all problems at once, counted per
+kind with the first file names. Exit status 1 when something would stop
+training (missing or undecodable images, annotations the dataset refuses).
+See fcos_mm/analysis/dataset_check.py for what is checked.
+"""
+import argparse
+import sys
+
+from mmengine.config import Config, DictAction
+
+from fcos_mm.analysis.dataset_check import LOADER_KEYS, run_check
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description='Check annotations and images of a config\'s data sets')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--split', choices=list(LOADER_KEYS) + ['all'],
+                        default='all', help='which loaders\' data sets')
+    parser.add_argument('--workers', type=int, default=8,
+                        help='threads decoding images')
+    parser.add_argument('--no-progress', action='store_true',
+                        help='no progress bar')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    splits = list(LOADER_KEYS) if args.split == 'all' else [args.split]
+    reports, text = run_check(cfg, splits, args.workers,
+                              not args.no_progress)
+    print(text)
+    sys.exit(1 if any(r.count('error') for r in reports) else 0)
+
+
+if __name__ == '__main__':
+    main()
