@@ -30,7 +30,13 @@ def test_r50_config_trains_two_iterations(tmp_path, coco_tiny_root, tools,
         'train_dataloader.persistent_workers=False',
         'val_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False', 'train_cfg.max_epochs=1',
-        'default_hooks.logger.interval=1'
+        'default_hooks.logger.interval=1',
+        # the json's two classes: mmdet's CocoMetric fails on a prediction
+        # of a class the json lacks, which random weights may make
+        'model.bbox_head.num_classes=2',
+        'train_dataloader.dataset.metainfo.classes=(person,car)',
+        'val_dataloader.dataset.metainfo.classes=(person,car)',
+        'test_dataloader.dataset.metainfo.classes=(person,car)'
     ], tool_env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     log = proc.stdout + proc.stderr
