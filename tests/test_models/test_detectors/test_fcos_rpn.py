@@ -348,8 +348,6 @@ def test_proposals_are_class_agnostic_and_capped():
         for res in results:
             assert 0 < len(res) <= cap
             assert (res.labels == 0).all()
-            # by decreasing score, center-ness folded in: below the class
-            # score's sigmoid
             assert (res.scores[:-1] >= res.scores[1:]).all()
     # the score of a proposal is sigmoid(cls) * sigmoid(center-ness), as
     # in detection: the same as the head's predict_by_feat with the cfg
@@ -357,10 +355,20 @@ def test_proposals_are_class_agnostic_and_capped():
     direct = model.rpn_head.predict_by_feat(
         *outs, batch_img_metas=METAS, cfg=model.test_cfg.rpn)
     assert_results_equal(test_proposals, direct)
-    no_ctr = model.rpn_head.predict_by_feat(
-        outs[0], outs[1], None, batch_img_metas=METAS,
-        cfg=model.test_cfg.rpn)
-    assert not torch.allclose(no_ctr[0].scores, test_proposals[0].scores)
+    # without NMS or any cut, the scores are exactly the products at all
+    # points of each image
+    everything = model.rpn_head.predict_by_feat(
+        *outs,
+        batch_img_metas=METAS,
+        cfg=dict(nms_pre=-1, score_thr=0, min_bbox_size=-1),
+        with_nms=False)
+    for i, res in enumerate(everything):
+        products = torch.cat([
+            (cls[i].sigmoid() * ctr[i].sigmoid()).flatten()
+            for cls, ctr in zip(outs[0], outs[2])
+        ])
+        torch.testing.assert_close(
+            res.scores.sort().values, products.detach().sort().values)
 
 
 def test_image_without_boxes():
