@@ -3,7 +3,10 @@
 Ours in the ``rpn_head`` slot of ``FasterRCNN`` (and of mmdet's stand-alone
 ``RPN``) against mmdet 3.3's FCOSHead in the same slot, with the same
 weights: the RPN losses, the proposals, the RoI losses that follow from them
-and the final detections are the same. Plus the behaviour the slot needs:
+and the final detections are the same. (With ``norm_on_bbox``, mmdet's
+training proposals are in units of the stride, ours in pixels: the RPN
+losses and test-time results agree, the training proposals agree with
+mmdet's eval-mode ones.) Plus the behaviour the slot needs:
 class-agnostic proposals, at most ``max_per_img`` of them, detached from the
 RoI head, images without boxes.
 
