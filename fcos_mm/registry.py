@@ -13,9 +13,9 @@ and every node below is a child of **mmdet's** node of the same kind::
 With ``default_scope = 'fcos_mm'`` a config builds from our node, and
 mmengine's ``Registry.get`` resolves a name as follows:
 
-* ``type='FCOSHead'``: found in our node first, so **ours wins** where a name
-  clashes with mmdet's.
-* ``type='ResNet'`` / ``'FPN'`` / ``'CocoDataset'`` / ``'CocoMetric'`` /
+* ``type='FCOSHead'`` / ``'CocoMetric'``: found in our node first, so
+  **ours wins** where a name clashes with mmdet's.
+* ``type='ResNet'`` / ``'FPN'`` / ``'CocoDataset'`` /
   ``'PackDetInputs'`` / ``'DetLocalVisualizer'``: not in our node, so the
   lookup walks up to the parent and gets **mmdet's** class (or mmengine's /
   mmcv's further up, e.g. ``'LoadImageFromFile'``).
@@ -95,7 +95,7 @@ OPTIM_WRAPPER_CONSTRUCTORS = _node('optimizer wrapper constructor',
 PARAM_SCHEDULERS = _node('parameter scheduler', MMDET_PARAM_SCHEDULERS)
 
 # evaluation, visualisation, logging, inference
-METRICS = _node('metric', MMDET_METRICS)
+METRICS = _node('metric', MMDET_METRICS, 'fcos_mm.evaluation')
 EVALUATOR = _node('evaluator', MMDET_EVALUATOR)
 VISUALIZERS = _node('visualizer', MMDET_VISUALIZERS)
 VISBACKENDS = _node('vis_backend', MMDET_VISBACKENDS)

@@ -24,6 +24,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     import fcos_mm.datasets  # noqa: F401
     import fcos_mm.deployment  # noqa: F401
     import fcos_mm.engine  # noqa: F401
+    import fcos_mm.evaluation  # noqa: F401
     import fcos_mm.models  # noqa: F401
 
     if init_default_scope:
