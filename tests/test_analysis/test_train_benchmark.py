@@ -2,10 +2,11 @@
 ``bbox_head.loss`` counted with torch.profiler (the CPU-side proxy of GPU
 speed: each sync stalls the GPU, each aten call is a kernel launch), and the
 side-by-side train-step benchmark."""
-import copy
+import os.path as osp
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from fcos_mm.analysis.train_benchmark import (
     benchmark_train,
@@ -19,63 +20,29 @@ from fcos_mm.analysis.train_benchmark import (
 
 SHAPE = (320, 320)
 STRIDES = (8, 16, 32, 64, 128)
-MODEL = dict(
-    type='FCOS',
-    data_preprocessor=dict(
-        type='DetDataPreprocessor',
-        mean=[102.9801, 115.9465, 122.7717],
-        std=[1.0, 1.0, 1.0],
-        bgr_to_rgb=False,
-        pad_size_divisor=32),
-    backbone=dict(
-        type='ResNet',
-        depth=18,
-        base_channels=8,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=False),
-        norm_eval=True,
-        style='caffe',
-        init_cfg=None),
-    neck=dict(
-        type='FPN',
-        in_channels=[8, 16, 32, 64],
-        out_channels=8,
-        start_level=1,
-        add_extra_convs='on_output',
-        num_outs=5,
-        relu_before_extra_convs=True),
-    bbox_head=dict(
-        type='FCOSHead',
-        num_classes=80,
-        in_channels=8,
-        stacked_convs=2,
-        feat_channels=8,
-        strides=list(STRIDES),
-        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True)),
-    train_cfg=dict(
-        assigner=dict(
-            type='FCOSPointAssigner',
-            regress_ranges=((-1, 64), (64, 128), (128, 256), (256, 512),
-                            (512, 1e8)))),
-    test_cfg=dict(
-        nms_pre=100,
-        min_bbox_size=0,
-        score_thr=0.05,
-        nms=dict(type='nms', iou_threshold=0.5),
-        max_per_img=20))
+BASE_MODEL = osp.join(
+    osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
+    'fcos_r50_fpn.py')
 
 
 def model_cfg(variant):
-    cfg = copy.deepcopy(MODEL)
+    """The base R50-FPN FCOS, shrunk: ResNet-18 with 8 base channels, an
+    8-channel FPN and head, 80 classes and the paper's ranges kept."""
+    cfg = Config.fromfile(BASE_MODEL).model
+    cfg.backbone.update(depth=18, base_channels=8, init_cfg=None)
+    cfg.neck.update(in_channels=[8, 16, 32, 64], out_channels=8)
+    cfg.bbox_head.update(
+        in_channels=8,
+        feat_channels=8,
+        stacked_convs=2,
+        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
     if variant == 'improvements':
-        cfg['bbox_head'].update(
+        cfg.bbox_head.update(
             norm_on_bbox=True,
             centerness_on_reg=True,
             conv_bias=True,
             loss_bbox=dict(type='GIoULoss', loss_weight=1.0))
-        cfg['train_cfg']['assigner'].update(center_sampling=True)
+        cfg.train_cfg.assigner.update(center_sampling=True)
     return cfg
 
 
@@ -137,11 +104,16 @@ def test_peak_memory_on_cpu_sees_a_temporary():
 
 
 def test_mmdet_config_takes_the_assigner_options_in_its_head():
-    cfg = mmdet_model_cfg(model_cfg('improvements'))
+    ours = model_cfg('improvements')
+    ours.train_cfg.assigner.update(center_sample_radius=2.0, max_pairs=7)
+    cfg = mmdet_model_cfg(ours)
     assert cfg.train_cfg is None
     assert cfg.bbox_head.center_sampling is True
+    assert cfg.bbox_head.center_sample_radius == 2.0
     assert cfg.bbox_head.regress_ranges[0] == (-1, 64)
-    assert 'center_sample_radius' not in cfg.bbox_head
+    # ours only: not a kwarg of mmdet's head
+    assert 'max_pairs' not in cfg.bbox_head and 'type' in cfg.bbox_head
+    assert cfg.bbox_head.type == 'FCOSHead'
 
 
 def test_benchmark_train_prints_ratios_with_equal_losses():
