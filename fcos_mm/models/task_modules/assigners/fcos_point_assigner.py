@@ -100,8 +100,8 @@ class FCOSAssignResult(NamedTuple):
 class _Level(NamedTuple):
     """Host-side geometry of one level: where its points start in ``P``, its
     grid (``rows x cols``; a level given without its grid size is one row of
-    all its points, ``grid=False``) and the window tested per box
-    (``win_rows x win_cols`` cells)."""
+    all its points) and the window tested per box (``win_rows x win_cols``
+    cells)."""
     start: int
     rows: int
     cols: int
@@ -110,7 +110,6 @@ class _Level(NamedTuple):
     stride: int
     low: float
     high: float
-    grid: bool
 
 
 class _Tables(NamedTuple):
@@ -314,9 +313,8 @@ class FCOSPointAssigner:
         num_cand = torch.zeros_like(best_key)
         if featmap_sizes is None:
             cells_per_box = num_points
-        else:
-            cells_per_box = (len(levels) * max(lv.win_rows for lv in levels) *
-                             max(lv.win_cols for lv in levels))
+        else:  # the frame: L x Wr x Wc
+            cells_per_box = tables.row_valid.numel() * tables.col_valid.size(1)
         per_chunk = max(1, self.max_pairs // max(cells_per_box, 1))
         for b0 in range(0, num_boxes, per_chunk):
             chunk = slice(b0, min(b0 + per_chunk, num_boxes))
@@ -353,9 +351,10 @@ class FCOSPointAssigner:
         fg = (best_area < INF) | (every_box & (best_area > INF))  # (N, P)
         box = boxes[best_box]  # (N, P, 4)
         xs, ys = all_points[:, 0], all_points[:, 1]
+        # (N, P, 4), in ``dtype`` by type promotion, as mmdet's
         bbox_targets = torch.stack(
             (xs - box[..., 0], ys - box[..., 1], box[..., 2] - xs,
-             box[..., 3] - ys), -1).to(dtype)
+             box[..., 3] - ys), -1)
         bbox_targets = torch.where(fg[..., None], bbox_targets, 0)
         labels = torch.where(fg, labels_of_box[best_box], num_classes)
         gt_inds = torch.where(fg, best_box - first_box[best_box], -1)
@@ -369,8 +368,7 @@ class FCOSPointAssigner:
         start = 0
         for lvl, (pts, stride) in enumerate(zip(points, strides)):
             low, high = self.regress_ranges[lvl]
-            grid = featmap_sizes is not None
-            if not grid:
+            if featmap_sizes is None:
                 rows, cols = 1, pts.size(0)
                 win_rows, win_cols = rows, cols
             else:
@@ -385,7 +383,7 @@ class FCOSPointAssigner:
                                       (min(rows, cells), min(cols, cells)))
             levels.append(
                 _Level(start, rows, cols, win_rows, win_cols, stride, low,
-                       high, grid))
+                       high))
             start += pts.size(0)
         return levels
 
