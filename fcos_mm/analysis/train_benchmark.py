@@ -34,6 +34,8 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
+from fcos_mm.deployment.cpu_inference import cpu_flags
+
 #: Assigner options that mmdet's FCOSHead takes as head kwargs.
 _ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
 
@@ -334,18 +336,17 @@ def benchmark_train(model_cfg: dict,
 
 def cpu_name() -> str:
     """The CPU's model name and its vector/matrix extensions (Linux)."""
-    name, flags = 'unknown CPU', set()
+    name = 'unknown CPU'
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
                 key, _, value = line.partition(':')
                 if key.strip() == 'model name':
                     name = value.strip()
-                elif key.strip() == 'flags':
-                    flags = set(value.split())
                     break
     except OSError:
         pass
+    flags = cpu_flags() or set()
     wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
     extensions = [flag for flag in wanted if flag in flags]
     return f'{name} ({", ".join(extensions) or "no AVX2"})'
