@@ -1,8 +1,8 @@
 """fcos_mm: FCOS on mmengine, mmcv and mmdet.
 
-Importing the package checks that the installed OpenMMLab libraries fall in
-the versions we are tested with, and makes checkpoint loading safe under
-torch's ``weights_only`` unpickler (see :mod:`fcos_mm.utils.checkpoint`).
+Importing the package only checks that the installed OpenMMLab libraries fall
+in the versions we are tested with: it registers and patches nothing
+(``fcos_mm.utils.register_all_modules`` does that, visibly).
 """
 from .version import __version__, version_info
 
@@ -38,9 +38,5 @@ for _package, _window in (('mmcv', MMCV_WINDOW),
                           ('mmengine', MMENGINE_WINDOW),
                           ('mmdet', MMDET_WINDOW)):
     _check_version(_package, _window)
-
-from .utils.checkpoint import register_safe_checkpoint_loader  # noqa: E402
-
-register_safe_checkpoint_loader()
 
 __all__ = ['__version__', 'version_info']

@@ -2,9 +2,8 @@
 
 How the scopes connect
 ----------------------
-mmengine keeps one registry tree per kind (models, datasets, ...), rooted at
-mmengine's own node. mmdet hangs its nodes (scope ``mmdet``) under that root,
-and every node below is a child of **mmdet's** node of the same kind::
+Each of our nodes is a child of **mmdet's** node of the same kind, which
+hangs under mmengine's root::
 
     mmengine.MODELS            (scope 'mmengine')
       └── mmdet.MODELS         (scope 'mmdet')
@@ -26,33 +25,13 @@ mmengine's ``Registry.get`` resolves a name as follows:
 
 A parent's classes are only visible once its module has been imported, and
 ``Registry.get`` imports the ``locations`` of the node it is called on only.
-So each of our nodes lists mmdet's modules of that kind before our own: a
-lookup through ``fcos_mm`` lazily imports both, and nothing needs an explicit
-``register_all_modules()`` call (it exists for scripts that want to import
-everything up front; see :mod:`fcos_mm.utils.setup_env`).
+So each node lists mmdet's modules of that kind before our own: a lookup
+through ``fcos_mm`` imports both lazily. These lists are the one record of
+what registers; :func:`fcos_mm.utils.register_all_modules` imports them all
+up front. This module imports none of our packages, so it stays at the
+bottom of the import graph.
 """
-from mmdet.registry import DATA_SAMPLERS as MMDET_DATA_SAMPLERS
-from mmdet.registry import DATASETS as MMDET_DATASETS
-from mmdet.registry import EVALUATOR as MMDET_EVALUATOR
-from mmdet.registry import HOOKS as MMDET_HOOKS
-from mmdet.registry import LOG_PROCESSORS as MMDET_LOG_PROCESSORS
-from mmdet.registry import LOOPS as MMDET_LOOPS
-from mmdet.registry import METRICS as MMDET_METRICS
-from mmdet.registry import MODEL_WRAPPERS as MMDET_MODEL_WRAPPERS
-from mmdet.registry import MODELS as MMDET_MODELS
-from mmdet.registry import (
-    OPTIM_WRAPPER_CONSTRUCTORS as MMDET_OPTIM_WRAPPER_CONSTRUCTORS,
-)
-from mmdet.registry import OPTIM_WRAPPERS as MMDET_OPTIM_WRAPPERS
-from mmdet.registry import OPTIMIZERS as MMDET_OPTIMIZERS
-from mmdet.registry import PARAM_SCHEDULERS as MMDET_PARAM_SCHEDULERS
-from mmdet.registry import RUNNER_CONSTRUCTORS as MMDET_RUNNER_CONSTRUCTORS
-from mmdet.registry import RUNNERS as MMDET_RUNNERS
-from mmdet.registry import TASK_UTILS as MMDET_TASK_UTILS
-from mmdet.registry import TRANSFORMS as MMDET_TRANSFORMS
-from mmdet.registry import VISBACKENDS as MMDET_VISBACKENDS
-from mmdet.registry import VISUALIZERS as MMDET_VISUALIZERS
-from mmdet.registry import WEIGHT_INITIALIZERS as MMDET_WEIGHT_INITIALIZERS
+from mmdet import registry as mmdet
 from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
 from mmengine.registry import Registry
 
@@ -69,38 +48,36 @@ def _node(name: str, parent: Registry, *own_locations: str) -> Registry:
 
 
 # runners, loops and hooks
-RUNNERS = _node('runner', MMDET_RUNNERS)
-RUNNER_CONSTRUCTORS = _node('runner constructor', MMDET_RUNNER_CONSTRUCTORS)
-LOOPS = _node('loop', MMDET_LOOPS)
-HOOKS = _node('hook', MMDET_HOOKS, 'fcos_mm.engine')
+RUNNERS = _node('runner', mmdet.RUNNERS)
+RUNNER_CONSTRUCTORS = _node('runner constructor', mmdet.RUNNER_CONSTRUCTORS)
+LOOPS = _node('loop', mmdet.LOOPS)
+HOOKS = _node('hook', mmdet.HOOKS, 'fcos_mm.engine')
 
 # data
-DATASETS = _node('dataset', MMDET_DATASETS, 'fcos_mm.datasets')
-DATA_SAMPLERS = _node('data sampler', MMDET_DATA_SAMPLERS)
-TRANSFORMS = _node('transform', MMDET_TRANSFORMS, 'fcos_mm.datasets')
+DATASETS = _node('dataset', mmdet.DATASETS, 'fcos_mm.datasets')
+DATA_SAMPLERS = _node('data sampler', mmdet.DATA_SAMPLERS)
+TRANSFORMS = _node('transform', mmdet.TRANSFORMS, 'fcos_mm.datasets')
 
 # models and what they are built from
-MODELS = _node('model', MMDET_MODELS, 'fcos_mm.models',
-               'fcos_mm.deployment')
-MODEL_WRAPPERS = _node('model_wrapper', MMDET_MODEL_WRAPPERS)
-WEIGHT_INITIALIZERS = _node('weight initializer', MMDET_WEIGHT_INITIALIZERS)
-TASK_UTILS = _node('task util', MMDET_TASK_UTILS, 'fcos_mm.models')
+MODELS = _node('model', mmdet.MODELS, 'fcos_mm.models', 'fcos_mm.deployment')
+MODEL_WRAPPERS = _node('model_wrapper', mmdet.MODEL_WRAPPERS)
+WEIGHT_INITIALIZERS = _node('weight initializer', mmdet.WEIGHT_INITIALIZERS)
+TASK_UTILS = _node('task util', mmdet.TASK_UTILS, 'fcos_mm.models')
 
 # optimisation
-OPTIMIZERS = _node('optimizer', MMDET_OPTIMIZERS)
-OPTIM_WRAPPERS = _node('optim_wrapper', MMDET_OPTIM_WRAPPERS,
+OPTIMIZERS = _node('optimizer', mmdet.OPTIMIZERS)
+OPTIM_WRAPPERS = _node('optim_wrapper', mmdet.OPTIM_WRAPPERS,
                        'fcos_mm.engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _node('optimizer wrapper constructor',
-                                   MMDET_OPTIM_WRAPPER_CONSTRUCTORS)
-PARAM_SCHEDULERS = _node('parameter scheduler', MMDET_PARAM_SCHEDULERS)
+                                   mmdet.OPTIM_WRAPPER_CONSTRUCTORS)
+PARAM_SCHEDULERS = _node('parameter scheduler', mmdet.PARAM_SCHEDULERS)
 
 # evaluation, visualisation, logging, inference
-METRICS = _node('metric', MMDET_METRICS, 'fcos_mm.evaluation')
-EVALUATOR = _node('evaluator', MMDET_EVALUATOR)
-VISUALIZERS = _node('visualizer', MMDET_VISUALIZERS)
-VISBACKENDS = _node('vis_backend', MMDET_VISBACKENDS)
-LOG_PROCESSORS = _node('log_processor', MMDET_LOG_PROCESSORS)
-# mmdet 3.3 has no inferencer node of its own: ours hangs under mmengine's.
+METRICS = _node('metric', mmdet.METRICS, 'fcos_mm.evaluation')
+EVALUATOR = _node('evaluator', mmdet.EVALUATOR)
+VISUALIZERS = _node('visualizer', mmdet.VISUALIZERS)
+VISBACKENDS = _node('vis_backend', mmdet.VISBACKENDS)
+LOG_PROCESSORS = _node('log_processor', mmdet.LOG_PROCESSORS)
 INFERENCERS = _node('inferencer', MMENGINE_INFERENCERS)
 
 __all__ = [

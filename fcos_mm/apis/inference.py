@@ -16,7 +16,6 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn as nn
-from mmcv.transforms import Compose
 from mmdet.structures import DetDataSample
 from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
@@ -25,6 +24,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from fcos_mm.registry import DATASETS, MODELS, SCOPE
+from fcos_mm.utils import build_test_pipeline, register_safe_checkpoint_loader
 
 ImagesType = Union[str, Path, np.ndarray, Sequence[Union[str, Path,
                                                          np.ndarray]]]
@@ -113,8 +113,8 @@ def init_detector(config: Union[str, Path, Config],
     Args:
         config (str | Path | Config): Config file or object.
         checkpoint (str, optional): Checkpoint file, loaded through
-            mmengine's ``load_checkpoint`` (which fcos_mm makes safe, see
-            :mod:`fcos_mm.utils.checkpoint`). Defaults to None.
+            mmengine's ``load_checkpoint`` after installing fcos_mm's safe
+            loader (:mod:`fcos_mm.utils.checkpoint`). Defaults to None.
         device (str): Device to put the model on, e.g. ``'cpu'`` or
             ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Options merged into the config,
@@ -143,6 +143,7 @@ def init_detector(config: Union[str, Path, Config],
         if not osp.isfile(osp.expanduser(str(checkpoint))):
             raise FileNotFoundError(
                 f'Checkpoint file {checkpoint} does not exist.')
+        register_safe_checkpoint_loader()
         loaded = load_checkpoint(model, str(checkpoint), map_location='cpu')
         dataset_meta = _dataset_meta_from_checkpoint(loaded)
     _attach_meta(model, config, dataset_meta)
@@ -196,46 +197,6 @@ def _init_onnx_detector(config: Config, onnx_file: str,
     _attach_meta(model, config, dataset_meta)
     model.eval()
     return model
-
-
-def _test_pipeline_cfg(config: Config) -> List[dict]:
-    """The test dataset's pipeline, looking through dataset wrappers."""
-    dataset_cfg = config.test_dataloader.dataset
-    while 'pipeline' not in dataset_cfg:
-        if 'dataset' in dataset_cfg:
-            dataset_cfg = dataset_cfg.dataset
-        elif 'datasets' in dataset_cfg:
-            dataset_cfg = dataset_cfg.datasets[0]
-        else:
-            raise KeyError('The config\'s test_dataloader.dataset has no '
-                           '`pipeline`.')
-    return copy.deepcopy(list(dataset_cfg.pipeline))
-
-
-def build_test_pipeline(config: Config, from_array: bool) -> Compose:
-    """Compose the config's test pipeline for file names or for arrays.
-
-    Args:
-        config (Config): The detector's config (``model.cfg``).
-        from_array (bool): Whether images come as numpy arrays, in which
-            case the loading step becomes ``LoadImageFromNDArray``.
-            Annotation loading steps are left out.
-
-    Returns:
-        Compose: The pipeline, mapping ``dict(img_path=...)`` or
-        ``dict(img=...)`` to ``dict(inputs=..., data_samples=...)``.
-    """
-    # Evaluation pipelines may load annotations; a bare image has none.
-    pipeline = [
-        t for t in _test_pipeline_cfg(config)
-        if not str(t.get('type', '')).endswith('LoadAnnotations')
-    ]
-    if from_array:
-        pipeline[0] = dict(pipeline[0], type='mmdet.LoadImageFromNDArray')
-    # Transforms resolve their types through the default scope, as the
-    # model does.
-    init_default_scope(config.get('default_scope', SCOPE) or SCOPE)
-    return Compose(pipeline)
 
 
 def _check_image(img: Union[str, Path, np.ndarray], index: int) -> None:

@@ -27,6 +27,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from fcos_mm.utils import build_test_pipeline, get_test_pipeline_cfg
+
 from .export_model import FCOSExportWrapper
 
 #: Opsets the export supports (``NonMaxSuppression``/``TopK`` with a tensor
@@ -207,9 +209,8 @@ def default_export_shape(cfg) -> Tuple[int, int]:
         tuple[int, int]: The shape; (800, 1344) when the pipeline has no
         ``Resize`` with a ``scale``.
     """
-    from fcos_mm.apis.inference import _test_pipeline_cfg
     try:
-        pipeline = _test_pipeline_cfg(cfg)
+        pipeline = get_test_pipeline_cfg(cfg)
     except (AttributeError, KeyError):
         pipeline = []
     scale = next((t['scale'] for t in pipeline
@@ -247,7 +248,6 @@ def verification_inputs(detector: nn.Module,
                            generator=generator), [tuple(shape)]
     from mmengine.dataset import pseudo_collate
 
-    from fcos_mm.apis import build_test_pipeline
     pipeline = build_test_pipeline(detector.cfg, from_array=False)
     data = pipeline(dict(img_path=image, img_id=0))
     with torch.no_grad():

@@ -1,22 +1,23 @@
 """Safe checkpoint loading under torch's ``weights_only`` unpickler.
 
-torch >= 2.6 loads with ``weights_only=True`` by default. mmengine 0.10's
-Runner saves numpy arrays and :class:`~mmengine.logging.HistoryBuffer` objects
-into ``meta`` / ``message_hub``, which that unpickler refuses, so a checkpoint
-that ``tools/train.py`` has just written could not be tested or resumed.
+torch >= 2.6 loads with ``weights_only=True`` by default, which refuses the
+numpy arrays and :class:`~mmengine.logging.HistoryBuffer` objects that
+mmengine 0.10's Runner saves, so a checkpoint just trained could not be
+tested or resumed. Falling back to ``weights_only=False`` would let a
+downloaded ``.pth`` run arbitrary code. Instead we load with
+``weights_only=True`` plus an allow-list, :func:`safe_globals`: numpy's
+array / scalar / dtype reconstructors, HistoryBuffer, and a ``getattr`` that
+serves only HistoryBuffer's statistics. Anything else is refused with an
+:class:`UnsafeCheckpointError` naming the file and the globals it wanted (a
+user who trusts the file can allow their types with
+``torch.serialization.add_safe_globals``).
 
-We do **not** fall back to ``weights_only=False`` (a downloaded ``.pth`` could
-then run arbitrary code on load). Instead, mmengine's loaders (local files,
-URLs and the model-zoo schemes; see :func:`register_safe_checkpoint_loader`)
-are replaced by ones that unpickle with
-``weights_only=True`` plus an explicit allow-list, :func:`safe_globals`: the
-numpy array / scalar / dtype reconstructors, mmengine's HistoryBuffer and a
-``getattr`` that only serves HistoryBuffer's statistics functions.
-Anything else a pickle asks for is refused with an
-:class:`UnsafeCheckpointError` naming the file and the globals it wanted.
-A user who trusts such a file can extend the allow-list for their own types
-with ``torch.serialization.add_safe_globals``.
+:func:`register_safe_checkpoint_loader` routes mmengine's checkpoint loaders
+through :func:`load_safely`. Nothing here runs on import: tools,
+:func:`~fcos_mm.utils.register_all_modules` and
+:func:`~fcos_mm.apis.init_detector` call it.
 """
+import contextlib
 import os
 import os.path as osp
 import pickle
@@ -47,19 +48,18 @@ def _numpy_globals() -> List[Any]:
         found += [module._reconstruct, module.scalar]
     # Each dtype has its own class (numpy.dtypes.Float64DType, ...), which a
     # pickled dtype names since numpy 1.25.
-    found += sorted({type(np.dtype(t)) for t in np.sctypeDict.values()},
-                    key=lambda c: c.__name__)
+    found += sorted(
+        {type(np.dtype(scalar)) for scalar in np.sctypeDict.values()},
+        key=lambda dtype_class: dtype_class.__name__)
     return found
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stands in for ``builtins.getattr`` while unpickling.
 
-    ``HistoryBuffer.__getstate__`` pickles its statistics functions
-    (``HistoryBuffer.min`` ...), which pickle writes as
-    ``getattr(HistoryBuffer, 'min')``. A general ``getattr`` would let a
-    pickle walk to anything (``__subclasses__`` and on to ``os.system``), so
-    only those attribute lookups are served.
+    HistoryBuffer pickles its statistics as ``getattr(HistoryBuffer, 'min')``
+    and so on; a general ``getattr`` would let a pickle walk to anything
+    (``__subclasses__`` and on to ``os.system``), so only those are served.
     """
     from mmengine.logging import HistoryBuffer
     if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
@@ -84,11 +84,21 @@ def safe_globals() -> List[Any]:
     ]
 
 
+def _allow_list() -> List[Any]:
+    """:func:`safe_globals` as this torch takes them: ``(stand-in, name)``
+    pairs only from torch 2.6."""
+    from packaging.version import parse
+    entries = safe_globals()
+    if parse(torch.__version__).release < (2, 6):
+        entries = [entry for entry in entries if not isinstance(entry, tuple)]
+    return entries
+
+
 def _unsafe_globals_in(f: Union[str, IO[bytes]]) -> List[str]:
     """Names of the globals in checkpoint ``f`` that the allow-list lacks."""
     allowed = {
-        g[1] if isinstance(g, tuple) else f'{g.__module__}.{g.__qualname__}'
-        for g in safe_globals()
+        entry[1] if isinstance(entry, tuple) else
+        f'{entry.__module__}.{entry.__qualname__}' for entry in safe_globals()
     }
     try:
         wanted = torch.serialization.get_unsafe_globals_in_checkpoint(f)
@@ -109,9 +119,13 @@ def _reason(error: Exception) -> str:
 
 def _torch_load(f: Union[str, IO[bytes]], name: str,
                 map_location: MapLocation) -> Any:
-    """``torch.load(f, weights_only=True)``; errors name the checkpoint."""
+    """``torch.load(f, weights_only=True)`` with our allow-list (torch >=
+    2.5; before, it is torch's own once registered); errors name the file."""
+    allow = getattr(torch.serialization, 'safe_globals', None)
     try:
-        return torch.load(f, map_location=map_location, weights_only=True)
+        with allow(_allow_list()) if allow else contextlib.nullcontext():
+            return torch.load(f, map_location=map_location,
+                              weights_only=True)
     except pickle.UnpicklingError as e:
         if hasattr(f, 'seek'):
             f.seek(0)
@@ -155,10 +169,6 @@ def load_safely(path: str, map_location: MapLocation = None) -> Any:
     if not osp.isfile(path):
         raise FileNotFoundError(f'Checkpoint file {path} can not be found.')
     return _torch_load(path, path, map_location)
-
-
-def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
-    return load_safely(filename, map_location)
 
 
 def load_from_http(filename: str,
@@ -234,12 +244,6 @@ def load_from_ceph(filename: str, map_location: MapLocation = None) -> Any:
         return _torch_load(buffer, filename, map_location)
 
 
-def _supports_renamed_globals() -> bool:
-    """Whether add_safe_globals takes ``(obj, 'module.name')`` (torch 2.6)."""
-    from packaging.version import parse
-    return parse(torch.__version__).release >= (2, 6)
-
-
 def register_safe_checkpoint_loader() -> None:
     """Route mmengine's checkpoint reading through the safe loaders above.
 
@@ -247,22 +251,18 @@ def register_safe_checkpoint_loader() -> None:
     ``weights_only=True`` accepts a Runner checkpoint), and mmengine's loaders
     for local files, http(s), ``open-mmlab://``, ``torchvision://`` /
     ``modelzoo://``, ``mmcls://`` and ``s3://`` / ``petrel://`` are replaced
-    by ones that always pass ``weights_only=True``, whatever the torch
-    version's default, so ``load_checkpoint``, ``Runner.load_checkpoint``,
-    ``Runner.resume`` and ``init_cfg=dict(type='Pretrained')`` are covered.
-    (``pavi://``, SenseTime's internal store, keeps mmengine's loader.)
+    by ones that always pass ``weights_only=True``, which covers
+    ``load_checkpoint``, ``Runner.load_checkpoint``, ``Runner.resume`` and
+    ``init_cfg=dict(type='Pretrained')``. (``pavi://`` keeps mmengine's.)
 
-    On torch 2.4 / 2.5 the ``getattr`` stand-in cannot be registered, so
+    torch 2.4 / 2.5 cannot register the ``(obj, name)`` getattr stand-in, so
     Runner checkpoints (HistoryBuffer pickles use getattr) are refused there
-    with a clear message; torch >= 2.6 loads them.
+    with a clear message.
     """
     if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
-        entries = safe_globals()
-        if not _supports_renamed_globals():
-            entries = [e for e in entries if not isinstance(e, tuple)]
-        torch.serialization.add_safe_globals(entries)
+        torch.serialization.add_safe_globals(_allow_list())
     for prefixes, loader in (
-        ('', load_from_local),
+        ('', load_safely),
         (('http://', 'https://'), load_from_http),
         (('open-mmlab://', 'openmmlab://'), load_from_openmmlab),
         (('modelzoo://', 'torchvision://'), load_from_torchvision),

@@ -1,17 +1,13 @@
 """Start a distributed run on GPUs (NCCL) or on CPUs only (gloo).
 
-mmengine's ``init_dist`` calls ``torch.cuda.set_device`` for the pytorch,
-slurm and mpi launchers, which fails on a CPU-only torch, and its Runner then
-wraps the model in DDP with ``device_ids=[LOCAL_RANK]``, which DDP refuses for
-a CPU module. So a CPU cluster (or a test starting two local processes) could
-not train with ``--launcher pytorch``.
-
-:func:`init_dist_env` defers to mmengine where CUDA is available. Without
-CUDA it reads the rank, world size and master address the launcher left in
-the environment (:func:`launcher_env`) and initialises a gloo process group
-itself; the Runner sees the group already initialised and skips its own
-``init_dist`` (``Runner.setup_env``). :func:`cpu_model_wrapper_cfg` gives the
-DDP wrapper config without ``device_ids`` for that case.
+mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails on a
+CPU-only torch, and its Runner wraps the model in DDP with
+``device_ids=[LOCAL_RANK]``, which DDP refuses for a CPU module. So
+:func:`init_dist_env` defers to mmengine only where CUDA is available; without
+it, it initialises a gloo group from what the launcher left in the
+environment (:func:`launcher_env`), and the Runner, finding a group, skips its
+own ``init_dist``. :func:`cpu_model_wrapper_cfg` is the DDP config without
+``device_ids`` for that case.
 """
 import os
 import subprocess
@@ -23,6 +19,16 @@ import torch.distributed as torch_dist
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 DEFAULT_PORT = '29500'
+# (rank, local rank, world size) variables that srun and OpenMPI set
+_RANK_VARIABLES = dict(
+    slurm=('SLURM_PROCID', 'SLURM_LOCALID', 'SLURM_NTASKS'),
+    mpi=('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK',
+         'OMPI_COMM_WORLD_SIZE'))
+
+
+def _unknown_launcher(launcher: str) -> ValueError:
+    return ValueError(f'Unknown launcher {launcher!r}; expected one of '
+                      f'{", ".join(LAUNCHERS)}.')
 
 
 def _require(env: Mapping[str, str], launcher: str, *names: str) -> None:
@@ -82,30 +88,22 @@ def launcher_env(launcher: str,
                  'MASTER_PORT')
         _require(env, launcher, *names)
         return {name: env[name] for name in names}
+    if launcher not in _RANK_VARIABLES:
+        raise _unknown_launcher(launcher)
+    rank, local_rank, world_size = _RANK_VARIABLES[launcher]
     if launcher == 'slurm':
-        _require(env, launcher, 'SLURM_PROCID', 'SLURM_NTASKS',
-                 'SLURM_NODELIST')
+        _require(env, launcher, rank, world_size, 'SLURM_NODELIST')
         addr = env.get('MASTER_ADDR') or _first_slurm_host(
             env['SLURM_NODELIST'])
-        rank = env['SLURM_PROCID']
-        return dict(
-            RANK=rank,
-            LOCAL_RANK=env.get('SLURM_LOCALID', rank),
-            WORLD_SIZE=env['SLURM_NTASKS'],
-            MASTER_ADDR=addr,
-            MASTER_PORT=str(port or env.get('MASTER_PORT', DEFAULT_PORT)))
-    if launcher == 'mpi':
-        _require(env, launcher, 'OMPI_COMM_WORLD_RANK',
-                 'OMPI_COMM_WORLD_SIZE', 'MASTER_ADDR')
-        return dict(
-            RANK=env['OMPI_COMM_WORLD_RANK'],
-            LOCAL_RANK=env.get('OMPI_COMM_WORLD_LOCAL_RANK',
-                               env['OMPI_COMM_WORLD_RANK']),
-            WORLD_SIZE=env['OMPI_COMM_WORLD_SIZE'],
-            MASTER_ADDR=env['MASTER_ADDR'],
-            MASTER_PORT=str(port or env.get('MASTER_PORT', DEFAULT_PORT)))
-    raise ValueError(f'Unknown launcher {launcher!r}; expected one of '
-                     f'{", ".join(LAUNCHERS)}.')
+    else:
+        _require(env, launcher, rank, world_size, 'MASTER_ADDR')
+        addr = env['MASTER_ADDR']
+    return dict(
+        RANK=env[rank],
+        LOCAL_RANK=env.get(local_rank, env[rank]),
+        WORLD_SIZE=env[world_size],
+        MASTER_ADDR=addr,
+        MASTER_PORT=str(port or env.get('MASTER_PORT', DEFAULT_PORT)))
 
 
 def init_dist_env(launcher: str,
@@ -131,8 +129,7 @@ def init_dist_env(launcher: str,
     if launcher == 'none':
         return None
     if launcher not in LAUNCHERS:
-        raise ValueError(f'Unknown launcher {launcher!r}; expected one of '
-                         f'{", ".join(LAUNCHERS)}.')
+        raise _unknown_launcher(launcher)
     if torch_dist.is_initialized():
         return torch_dist.get_backend()
     if torch.cuda.is_available():
@@ -157,8 +154,7 @@ def init_dist_env(launcher: str,
 def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
     """The Runner's DDP wrapper config for a model on the CPU.
 
-    The Runner passes ``device_ids=[LOCAL_RANK]`` by default, which DDP
-    rejects for a CPU module; a value in the config wins over that default.
+    A config's ``device_ids`` wins over the Runner's ``[LOCAL_RANK]``.
 
     Args:
         find_unused_parameters (bool): As for DDP.

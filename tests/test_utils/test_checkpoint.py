@@ -11,8 +11,18 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch.utils.data import DataLoader
 
-import fcos_mm  # noqa: F401  (installs the safe loader)
-from fcos_mm.utils import UnsafeCheckpointError, load_safely
+from fcos_mm.utils import (
+    UnsafeCheckpointError,
+    load_safely,
+    register_safe_checkpoint_loader,
+)
+
+
+@pytest.fixture(autouse=True, scope='module')
+def safe_loader():
+    """These tests use mmengine's Runner and loaders directly, so they
+    install the loader as the tools and register_all_modules() do."""
+    register_safe_checkpoint_loader()
 
 
 class ToyModel(BaseModel):

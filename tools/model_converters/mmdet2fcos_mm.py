@@ -1,8 +1,12 @@
 """Convert an mmdet FCOS checkpoint (1.x to 3.x) to fcos_mm.
 
-Keeps the weights (renaming mmdet 1.x predictor layers) and a small,
-``weights_only``-loadable ``meta`` with the class names; drops the optimizer
-and message hub. The source is read with fcos_mm's safe loader.
+Our model keeps mmdet's parameter names (``backbone.*`` ResNet, ``neck.*``
+FPN, ``bbox_head.*`` FCOSHead), so :func:`convert_mmdet_state_dict` only
+renames the 1.x predictor layers (``fcos_cls`` / ``fcos_reg`` /
+``fcos_centerness``) and drops a ``module.`` prefix. The result keeps the
+weights and a small, ``weights_only``-loadable ``meta`` with the class names;
+the optimizer and message hub are dropped. The source is read with fcos_mm's
+safe loader.
 
 Example::
 
@@ -10,11 +14,90 @@ Example::
         fcos_r50_caffe_fpn_gn-head_1x_coco.pth fcos_r50_fpn_1x_coco.pth
 """
 import argparse
+from collections import OrderedDict
 
 import torch
+from converter_utils import StateDict, source_state_dict, strip_prefix
 
-from fcos_mm.analysis import convert_mmdet_checkpoint
 from fcos_mm.utils import load_safely
+
+_MMDET_V1_PREDICTORS = {
+    'fcos_cls': 'conv_cls',
+    'fcos_reg': 'conv_reg',
+    'fcos_centerness': 'conv_centerness',
+}
+
+
+def _plain(value):
+    """``value`` made of builtin types only, so the converted checkpoint
+    loads under the ``weights_only`` unpickler."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if hasattr(value, 'tolist'):  # numpy / torch scalars and arrays
+        return value.tolist()
+    return str(value)
+
+
+def convert_mmdet_state_dict(state_dict: StateDict) -> StateDict:
+    """Rename an mmdet FCOS state dict to ours.
+
+    Args:
+        state_dict (dict[str, Tensor]): mmdet 1.x, 2.x or 3.x FCOS weights
+            (a ``module.`` prefix from DistributedDataParallel is removed).
+
+    Returns:
+        dict[str, Tensor]: Weights with our names. Scales become 0-d, as
+        mmcv's ``Scale`` holds them.
+    """
+    converted = OrderedDict()
+    for key, value in strip_prefix(state_dict, 'module.').items():
+        parts = key.split('.')
+        if parts[0] == 'bbox_head' and len(parts) > 1:
+            parts[1] = _MMDET_V1_PREDICTORS.get(parts[1], parts[1])
+            if parts[1] == 'scales' and value.numel() == 1:
+                value = value.reshape(())
+        converted['.'.join(parts)] = value
+    return converted
+
+
+def _mmdet_dataset_meta(meta: dict) -> dict:
+    """Class names (and palette) from mmdet 3 (``dataset_meta``) or older
+    (``CLASSES``) checkpoint meta."""
+    if 'dataset_meta' in meta:
+        return {k.lower(): v for k, v in meta['dataset_meta'].items()}
+    if 'CLASSES' in meta:
+        return {'classes': meta['CLASSES']}
+    return {}
+
+
+def convert_mmdet_checkpoint(checkpoint: dict) -> dict:
+    """An mmdet FCOS checkpoint as ours: ``state_dict`` and a small ``meta``.
+
+    ``meta`` keeps only builtin types (class names, palette, where it came
+    from) so the result loads with ``weights_only=True``.
+
+    Args:
+        checkpoint (dict): As ``torch.load`` returns an mmdet checkpoint.
+
+    Returns:
+        dict: ``{'state_dict': ..., 'meta': ...}``.
+    """
+    state_dict = source_state_dict(checkpoint, ('state_dict', 'model'))
+    source_meta = checkpoint.get('meta', {}) or {}
+    meta = {'converted_from': 'mmdet'}
+    if 'mmdet_version' in source_meta:
+        meta['source_version'] = str(source_meta['mmdet_version'])
+    dataset_meta = _mmdet_dataset_meta(source_meta)
+    if dataset_meta:
+        meta['dataset_meta'] = _plain(dataset_meta)
+    return {
+        'state_dict': convert_mmdet_state_dict(state_dict),
+        'meta': meta
+    }
 
 
 def main() -> None:

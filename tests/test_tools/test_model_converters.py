@@ -1,4 +1,4 @@
-"""Checkpoint converters: converted weights load strictly into our FCOS and
+"""tools/model_converters/: converted weights load strictly into our FCOS and
 compute what the source model computes.
 
 * mmdet: the source is mmdet's own FCOS (``mmdet.`` scoped types) built
@@ -11,7 +11,10 @@ compute what the source model computes.
   conv / GN / ReLU Sequentials); its state dict, keys prefixed ``module.``
   as DistributedDataParallel saves them, is the converter's input.
 """
+import importlib.util
 import math
+import os.path as osp
+import sys
 from collections import OrderedDict
 
 import pytest
@@ -20,15 +23,41 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.registry import init_default_scope
 
-from fcos_mm.analysis import (
-    UnknownKeysError,
-    convert_mmdet_checkpoint,
-    convert_official_checkpoint,
-    convert_official_state_dict,
-    official_extra_convs_source,
-)
 from fcos_mm.registry import MODELS
 from fcos_mm.utils import load_safely
+
+TESTS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONVERTERS = osp.join(osp.dirname(TESTS), 'tools', 'model_converters')
+
+
+def _load(name, path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The scripts import their shared converter_utils as a sibling module, as
+# they do when run as `python tools/model_converters/SCRIPT.py`.
+sys.path.insert(0, CONVERTERS)
+mmdet2fcos_mm = _load('mmdet2fcos_mm', osp.join(CONVERTERS,
+                                                'mmdet2fcos_mm.py'))
+official2fcos_mm = _load('fcos_official2fcos_mm',
+                         osp.join(CONVERTERS, 'fcos_official2fcos_mm.py'))
+sys.path.remove(CONVERTERS)
+convert_mmdet_checkpoint = mmdet2fcos_mm.convert_mmdet_checkpoint
+UnknownKeysError = official2fcos_mm.UnknownKeysError
+convert_official_checkpoint = official2fcos_mm.convert_official_checkpoint
+convert_official_state_dict = official2fcos_mm.convert_official_state_dict
+official_extra_convs_source = official2fcos_mm.official_extra_convs_source
+
+
+@pytest.fixture(scope='session')
+def model_cfg():
+    """The analysis tests' small FCOS config (``model_cfg(scope='mmdet.')``
+    gives mmdet's with the same settings)."""
+    return _load('analysis_conftest',
+                 osp.join(TESTS, 'test_analysis', 'conftest.py'))._model_cfg
 
 # Widths of the conftest model: ResNet-50 layout at 1/8 width (C2..C5
 # have 32..256 channels), FPN and head 32 wide (GroupNorm(32) needs >= 32).

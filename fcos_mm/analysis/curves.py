@@ -87,11 +87,11 @@ def load_curves(json_log: str) -> Curves:
             records += 1
             step = int(record['step'])
             numeric = {
-                k: float(v)
-                for k, v in record.items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)
+                key: float(value)
+                for key, value in record.items() if isinstance(
+                    value, (int, float)) and not isinstance(value, bool)
             }
-            if any(k.startswith('loss') for k in numeric):
+            if any(key.startswith('loss') for key in numeric):
                 if 'epoch' in record:
                     curves.metric_unit = 'epoch'
                 for key, value in numeric.items():
@@ -110,7 +110,7 @@ def _pick(available: Dict[str, Series], wanted: Optional[Sequence[str]],
           kind: str) -> List[str]:
     if wanted is None:
         return list(available)
-    missing = [k for k in wanted if k not in available]
+    missing = [key for key in wanted if key not in available]
     if missing:
         raise KeyError(f'No {kind} {missing} in the log; it has '
                        f'{sorted(available)}.')
@@ -149,8 +149,8 @@ def plot_curves(curves: Curves,
     losses = _pick(curves.losses, loss_keys, 'loss')
     if metric_keys is None:
         metric_keys = [
-            k for k in curves.metrics
-            if k.split('/')[-1] in DEFAULT_METRIC_SUFFIXES
+            key for key in curves.metrics
+            if key.split('/')[-1] in DEFAULT_METRIC_SUFFIXES
         ] or None
     metrics = _pick(curves.metrics, metric_keys, 'metric')
     panels = [(keys, series, x_label, y_label)
@@ -163,8 +163,8 @@ def plot_curves(curves: Curves,
 
     fig = Figure(figsize=(6 * len(panels), 4.5), dpi=100)
     FigureCanvasAgg(fig)
-    for i, (keys, series, x_label, y_label) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
+    for index, (keys, series, x_label, y_label) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), index + 1)
         for key in keys:
             steps, values = series[key]
             marker = 'o' if len(steps) < 30 else None
