@@ -1,4 +1,5 @@
-"""Shared by the whole suite: the R50-FPN FCOS model config, to shrink.
+"""Shared by the whole suite: the R50-FPN FCOS model config, to shrink,
+and a tiny COCO-layout data set on disk.
 
 The tests' small detectors are ``configs/fcos_r50_fpn_1x_coco.py``'s model
 with narrower or shallower parts, so they follow the real config wherever
@@ -6,6 +7,7 @@ a test does not say otherwise.
 """
 import copy
 import functools
+import importlib.util
 import os.path as osp
 
 import pytest
@@ -13,6 +15,11 @@ from mmengine.config import Config
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
 R50_CONFIG = osp.join(REPO, 'configs', 'fcos_r50_fpn_1x_coco.py')
+
+_spec = importlib.util.spec_from_file_location(
+    'coco_tiny', osp.join(REPO, 'tests', 'test_datasets', 'coco_tiny.py'))
+coco_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(coco_tiny)
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,3 +52,15 @@ def r50_model_cfg(scope='', **parts):
 def r50_model():
     """:func:`r50_model_cfg` itself, for the conftests' small models."""
     return r50_model_cfg
+
+
+@pytest.fixture
+def coco_tiny_root(tmp_path):
+    """A COCO-layout data root with 2 train and 2 val images."""
+    return coco_tiny.make_coco_tiny(str(tmp_path / 'coco'))
+
+
+@pytest.fixture
+def coco_helper():
+    """The fixture-writing module (``write_json``, ``make_split``, ...)."""
+    return coco_tiny

@@ -81,7 +81,7 @@ def _default_work_dir(config_path: Optional[str]) -> str:
 
 def _set_work_dir(cfg: Config, work_dir: Optional[str],
                   config_path: Optional[str]) -> None:
-    # Command line > config > ./work_dirs/<config name>, as in mmdet.
+    # Command line > config > ./work_dirs/<config name>.
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:

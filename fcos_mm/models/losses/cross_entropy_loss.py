@@ -133,6 +133,6 @@ class CrossEntropyLoss(WeightedLoss):
                 cls_score, label.float(), pos_weight=class_weight,
                 reduction='none')
         if avg_factor is None and self.avg_non_ignore and reduction == 'mean':
-            # read back only here (a host-device sync), as mmdet does
+            # the one host read-back, only for avg_non_ignore
             avg_factor = valid.sum().item()
         return self.weight_reduce(loss, weight, reduction, avg_factor)

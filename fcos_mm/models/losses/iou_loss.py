@@ -54,6 +54,6 @@ class IoULoss(BoxIoULoss):
 
     def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
         """``(n,)`` loss of ``(n, 4)`` boxes and targets (the union's lower
-        bound is 1e-6 whatever ``eps``, as in mmdet)."""
+        bound is 1e-6 whatever ``eps``)."""
         ious = aligned_box_iou(pred, target, 'iou').clamp(min=self.eps)
         return _MODES[self.mode](ious)

@@ -165,8 +165,7 @@ class WeightedLoss(nn.Module):
         elif reduction == 'mean' and avg_factor is None:
             loss = loss.mean()
         elif reduction == 'mean':
-            # float32 eps as mmdet adds, so an avg_factor of 0 cannot divide
-            # by zero and the quotient matches mmdet's bit for bit.
+            # the float32 eps keeps an avg_factor of 0 from dividing by 0
             loss = loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss
 
