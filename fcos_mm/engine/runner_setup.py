@@ -20,15 +20,12 @@ from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
 def parse_tool_args(parser: argparse.ArgumentParser,
                     argv: Optional[Sequence[str]],
                     cfg_options_example: str) -> argparse.Namespace:
-    """Add the options both tools end with, parse ``argv`` and export
-    ``LOCAL_RANK`` (unless set) from ``--local-rank``.
-
-    The shared options: ``--cfg-options``, ``--launcher`` and
-    ``--local_rank`` / ``--local-rank`` (torch.distributed.launch passes the
-    latter, older versions the former).
+    """Add the options both tools end with (``--cfg-options``,
+    ``--launcher``, ``--local-rank`` or older launchers' ``--local_rank``),
+    parse ``argv`` and export ``LOCAL_RANK`` unless it is set.
 
     Args:
-        parser (argparse.ArgumentParser): The tool's parser, with its own
+        parser (argparse.ArgumentParser): The tool's parser, its own
             arguments added.
         argv (Sequence[str], optional): The arguments; None reads
             ``sys.argv``.
@@ -74,18 +71,14 @@ def build_runner(cfg: Config, launcher: str) -> Runner:
     return Runner.from_cfg(cfg)
 
 
-def _default_work_dir(config_path: Optional[str]) -> str:
-    name = osp.splitext(osp.basename(config_path or 'fcos_mm'))[0]
-    return osp.join('./work_dirs', name)
-
-
 def _set_work_dir(cfg: Config, work_dir: Optional[str],
                   config_path: Optional[str]) -> None:
     # Command line > config > ./work_dirs/<config name>.
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = _default_work_dir(config_path)
+        name = osp.splitext(osp.basename(config_path or 'fcos_mm'))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
 
 
 def enable_amp(cfg: Config) -> str:
@@ -187,12 +180,9 @@ def setup_train_cfg(cfg: Config,
                 '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size='
                 'N) in the config: the total batch size its lr is set for.')
         cfg.auto_scale_lr.enable = True
-    if resume == 'auto':
+    if resume is not None:
         cfg.resume = True
-        cfg.load_from = None
-    elif resume is not None:
-        cfg.resume = True
-        cfg.load_from = resume
+        cfg.load_from = None if resume == 'auto' else resume
     return cfg
 
 

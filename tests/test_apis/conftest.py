@@ -20,9 +20,7 @@ def tiny_config(r50_model, score_thr=0.0):
     ]
     model = r50_model(
         data_preprocessor=dict(
-            mean=[100.0, 110.0, 120.0],
-            std=[50.0, 50.0, 50.0],
-            bgr_to_rgb=False),
+            mean=[100.0, 110.0, 120.0], std=[50.0, 50.0, 50.0]),
         backbone=dict(
             depth=18,
             base_channels=8,

@@ -59,17 +59,17 @@ class CrossEntropyLoss(WeightedLoss):
                 "fcos_mm's CrossEntropyLoss has no mask form; use "
                 "type='mmdet.CrossEntropyLoss' for use_mask=True")
         super().__init__(reduction, loss_weight)
-        self.use_sigmoid = use_sigmoid
-        self.use_mask = use_mask
-        self.class_weight = class_weight
-        self.ignore_index = ignore_index
-        self.avg_non_ignore = avg_non_ignore
         if (ignore_index is not None and not avg_non_ignore
                 and reduction == 'mean'):
             warnings.warn('CrossEntropyLoss: with ignore_index set and '
                           'avg_non_ignore=False the mean also counts the '
                           'ignored elements; set avg_non_ignore=True to '
                           "average as torch's cross_entropy does.")
+        self.use_sigmoid = use_sigmoid
+        self.use_mask = use_mask
+        self.class_weight = class_weight
+        self.ignore_index = ignore_index
+        self.avg_non_ignore = avg_non_ignore
 
     def extra_repr(self) -> str:
         """Show the options in the module's repr."""

@@ -61,8 +61,6 @@ def aligned_box_iou(pred: Tensor,
     if pred.dtype == torch.float16:
         return aligned_box_iou(pred.float(), target.float(), mode,
                                eps).half()
-    if mode not in ('iou', 'giou'):
-        raise ValueError(f"mode must be 'iou' or 'giou', got {mode!r}")
     if pred.shape != target.shape or pred.size(-1) != 4:
         raise ValueError(
             f'pred and target must both be (n, 4) boxes, got '
