@@ -8,15 +8,14 @@ Prints the COCO bbox table (CocoMetric) at the end. CHECKPOINT may be an
 ONNX file from tools/deployment/pytorch2onnx.py (run by onnxruntime).
 """
 import argparse
-import os
-
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
-from fcos_mm.engine import prepare_launch, setup_test_cfg
-from fcos_mm.utils import register_all_modules
+from fcos_mm.engine.runner_setup import (
+    build_runner,
+    load_tool_config,
+    parse_tool_args,
+    setup_test_cfg,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,19 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='CPU: bf16 autocast + channels_last where the CPU has bf16 '
         'matrix units (else fp32, with a note why) and BatchNorm folding; '
         'CUDA: fp16 autocast')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=2')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    args = parse_tool_args(parser, argv, 'test_dataloader.batch_size=2')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must end in .pkl or .pickle, got {args.out}')
     return args
@@ -59,11 +46,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    register_all_modules(init_default_scope=False)
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     setup_test_cfg(
         cfg,
         args.checkpoint,
@@ -71,12 +54,7 @@ def main(argv=None) -> None:
         work_dir=args.work_dir,
         show_dir=args.show_dir,
         amp=args.amp)
-    prepare_launch(cfg, args.launcher)
-
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, args.launcher)
     if args.out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(

@@ -7,15 +7,14 @@
 Multi-GPU / multi-process: tools/dist_train.sh or tools/slurm_train.sh.
 """
 import argparse
-import os
-
-from mmengine.config import Config, DictAction
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
-from fcos_mm.engine import prepare_launch, setup_train_cfg
-from fcos_mm.utils import register_all_modules
+from fcos_mm.engine.runner_setup import (
+    build_runner,
+    load_tool_config,
+    parse_tool_args,
+    setup_train_cfg,
+)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -39,30 +38,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         const='auto',
         help='resume from PATH, or without a value from the latest '
         'checkpoint in the work dir')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.backbone.init_cfg=None')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    # torch.distributed.launch passes --local-rank (older: --local_rank).
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    return parse_tool_args(parser, argv, 'model.backbone.init_cfg=None')
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    register_all_modules(init_default_scope=False)
-
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     setup_train_cfg(
         cfg,
         config_path=args.config,
@@ -70,13 +51,7 @@ def main(argv=None) -> None:
         amp=args.amp,
         resume=args.resume,
         auto_scale_lr=args.auto_scale_lr)
-    prepare_launch(cfg, args.launcher)
-
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.train()
+    build_runner(cfg, args.launcher).train()
 
 
 if __name__ == '__main__':

@@ -1,30 +1,84 @@
 """Turn the command-line options of tools/train.py and tools/test.py into
 config changes, so the tools stay a few lines and the logic is tested here.
 """
+import argparse
 import logging
+import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
 from fcos_mm.registry import SCOPE
 from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
 
 
-def _default_work_dir(config_path: Optional[str]) -> str:
-    name = osp.splitext(osp.basename(config_path or 'fcos_mm'))[0]
-    return osp.join('./work_dirs', name)
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]],
+                    cfg_options_example: str) -> argparse.Namespace:
+    """Add the options both tools end with (``--cfg-options``,
+    ``--launcher``, ``--local-rank`` or older launchers' ``--local_rank``),
+    parse ``argv`` and export ``LOCAL_RANK`` unless it is set.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser, its own
+            arguments added.
+        argv (Sequence[str], optional): The arguments; None reads
+            ``sys.argv``.
+        cfg_options_example (str): A ``KEY=VALUE`` for ``--cfg-options``'s
+            help.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+    """
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help=f'override config settings, e.g. {cfg_options_example}')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def load_tool_config(args: argparse.Namespace) -> Config:
+    """Register our modules (not the default scope: the config sets it),
+    load ``args.config`` and merge ``args.cfg_options`` into it."""
+    from fcos_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def build_runner(cfg: Config, launcher: str) -> Runner:
+    """:func:`prepare_launch`, then the config's runner (``runner_type``,
+    else mmengine's :class:`Runner`)."""
+    prepare_launch(cfg, launcher)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
 
 
 def _set_work_dir(cfg: Config, work_dir: Optional[str],
                   config_path: Optional[str]) -> None:
-    # Command line > config > ./work_dirs/<config name>, as in mmdet.
+    # Command line > config > ./work_dirs/<config name>.
     if work_dir is not None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = _default_work_dir(config_path)
+        name = osp.splitext(osp.basename(config_path or 'fcos_mm'))[0]
+        cfg.work_dir = osp.join('./work_dirs', name)
 
 
 def enable_amp(cfg: Config) -> str:
@@ -126,12 +180,9 @@ def setup_train_cfg(cfg: Config,
                 '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size='
                 'N) in the config: the total batch size its lr is set for.')
         cfg.auto_scale_lr.enable = True
-    if resume == 'auto':
+    if resume is not None:
         cfg.resume = True
-        cfg.load_from = None
-    elif resume is not None:
-        cfg.resume = True
-        cfg.load_from = resume
+        cfg.load_from = None if resume == 'auto' else resume
     return cfg
 
 

@@ -1,6 +1,7 @@
 """Shared by the deployment tests: tiny FCOS detectors with random weights
 whose scores are spread out (so that few are tied), and a comparison of
 exported detections with PyTorch's."""
+import functools
 from types import SimpleNamespace
 
 import pytest
@@ -12,67 +13,50 @@ from fcos_mm.registry import MODELS
 CLASSES = ('square', 'disc', 'triangle')
 
 
-def tiny_model_cfg(norm_on_bbox=True,
+def tiny_model_cfg(r50_model,
+                   norm_on_bbox=True,
                    centerness_on_reg=True,
                    use_centerness=True,
                    score_thr=0.3,
                    nms_pre=60,
                    max_per_img=15):
-    """The demo's layout (R18, FPN P3-P7, GN head) at 8-16 channels."""
-    return dict(
-        type='FCOS',
+    """The demo's layout (R18, FPN P3-P7, GN head) at 8-16 channels: the
+    R50 config's model (``r50_model``, the fixture) shrunk."""
+    return r50_model(
         data_preprocessor=dict(
-            type='DetDataPreprocessor',
             mean=[123.675, 116.28, 103.53],
             std=[58.395, 57.12, 57.375],
-            bgr_to_rgb=True,
-            pad_size_divisor=32),
+            bgr_to_rgb=True),
         backbone=dict(
-            type='ResNet',
             depth=18,
             base_channels=8,
-            num_stages=4,
-            out_indices=(0, 1, 2, 3),
             frozen_stages=-1,
             norm_cfg=dict(type='BN', requires_grad=True),
             norm_eval=False,
             style='pytorch',
             init_cfg=None),
-        neck=dict(
-            type='FPN',
-            in_channels=[8, 16, 32, 64],
-            out_channels=16,
-            start_level=1,
-            add_extra_convs='on_output',
-            num_outs=5,
-            relu_before_extra_convs=True),
+        neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),
         bbox_head=dict(
-            type='FCOSHead',
             num_classes=len(CLASSES),
             in_channels=16,
             feat_channels=16,
             stacked_convs=2,
-            strides=[8, 16, 32, 64, 128],
             norm_cfg=dict(type='GN', num_groups=4, requires_grad=True),
             norm_on_bbox=norm_on_bbox,
             centerness_on_reg=centerness_on_reg,
             use_centerness=use_centerness,
             conv_bias=True),
         test_cfg=dict(
-            nms_pre=nms_pre,
-            min_bbox_size=0,
-            score_thr=score_thr,
-            nms=dict(type='nms', iou_threshold=0.5),
-            max_per_img=max_per_img))
+            nms_pre=nms_pre, score_thr=score_thr, max_per_img=max_per_img))
 
 
-def build_tiny_detector(seed=0, **kwargs):
+def build_tiny_detector(r50_model, seed=0, **kwargs):
     """A tiny FCOS in eval mode: Kaiming convs with random BatchNorm
     statistics, head convs of std 0.3 and zero class bias (scores around
     0.5, spread out)."""
     init_default_scope('fcos_mm')
     torch.manual_seed(seed)
-    model = MODELS.build(tiny_model_cfg(**kwargs))
+    model = MODELS.build(tiny_model_cfg(r50_model, **kwargs))
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.Conv2d):
@@ -94,9 +78,9 @@ def build_tiny_detector(seed=0, **kwargs):
 
 
 @pytest.fixture(scope='module')
-def tiny_detector():
+def tiny_detector(r50_model):
     """The factory :func:`build_tiny_detector`."""
-    return build_tiny_detector
+    return functools.partial(build_tiny_detector, r50_model)
 
 
 def assert_same_detections(reference, dets, labels, img_size):
@@ -136,10 +120,10 @@ def assert_same_detections(reference, dets, labels, img_size):
 
 
 @pytest.fixture(scope='module')
-def deploy():
+def deploy(r50_model):
     """The helpers above, for the test modules."""
     return SimpleNamespace(
         classes=CLASSES,
-        model_cfg=tiny_model_cfg,
-        build=build_tiny_detector,
+        model_cfg=functools.partial(tiny_model_cfg, r50_model),
+        build=functools.partial(build_tiny_detector, r50_model),
         assert_same=assert_same_detections)

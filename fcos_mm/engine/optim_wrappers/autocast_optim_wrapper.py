@@ -34,16 +34,13 @@ class AutocastOptimWrapper(OptimWrapper):
                  device_type: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        resolved = getattr(torch, dtype, None) if isinstance(dtype,
-                                                             str) else dtype
-        if not isinstance(resolved, torch.dtype):
+        self.cast_dtype = getattr(torch, dtype, None) if isinstance(
+            dtype, str) else dtype
+        if not isinstance(self.cast_dtype, torch.dtype):
             raise TypeError(f'dtype must name a torch dtype, e.g. '
                             f"'bfloat16', but got {dtype!r}")
-        dtype = resolved
-        if device_type is None:
-            device_type = 'cuda' if torch.cuda.is_available() else 'cpu'
-        self.cast_dtype = dtype
-        self.device_type = device_type
+        self.device_type = device_type or (
+            'cuda' if torch.cuda.is_available() else 'cpu')
 
     @contextmanager
     def optim_context(self, model: nn.Module):

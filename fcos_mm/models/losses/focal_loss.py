@@ -1,14 +1,20 @@
-"""Sigmoid focal loss (Lin et al., ICCV 2017), numerically mmdet 3.3's."""
-from typing import Optional, Union
+"""Sigmoid focal loss (Lin et al., ICCV 2017), numerically mmdet 3.3's.
 
-import torch
-import torch.nn as nn
+Differences from mmdet:
+    * Only the sigmoid form exists (``use_sigmoid=False`` is a ValueError,
+      not a NotImplementedError at the first forward).
+    * Class indices go through mmcv's fused op whenever the logits are on
+      CUDA, as in mmdet; elsewhere they become one-hot by a comparison
+      rather than ``F.one_hot`` (no host read-back), same numbers.
+"""
+from typing import Optional, Tuple
+
 import torch.nn.functional as F
 from torch import Tensor
 
 from fcos_mm.registry import MODELS
 
-from .utils import broadcast_weight, check_reduction, weight_reduce_loss
+from .utils import WeightedLoss, onehot_labels
 
 
 def sigmoid_focal_loss(pred: Tensor,
@@ -46,16 +52,11 @@ def sigmoid_focal_loss(pred: Tensor,
 
 
 @MODELS.register_module()
-class FocalLoss(nn.Module):
-    """Sigmoid focal loss with mmdet's interface and numbers.
-
-    Class-index targets on CUDA go through mmcv's fused
-    ``sigmoid_focal_loss`` op (as mmdet does); everything else, CPU included,
-    through :func:`sigmoid_focal_loss` on one-hot targets.
+class FocalLoss(WeightedLoss):
+    """Sigmoid focal loss with mmdet's interface.
 
     Args:
-        use_sigmoid (bool): Must be True: only the sigmoid form exists.
-            Defaults to True.
+        use_sigmoid (bool): Must be True. Defaults to True.
         gamma (float): Focusing exponent. Defaults to 2.0.
         alpha (float): Weight of the positives. Defaults to 0.25.
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
@@ -72,25 +73,18 @@ class FocalLoss(nn.Module):
                  reduction: str = 'mean',
                  loss_weight: float = 1.0,
                  activated: bool = False) -> None:
-        super().__init__()
         if use_sigmoid is not True:
             raise ValueError('FocalLoss: only the sigmoid focal loss exists '
                              '(use_sigmoid=True)')
-        check_reduction(reduction)
+        super().__init__(reduction, loss_weight)
         self.use_sigmoid = use_sigmoid
         self.gamma = gamma
         self.alpha = alpha
-        self.reduction = reduction
-        self.loss_weight = loss_weight
         self.activated = activated
 
-    def forward(self,
-                pred: Tensor,
-                target: Tensor,
-                weight: Optional[Tensor] = None,
-                avg_factor: Optional[Union[float, Tensor]] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
-        """Compute the loss.
+    def elementwise(self, pred: Tensor, target: Tensor,
+                    weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """``(n, C)`` loss and weight.
 
         Args:
             pred (Tensor): ``(n, C)`` logits (probabilities if
@@ -98,37 +92,23 @@ class FocalLoss(nn.Module):
             target (Tensor): ``(n,)`` class indices, ``C`` meaning
                 background, or ``(n, C)`` one-hot targets.
             weight (Tensor, optional): ``(n,)`` per sample or ``(n, C)``
-                weights. Defaults to None.
-            avg_factor (float or Tensor, optional): Divisor of the summed
-                loss for ``'mean'``. Defaults to None.
-            reduction_override (str, optional): Overrides ``reduction``.
-                Defaults to None.
-
-        Returns:
-            Tensor: The loss, times ``loss_weight``.
+                weights.
         """
-        check_reduction(reduction_override)
-        reduction = reduction_override or self.reduction
-        if pred.dim() == target.dim() or self.activated:
-            loss = self._torch_loss(pred, target)
-        elif pred.is_cuda:
+        class_indices = pred.dim() != target.dim()
+        if class_indices and pred.is_cuda and not self.activated:
             from mmcv.ops import sigmoid_focal_loss as fused_focal_loss
             loss = fused_focal_loss(pred.contiguous(), target.contiguous(),
                                     self.gamma, self.alpha, None, 'none')
         else:
-            loss = self._torch_loss(pred, target)
-        if weight is not None:
-            weight = broadcast_weight(weight, loss)
-        return self.loss_weight * weight_reduce_loss(loss, weight, reduction,
-                                                     avg_factor)
-
-    def _torch_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        """Element-wise loss in pure torch; class indices become one-hot."""
-        if pred.dim() != target.dim():
-            # (n,) class indices to (n, C) one-hot; index C (background)
-            # gives the all-zero row. A comparison, not F.one_hot, which
-            # reads the indices' range back to the host.
-            classes = torch.arange(pred.size(1), device=target.device)
-            target = (target[:, None] == classes).long()
-        return sigmoid_focal_loss(pred, target, self.gamma, self.alpha,
-                                  self.activated)
+            if class_indices:
+                target = onehot_labels(target, pred.size(1))
+            loss = sigmoid_focal_loss(pred, target, self.gamma, self.alpha,
+                                      self.activated)
+        if weight is not None and weight.shape != loss.shape:
+            # per sample, or element-wise in another shape
+            if weight.numel() not in (loss.size(0), loss.numel()):
+                raise ValueError(
+                    f'weight of shape {tuple(weight.shape)} does not fit a '
+                    f'loss of shape {tuple(loss.shape)}')
+            weight = weight.view(loss.size(0), -1)
+        return loss, weight

@@ -1,12 +1,22 @@
-"""Shared pieces of the losses: weighting, reduction and aligned box IoU.
+"""What the losses share: the ``reduction`` / ``loss_weight`` base, weighting
+and reduction, class-index one-hot, aligned box IoU and the IoU-type base.
 
-They reproduce mmdet 3.3's ``weight_reduce_loss`` and ``bbox_overlaps(...,
-is_aligned=True)`` operation for operation, because our loss classes shadow
-mmdet's of the same name and must give the same numbers.
+Shapes: ``n`` predictions (points), ``C`` classes.
+
+Differences from mmdet:
+    * Our loss classes shadow mmdet 3.3's of the same names, so
+      :meth:`WeightedLoss.weight_reduce` and :func:`aligned_box_iou`
+      reproduce its ``weight_reduce_loss`` and ``bbox_overlaps(...,
+      is_aligned=True)`` operation for operation: the numbers are mmdet's.
+    * Float16 boxes are computed in float32, both of them (mmdet casts only
+      the prediction, so its target areas overflow above 65504 square
+      pixels; below that the numbers agree).
+    * Bad arguments raise a ValueError that names them, where mmdet asserts.
 """
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
+import torch.nn as nn
 from torch import Tensor
 
 _REDUCTIONS = ('none', 'mean', 'sum')
@@ -19,41 +29,15 @@ def check_reduction(reduction: Optional[str]) -> None:
                          f'got {reduction!r}')
 
 
-def weight_reduce_loss(loss: Tensor,
-                       weight: Optional[Tensor] = None,
-                       reduction: str = 'mean',
-                       avg_factor: Optional[Union[float, Tensor]] = None
-                       ) -> Tensor:
-    """Weight an element-wise loss and reduce it.
+def onehot_labels(labels: Tensor, num_classes: int) -> Tensor:
+    """``(n,)`` class indices to ``(n, C)`` one-hot (long).
 
-    Args:
-        loss (Tensor): Element-wise loss.
-        weight (Tensor, optional): Element-wise weight, broadcast against
-            ``loss``. Defaults to None.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
-        avg_factor (float or Tensor, optional): With ``reduction='mean'``,
-            the sum is divided by ``avg_factor`` instead of the number of
-            elements. Defaults to None.
-
-    Returns:
-        Tensor: The reduced loss (or the weighted loss for ``'none'``).
+    An index outside ``[0, C)`` (background, ignored) gives an all-zero row.
+    A comparison, not ``F.one_hot``, which reads the indices' range back to
+    the host.
     """
-    if weight is not None:
-        loss = loss * weight
-    if avg_factor is None:
-        if reduction == 'mean':
-            return loss.mean()
-        if reduction == 'sum':
-            return loss.sum()
-        return loss
-    if reduction == 'mean':
-        # float32 eps as mmdet adds, so an avg_factor of 0 cannot divide by
-        # zero and the quotient matches mmdet's bit for bit.
-        return loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
-    if reduction == 'none':
-        return loss
-    raise ValueError('avg_factor can not be used with reduction="sum"')
+    classes = torch.arange(num_classes, device=labels.device)
+    return (labels[:, None] == classes).long()
 
 
 def aligned_box_iou(pred: Tensor,
@@ -72,15 +56,11 @@ def aligned_box_iou(pred: Tensor,
 
     Returns:
         Tensor: ``(n,)`` IoU (in ``[0, 1]``) or GIoU (in ``[-1, 1]``), in
-        ``pred``'s dtype. Float16 boxes are computed in float32, both of
-        them: mmdet casts only ``pred``, so its target areas overflow above
-        65504 square pixels; below that the numbers agree.
+        ``pred``'s dtype.
     """
     if pred.dtype == torch.float16:
         return aligned_box_iou(pred.float(), target.float(), mode,
                                eps).half()
-    if mode not in ('iou', 'giou'):
-        raise ValueError(f"mode must be 'iou' or 'giou', got {mode!r}")
     if pred.shape != target.shape or pred.size(-1) != 4:
         raise ValueError(
             f'pred and target must both be (n, 4) boxes, got '
@@ -102,52 +82,131 @@ def aligned_box_iou(pred: Tensor,
     return ious - (enclose - union) / enclose
 
 
-def broadcast_weight(weight: Tensor, loss: Tensor) -> Tensor:
-    """Shape a per-sample ``(n,)`` or flattened weight like ``loss``.
+class WeightedLoss(nn.Module):
+    """Base of the losses: ``reduction`` and ``loss_weight``, checked once,
+    and the forward of the losses called ``(pred, target, weight,
+    avg_factor, reduction_override)``; a subclass gives :meth:`elementwise`.
 
     Args:
-        weight (Tensor): ``(n,)`` per sample, ``loss``'s shape, or as many
-            elements as ``loss`` in another shape.
-        loss (Tensor): ``(n, C)`` element-wise loss.
-
-    Returns:
-        Tensor: ``weight`` viewed so it broadcasts against ``loss``.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
+            Defaults to ``'mean'``.
+        loss_weight (float): Factor on the loss. Defaults to 1.0.
     """
-    if weight.shape == loss.shape:
-        return weight
-    if weight.dim() == 1 and weight.size(0) == loss.size(0):
-        return weight.view(-1, 1)
-    if weight.numel() == loss.numel():
-        return weight.view(loss.size(0), -1)
-    raise ValueError(
-        f'weight of shape {tuple(weight.shape)} does not fit a loss of '
-        f'shape {tuple(loss.shape)}')
+
+    # The reductions for which, when no element has a positive weight,
+    # forward returns ``(pred * weight).sum()`` as mmdet's IoU and GIoU
+    # losses do: a zero that keeps the graph, rather than a loss that would
+    # divide by a zero avg_factor.
+    zero_weight_reductions: Tuple[str, ...] = ()
+
+    def __init__(self,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0) -> None:
+        super().__init__()
+        check_reduction(reduction)
+        self.reduction = reduction
+        self.loss_weight = loss_weight
+
+    def resolve_reduction(self, reduction_override: Optional[str]) -> str:
+        """``reduction_override`` (checked) if given, else ``reduction``."""
+        check_reduction(reduction_override)
+        return reduction_override or self.reduction
+
+    def elementwise(self, pred: Tensor, target: Tensor,
+                    weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """The element-wise loss and ``weight`` shaped to broadcast on it."""
+        raise NotImplementedError
+
+    def forward(self,
+                pred: Tensor,
+                target: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[Union[float, Tensor]] = None,
+                reduction_override: Optional[str] = None) -> Tensor:
+        """Compute the loss.
+
+        Args:
+            pred (Tensor): ``(n, C)`` logits or ``(n, 4)`` boxes (see the
+                subclass's :meth:`elementwise`).
+            target (Tensor): Targets of the ``n`` predictions.
+            weight (Tensor, optional): ``(n,)`` or element-wise weights.
+                Defaults to None.
+            avg_factor (float or Tensor, optional): Divisor of the summed
+                loss for ``'mean'``. Defaults to None.
+            reduction_override (str, optional): Overrides ``reduction``.
+                Defaults to None.
+
+        Returns:
+            Tensor: The loss, times ``loss_weight``.
+        """
+        reduction = self.resolve_reduction(reduction_override)
+        if (reduction in self.zero_weight_reductions and weight is not None
+                and not bool((weight > 0).any())):
+            if pred.dim() == weight.dim() + 1:
+                weight = weight.unsqueeze(1)
+            return (pred * weight).sum()
+        loss, weight = self.elementwise(pred, target, weight)
+        return self.weight_reduce(loss, weight, reduction, avg_factor)
+
+    def weight_reduce(self, loss: Tensor, weight: Optional[Tensor],
+                      reduction: str,
+                      avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
+        """Weight the element-wise ``loss``, reduce it (``'mean'`` divides
+        the sum by ``avg_factor`` when given) and scale by ``loss_weight``.
+        """
+        if weight is not None:
+            loss = loss * weight
+        if reduction == 'sum' and avg_factor is not None:
+            raise ValueError('avg_factor can not be used with reduction="sum"')
+        if reduction == 'sum':
+            loss = loss.sum()
+        elif reduction == 'mean' and avg_factor is None:
+            loss = loss.mean()
+        elif reduction == 'mean':
+            # the float32 eps keeps an avg_factor of 0 from dividing by 0
+            loss = loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
+        return self.loss_weight * loss
 
 
-def box_loss_weight(pred: Tensor,
-                    weight: Optional[Tensor]) -> Optional[Tensor]:
-    """Reduce an ``(n, 4)`` weight to the ``(n,)`` of a per-box loss."""
-    if weight is not None and weight.dim() > 1:
-        if weight.shape != pred.shape:
-            raise ValueError(
-                f'weight of shape {tuple(weight.shape)} fits neither the '
-                f'boxes {tuple(pred.shape)} nor one weight per box')
-        weight = weight.mean(-1)
-    return weight
+class BoxIoULoss(WeightedLoss):
+    """Base of :class:`IoULoss` and :class:`GIoULoss`, which differ only in
+    :meth:`box_loss` (and :attr:`zero_weight_reductions`).
 
-
-def all_zero_weight_loss(pred: Tensor,
-                         weight: Optional[Tensor],
-                         reduction: Optional[str] = None) -> Optional[Tensor]:
-    """A zero loss that keeps the graph when no box has positive weight.
-
-    mmdet returns ``(pred * weight).sum()`` then, instead of a loss that
-    would divide by a zero ``avg_factor``; we do the same for equal numbers.
-    Like mmdet's IoULoss (not its GIoULoss), pass ``reduction`` to keep the
-    element-wise loss for ``'none'``.
+    Args:
+        eps (float): Used by :meth:`box_loss` (see the subclass).
+            Defaults to 1e-6.
+        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
+            Defaults to ``'mean'``.
+        loss_weight (float): Factor on the loss. Defaults to 1.0.
     """
-    if weight is None or reduction == 'none' or bool((weight > 0).any()):
-        return None
-    if pred.dim() == weight.dim() + 1:
-        weight = weight.unsqueeze(1)
-    return (pred * weight).sum()
+
+    zero_weight_reductions = ('mean', 'sum')
+
+    def __init__(self,
+                 eps: float = 1e-6,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0) -> None:
+        super().__init__(reduction, loss_weight)
+        self.eps = eps
+
+    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
+        """``(n,)`` loss of ``(n, 4)`` boxes against ``(n, 4)`` targets."""
+        raise NotImplementedError
+
+    def elementwise(self, pred: Tensor, target: Tensor,
+                    weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """``(n,)`` loss and weight.
+
+        Args:
+            pred (Tensor): ``(n, 4)`` predicted boxes ``(x1, y1, x2, y2)``.
+            target (Tensor): ``(n, 4)`` target boxes.
+            weight (Tensor, optional): ``(n,)`` or ``(n, 4)`` weights; the
+                latter are averaged per box.
+        """
+        if weight is not None and weight.dim() > 1:
+            if weight.shape != pred.shape:
+                raise ValueError(
+                    f'weight of shape {tuple(weight.shape)} fits neither the '
+                    f'boxes {tuple(pred.shape)} nor one weight per box')
+            weight = weight.mean(-1)
+        return self.box_loss(pred, target), weight

@@ -1,0 +1,66 @@
+"""Shared by the whole suite: the R50-FPN FCOS model config, to shrink,
+and a tiny COCO-layout data set on disk.
+
+The tests' small detectors are ``configs/fcos_r50_fpn_1x_coco.py``'s model
+with narrower or shallower parts, so they follow the real config wherever
+a test does not say otherwise.
+"""
+import copy
+import functools
+import importlib.util
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+REPO = osp.abspath(osp.join(osp.dirname(__file__), '..'))
+R50_CONFIG = osp.join(REPO, 'configs', 'fcos_r50_fpn_1x_coco.py')
+
+_spec = importlib.util.spec_from_file_location(
+    'coco_tiny', osp.join(REPO, 'tests', 'test_datasets', 'coco_tiny.py'))
+coco_tiny = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(coco_tiny)
+
+
+@functools.lru_cache(maxsize=None)
+def _r50_model() -> dict:
+    return Config.fromfile(R50_CONFIG).model.to_dict()
+
+
+def r50_model_cfg(scope='', **parts):
+    """The R50 config's ``model`` dict with each part updated.
+
+    Args:
+        scope (str): Prefix of the detector's, preprocessor's, backbone's,
+            neck's and head's types, e.g. ``'mmdet.'`` for mmdet's FCOS.
+        **parts (dict): Keys to set in the part of that name, e.g.
+            ``backbone=dict(depth=18)``.
+
+    Returns:
+        dict: A fresh copy.
+    """
+    model = copy.deepcopy(_r50_model())
+    for name, update in parts.items():
+        model[name].update(update)
+    model['type'] = scope + model['type']
+    for name in ('data_preprocessor', 'backbone', 'neck', 'bbox_head'):
+        model[name]['type'] = scope + model[name]['type']
+    return model
+
+
+@pytest.fixture(scope='session')
+def r50_model():
+    """:func:`r50_model_cfg` itself, for the conftests' small models."""
+    return r50_model_cfg
+
+
+@pytest.fixture
+def coco_tiny_root(tmp_path):
+    """A COCO-layout data root with 2 train and 2 val images."""
+    return coco_tiny.make_coco_tiny(str(tmp_path / 'coco'))
+
+
+@pytest.fixture
+def coco_helper():
+    """The fixture-writing module (``write_json``, ``make_split``, ...)."""
+    return coco_tiny
