@@ -72,6 +72,8 @@ from torch import Tensor
 
 from fcos_mm.registry import TASK_UTILS
 
+from ...utils import check_ground_truth
+
 #: mmdet's "no box" area sentinel (``fcos_head.INF``); kept for exactness.
 INF = 1e8
 
@@ -261,8 +263,10 @@ class FCOSPointAssigner:
                 ``y2 < y1``, or whose label is outside ``[0, num_classes)``;
                 the message names the level, or the image and the box.
         """
-        self._check_shapes(points, strides, batch_gt_bboxes, batch_gt_labels,
-                           featmap_sizes)
+        self._check_levels(points, strides, featmap_sizes)
+        if validate:
+            check_ground_truth(batch_gt_bboxes, batch_gt_labels, num_classes,
+                               points=points)
         num_imgs = len(batch_gt_bboxes)
         all_points = torch.cat(points)  # (P, 2)
         num_points = all_points.size(0)
@@ -272,9 +276,6 @@ class FCOSPointAssigner:
         labels_of_box = torch.cat(
             [g.to(device) for g in batch_gt_labels]
             or [torch.zeros(0, dtype=torch.long, device=device)])  # (B,)
-        if validate:
-            self._check_values(all_points, points, boxes, labels_of_box,
-                               batch_gt_bboxes, num_classes)
         # mmdet subtracts points from boxes with type promotion; box-only
         # quantities (areas, centre regions) stay in the boxes' dtype.
         dtype = torch.promote_types(all_points.dtype, boxes.dtype)
@@ -576,14 +577,12 @@ class FCOSPointAssigner:
         return (torch.minimum(cols, tables.last_col),
                 torch.minimum(rows, tables.last_row))
 
-    def _check_shapes(self, points: List[Tensor], strides: Sequence[int],
-                      batch_gt_bboxes: Sequence[Tensor],
-                      batch_gt_labels: Sequence[Tensor],
+    def _check_levels(self, points: List[Tensor], strides: Sequence[int],
                       featmap_sizes: Optional[Sequence[Tuple[int, int]]]
                       ) -> None:
-        """Raise a ValueError naming the level or image of a bad shape.
+        """Raise a ValueError naming the level of a bad shape or dtype.
 
-        Only shapes and dtypes: nothing here reads a tensor's values.
+        Nothing here reads a tensor's values.
         """
         name = type(self).__name__
         if not len(points) == len(strides) == len(self.regress_ranges):
@@ -608,69 +607,3 @@ class FCOSPointAssigner:
         if featmap_sizes is not None and len(featmap_sizes) != len(points):
             raise ValueError(f'{name}: {len(featmap_sizes)} featmap_sizes for '
                              f'{len(points)} point levels')
-        if len(batch_gt_bboxes) != len(batch_gt_labels):
-            raise ValueError(f'{name}: {len(batch_gt_bboxes)} images of boxes '
-                             f'but {len(batch_gt_labels)} of labels')
-        for img, (boxes, labels) in enumerate(
-                zip(batch_gt_bboxes, batch_gt_labels)):
-            where = f'{name}: image {img}: ' if len(batch_gt_bboxes) > 1 \
-                else f'{name}: '
-            if (boxes.dim() != 2 or boxes.size(1) != 4
-                    or not boxes.is_floating_point()):
-                raise ValueError(
-                    f'{where}gt_bboxes must be a float (G, 4) tensor, got '
-                    f'{boxes.dtype} of shape {tuple(boxes.shape)}')
-            if boxes.dtype != batch_gt_bboxes[0].dtype:
-                raise ValueError(f'{where}gt_bboxes is {boxes.dtype} but '
-                                 f'image 0 has {batch_gt_bboxes[0].dtype}')
-            if (labels.dim() != 1 or labels.size(0) != boxes.size(0)
-                    or labels.is_floating_point()):
-                raise ValueError(
-                    f'{where}gt_labels must be an integer ({boxes.size(0)},) '
-                    f'tensor to match gt_bboxes, got {labels.dtype} of shape '
-                    f'{tuple(labels.shape)}')
-
-    def _check_values(self, all_points: Tensor, points: List[Tensor],
-                      boxes: Tensor, labels: Tensor,
-                      batch_gt_bboxes: Sequence[Tensor],
-                      num_classes: int) -> None:
-        """One synchronisation for the batch; names the first bad item.
-
-        Args:
-            all_points (Tensor): ``(P, 2)`` points of all levels.
-            points (list[Tensor]): The same per level, to name a level.
-            boxes (Tensor): ``(B, 4)`` boxes of all images.
-            labels (Tensor): ``(B,)`` their labels.
-            batch_gt_bboxes (Sequence[Tensor]): Per image boxes, to name an
-                image.
-            num_classes (int): Number of classes.
-        """
-        name = type(self).__name__
-        bad_box = ~torch.isfinite(boxes).all(1)
-        bad_box |= boxes[:, 2] < boxes[:, 0]
-        bad_box |= boxes[:, 3] < boxes[:, 1]
-        bad_label = (labels < 0) | (labels >= num_classes)
-        if not bool(bad_box.any() | bad_label.any()
-                    | ~torch.isfinite(all_points).all()):
-            return
-        for lvl, pts in enumerate(points):
-            if not bool(torch.isfinite(pts).all()):
-                raise ValueError(
-                    f'{name}: points[{lvl}] has non-finite coordinates')
-        start = 0
-        for img, img_boxes in enumerate(batch_gt_bboxes):
-            where = (f'{name}: image {img}: '
-                     if len(batch_gt_bboxes) > 1 else f'{name}: ')
-            stop = start + img_boxes.size(0)
-            for mask, what in (
-                (bad_box[start:stop], lambda i: (
-                    f'gt_bboxes[{i}] = {boxes[start + i].tolist()} is not a '
-                    'finite (x1, y1, x2, y2) box with x1 <= x2 and y1 <= '
-                    'y2')),
-                (bad_label[start:stop], lambda i: (
-                    f'gt_labels[{i}] = {int(labels[start + i])} is outside '
-                    f'[0, num_classes={num_classes})')),
-            ):
-                if bool(mask.any()):
-                    raise ValueError(where + what(int(mask.nonzero()[0, 0])))
-            start = stop
