@@ -39,7 +39,7 @@ Differences from the PyTorch path
   ``min_bbox_size`` is tested in input pixels here.
 * Soft-NMS and other NMS types are not exported (an error says so).
 """
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn

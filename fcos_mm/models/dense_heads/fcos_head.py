@@ -7,46 +7,37 @@ Shape shorthand
 * ``L``: pyramid levels; level ``l`` has an ``H_l x W_l`` grid of stride
   ``s_l``. ``P = sum_l H_l * W_l``: points of one image, levels concatenated
   level-major, row-major inside a level.
-
-Tensor names
-------------
 * ``cls_scores``: per level ``(N, C, H_l, W_l)`` logits; flattened
-  ``(N, P, C)``.
+  ``(N, P, C)``. ``centernesses``: per level ``(N, 1, H_l, W_l)`` logits.
 * ``bbox_preds``: per level ``(N, 4, H_l, W_l)`` distances ``(l, t, r, b)``
   from the point to the box sides, **in pixels**; flattened ``(N, P, 4)``.
-* ``centernesses``: per level ``(N, 1, H_l, W_l)`` logits, None without
-  center-ness; flattened ``(N, P)``.
-* ``points``: per level ``(H_l * W_l, 2)`` point coordinates ``(x, y)``;
-  ``(P, 2)`` once concatenated.
-* ``labels``: ``(N, P)`` class of each point, ``C`` for background.
-* ``bbox_targets``: ``(N, P, 4)`` ``(l, t, r, b)`` pixel distances from each
-  point to its assigned box.
+* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``; ``(P,
+  2)`` once concatenated.
+* ``labels``: ``(N, P)`` class of each point, ``C`` for background;
+  ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from
+  each point to its assigned box.
 
 Differences from mmdet
 ----------------------
 * Distances are pixels in training and at test time alike: with
-  ``norm_on_bbox`` the head predicts ``ReLU(s * x) * stride`` in
-  :meth:`FCOSHead.forward_single`, the one place where strides enter the
-  box computation. mmdet divides the targets by the stride in training and
-  multiplies predictions only in eval mode. The IoU/GIoU losses and the
-  center-ness targets are invariant to that common scale, so the losses
-  equal mmdet's up to float rounding; a distance loss such as L1 would see
-  pixels where mmdet's sees strides.
-* Which point learns which box is decided by the assigner
-  (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER` when absent), not by
-  the head, so ``regress_ranges``, ``center_sampling`` and
-  ``center_sample_radius`` belong to the assigner config
-  (:func:`_assigner_cfg` translates them when given to the head).
+  ``norm_on_bbox`` :meth:`FCOSHead.forward_single` multiplies
+  ``ReLU(s * x)`` by the stride, the one place where strides enter the box
+  computation, where mmdet divides the targets by the stride in training.
+  IoU/GIoU losses and center-ness targets are invariant to that common
+  scale, so the losses equal mmdet's up to float rounding (a distance loss
+  such as L1 would see pixels where mmdet's sees strides).
+* The assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER` when
+  absent) decides which point learns which box, so ``regress_ranges``,
+  ``center_sampling`` and ``center_sample_radius`` are its options
+  (:func:`_assigner_cfg` moves them there when given to the head).
 * ``forward`` returns ``(cls_scores, bbox_preds, centernesses)`` whatever
-  the config (``centernesses`` None with ``use_centerness=False``, the
+  the config; ``centernesses`` is None with ``use_centerness=False`` (the
   'None' row of the paper's Table 4: no center-ness loss, the box loss a
-  plain mean over the positives, test scores the classification scores).
-* Ground truth is checked once (:func:`check_ground_truth`), naming the
-  image and the box; post-processing is batched over images
-  (:class:`BatchedPredictMixin`).
+  plain mean over the positives, test scores the class scores alone).
+* Ground truth is checked once (:func:`check_ground_truth`); post-processing
+  is batched over images (:class:`BatchedPredictMixin`).
 """
 import copy
-import inspect
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -54,6 +45,7 @@ import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule, Scale
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.models.utils import multi_apply
 from mmdet.structures.bbox import get_box_tensor
 from mmdet.utils import (
     ConfigType,
@@ -80,21 +72,15 @@ DEFAULT_ASSIGNER = dict(
     center_sample_radius=1.5)
 
 #: Parameter names of the checkpoints of mmdet < 2.x (``fcos_cls`` ...).
-_LEGACY_PREDICTORS = {
-    'fcos_cls': 'conv_cls',
-    'fcos_reg': 'conv_reg',
-    'fcos_centerness': 'conv_centerness'
-}
+_LEGACY_PREDICTORS = dict(fcos_cls='conv_cls', fcos_reg='conv_reg',
+                          fcos_centerness='conv_centerness')
 
 
 def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
     """``train_cfg.assigner`` (:data:`DEFAULT_ASSIGNER` when absent) with
-    the assigner options mmdet's FCOSHead takes as head kwargs moved in.
-
-    Those kwargs (``regress_ranges``, ``center_sampling``,
-    ``center_sample_radius``) are deprecated: a DeprecationWarning says so,
-    and a ValueError refuses one also set in ``train_cfg.assigner``.
-    """
+    the assigner options that mmdet's FCOSHead takes as head kwargs
+    (``regress_ranges``, ``center_sampling``, ``center_sample_radius``)
+    moved in: deprecated, and refused when also set in the assigner."""
     given = (train_cfg or {}).get('assigner') or {}
     moved = {key: val for key, val in head_kwargs.items() if val is not None}
     clash = sorted(key for key in moved if key in given)
@@ -117,13 +103,10 @@ def _tower(in_channels: int, feat_channels: int, num_convs: int,
     return nn.ModuleList(
         ConvModule(
             in_channels if conv_idx == 0 else feat_channels,
-            feat_channels,
-            3,
-            padding=1,
+            feat_channels, 3, padding=1,
             conv_cfg=dict(type='DCNv2') if dcn_on_last_conv
             and conv_idx == num_convs - 1 else conv_cfg,
-            norm_cfg=norm_cfg,
-            bias=bias) for conv_idx in range(num_convs))
+            norm_cfg=norm_cfg, bias=bias) for conv_idx in range(num_convs))
 
 
 @MODELS.register_module()
@@ -140,49 +123,40 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         num_classes (int): Number of object classes (no background).
         in_channels (int): Channels of each input feature map.
         feat_channels (int): Channels of the tower convs. Defaults to 256.
-        stacked_convs (int): Convs in each of the two towers.
-            Defaults to 4.
-        strides (Sequence[int]): Stride of each level, in pixels.
-            Defaults to (4, 8, 16, 32, 64) as mmdet's (FCOS configs give
-            (8, 16, 32, 64, 128)).
+        stacked_convs (int): Convs in each of the two towers. Defaults to 4.
+        strides (Sequence[int]): Stride of each level, in pixels. Defaults
+            to mmdet's (4, 8, 16, 32, 64); FCOS configs give 8 ... 128.
         dcn_on_last_conv (bool): Make the last conv of each tower a
             modulated deformable conv (mmcv's DCNv2). Defaults to False.
         conv_bias (bool or str): Bias of the tower convs; ``'auto'`` means
             no bias when there is a norm layer. Defaults to ``'auto'``.
         norm_on_bbox (bool): Predict ``ReLU(s * x) * stride`` instead of
             ``exp(s * x)``. Defaults to False.
-        centerness_on_reg (bool): Put center-ness on the regression tower
-            instead of the classification tower. Defaults to False.
-        use_centerness (bool): Whether there is a center-ness branch.
-            Defaults to True.
-        loss_cls (dict): Classification loss, sigmoid-based.
-            Defaults to a focal loss (gamma 2, alpha 0.25).
-        loss_bbox (dict): Loss on the decoded boxes (pixels). Defaults to
-            IoULoss.
-        loss_centerness (dict): Center-ness loss. Defaults to a binary
-            cross-entropy on logits.
+        centerness_on_reg (bool): Center-ness on the regression tower, not
+            the classification tower. Defaults to False.
+        use_centerness (bool): Have a center-ness branch. Defaults to True.
+        loss_cls (dict): Sigmoid classification loss. Defaults to focal.
+        loss_bbox (dict): Loss on the decoded boxes. Defaults to IoULoss.
+        loss_centerness (dict): Center-ness loss. Defaults to sigmoid BCE.
         bbox_coder (dict): Decodes distances at points into boxes.
-            Defaults to ``DistancePointBBoxCoder`` (clips to the image).
+            Defaults to ``DistancePointBBoxCoder``.
         prior_generator (dict): Point generator; ``strides`` is filled in.
             Defaults to ``MlvlPointGenerator`` with offset 0.5.
-        conv_cfg (dict, optional): Conv layer config of the towers.
+        conv_cfg (dict, optional): Conv config of the towers.
             Defaults to None.
-        norm_cfg (dict, optional): Norm layer config of the towers.
-            Defaults to GN with 32 groups.
+        norm_cfg (dict, optional): Norm config of the towers. Defaults to
+            GN with 32 groups.
         train_cfg (dict, optional): Training config; its ``assigner`` is
             built with ``TASK_UTILS``. Defaults to None.
         test_cfg (dict, optional): Post-processing config: ``nms_pre``,
             ``score_thr``, ``min_bbox_size``, ``nms``, ``max_per_img``.
             Defaults to None.
-        init_cfg (dict or list[dict]): Initialisation; by default normal
-            (std 0.01) convs and the focal prior (probability 0.01) on the
-            classification bias.
+        init_cfg (dict or list[dict]): Initialisation. Defaults to normal
+            convs (std 0.01), the focal prior 0.01 on ``conv_cls``.
         regress_ranges (Sequence[Tuple[float, float]], optional):
             Deprecated, see :func:`_assigner_cfg`. Defaults to None.
         center_sampling (bool, optional): Deprecated, as above.
-            Defaults to None.
         center_sample_radius (float, optional): Deprecated, as above.
-            Defaults to None.
     """
 
     def __init__(self,
@@ -197,15 +171,11 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                  centerness_on_reg: bool = False,
                  use_centerness: bool = True,
                  loss_cls: ConfigType = dict(
-                     type='FocalLoss',
-                     use_sigmoid=True,
-                     gamma=2.0,
-                     alpha=0.25,
-                     loss_weight=1.0),
+                     type='FocalLoss', use_sigmoid=True, gamma=2.0,
+                     alpha=0.25, loss_weight=1.0),
                  loss_bbox: ConfigType = dict(type='IoULoss', loss_weight=1.0),
                  loss_centerness: ConfigType = dict(
-                     type='CrossEntropyLoss',
-                     use_sigmoid=True,
+                     type='CrossEntropyLoss', use_sigmoid=True,
                      loss_weight=1.0),
                  bbox_coder: ConfigType = dict(type='DistancePointBBoxCoder'),
                  prior_generator: ConfigType = dict(
@@ -216,14 +186,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  init_cfg: MultiConfig = dict(
-                     type='Normal',
-                     layer='Conv2d',
-                     std=0.01,
-                     override=dict(
-                         type='Normal',
-                         name='conv_cls',
-                         std=0.01,
-                         bias_prob=0.01)),
+                     type='Normal', layer='Conv2d', std=0.01,
+                     override=dict(type='Normal', name='conv_cls', std=0.01,
+                                   bias_prob=0.01)),
                  regress_ranges: Optional[Sequence[Tuple[float,
                                                          float]]] = None,
                  center_sampling: Optional[bool] = None,
@@ -258,21 +223,15 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             self.bbox_coder = TASK_UTILS.build(bbox_coder)
             self.prior_generator = TASK_UTILS.build(prior_generator)
             self.assigner = TASK_UTILS.build(
-                _assigner_cfg(
-                    train_cfg,
-                    regress_ranges=regress_ranges,
-                    center_sampling=center_sampling,
-                    center_sample_radius=center_sample_radius))
-        params = inspect.signature(
-            getattr(self.assigner, 'assign_batch', lambda: None)).parameters
-        if not {'points', 'strides', 'batch_gt_bboxes'} <= set(params):
+                _assigner_cfg(train_cfg, regress_ranges=regress_ranges,
+                              center_sampling=center_sampling,
+                              center_sample_radius=center_sample_radius))
+        if not hasattr(self.assigner, 'assign_batch'):
             raise ValueError(
                 'FCOSHead: train_cfg.assigner must be a point assigner with '
-                'assign_batch(points, strides, batch_gt_bboxes, '
-                'batch_gt_labels, num_classes, featmap_sizes), such as '
-                f'FCOSPointAssigner; got {type(self.assigner).__name__}. '
-                '(mmdet 2.x FCOS configs carried an unused MaxIoUAssigner in '
-                'train_cfg: replace it.)')
+                'assign_batch, such as FCOSPointAssigner; got '
+                f'{type(self.assigner).__name__} (mmdet 2.x FCOS configs '
+                'carried an unused MaxIoUAssigner there: replace it)')
         # one point per location, in the terms of mmdet's anchor heads
         self.num_base_priors = self.prior_generator.num_base_priors[0]
         tower = (in_channels, feat_channels, stacked_convs, conv_cfg,
@@ -301,30 +260,24 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       *args, **kwargs)
 
-
     def forward(
         self, x: Sequence[Tensor]
     ) -> Tuple[List[Tensor], List[Tensor], Optional[List[Tensor]]]:
         """Run the head on every level.
 
         Args:
-            x (Sequence[Tensor]): One ``(N, in_channels, H_l, W_l)`` feature
-                map per stride.
+            x (Sequence[Tensor]): Per level ``(N, in_channels, H_l, W_l)``.
 
         Returns:
-            tuple: ``(cls_scores, bbox_preds, centernesses)``, each a list
-            with one tensor per level (see the module docstring);
-            ``centernesses`` is None without center-ness.
+            tuple: Per level ``cls_scores``, ``bbox_preds`` and
+            ``centernesses`` (None without center-ness).
         """
         if len(x) != len(self.strides):
             raise ValueError(
                 f'FCOSHead got {len(x)} feature maps for '
                 f'{len(self.strides)} strides {self.strides}')
-        outs = [
-            self.forward_single(feat, scale, stride)
-            for feat, scale, stride in zip(x, self.scales, self.strides)
-        ]
-        cls_scores, bbox_preds, centernesses = (list(o) for o in zip(*outs))
+        cls_scores, bbox_preds, centernesses = multi_apply(
+            self.forward_single, x, self.scales, self.strides)
         return (cls_scores, bbox_preds,
                 centernesses if self.use_centerness else None)
 
@@ -338,9 +291,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             stride (int): The level's stride in pixels.
 
         Returns:
-            tuple: ``(N, C, H, W)`` class logits, ``(N, 4, H, W)`` float32
-            distances in pixels, ``(N, 1, H, W)`` center-ness logits (None
-            without center-ness).
+            tuple: ``(N, C, H, W)`` logits, ``(N, 4, H, W)`` float32 pixel
+            distances, ``(N, 1, H, W)`` center-ness logits or None.
         """
         cls_feat = x
         for layer in self.cls_convs:
@@ -371,14 +323,13 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_img_metas: List[dict],
         batch_gt_instances_ignore: OptInstanceList = None
     ) -> Dict[str, Tensor]:
-        """Compute the losses from the head's outputs.
+        """The losses, float32 under autocast too.
 
-        The focal loss runs over all points and is divided by the number of
-        positives; the box loss runs over the positives, weighted by their
-        center-ness targets and divided by their sum; the center-ness loss
-        runs over the positives, divided by their number. Both divisors are
-        averaged over distributed ranks. Predictions are cast to float32
-        first, so the losses are float32 under autocast too.
+        Classification over all points and center-ness over the positives,
+        both divided by the number of positives; the box loss over the
+        positives, weighted by their center-ness targets and divided by their
+        sum (by the number of positives without center-ness). Both divisors
+        are averaged over distributed ranks.
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
@@ -388,8 +339,7 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 ``(N, 1, H_l, W_l)``; None without center-ness.
             batch_gt_instances (list[InstanceData]): ``bboxes`` ``(G, 4)``
                 and ``labels`` ``(G,)`` of each image.
-            batch_img_metas (list[dict]): Meta information of each image
-                (``img_path`` / ``img_id`` name it in error messages).
+            batch_img_metas (list[dict]): Meta information of each image.
             batch_gt_instances_ignore (list[InstanceData], optional): Not
                 used, as in mmdet's FCOS. Defaults to None.
 
@@ -416,7 +366,6 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         num_pos = reduce_mean(
             torch.tensor(num_local_pos, dtype=torch.float,
                          device=device)).clamp(min=1.0)
-
         loss_cls = self.loss_cls(
             flat_cls_scores.reshape(-1, self.cls_out_channels),  # (N * P, C)
             labels.reshape(-1),  # (N * P,)
@@ -440,18 +389,15 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             bbox_weight, bbox_denorm = None, num_pos
 
         if num_local_pos > 0:
+            decode = self.bbox_coder.decode
             losses['loss_bbox'] = self.loss_bbox(
-                get_box_tensor(self.bbox_coder.decode(pos_points,
-                                                      pos_bbox_preds)),
-                get_box_tensor(
-                    self.bbox_coder.decode(pos_points, pos_bbox_targets)),
+                get_box_tensor(decode(pos_points, pos_bbox_preds)),
+                get_box_tensor(decode(pos_points, pos_bbox_targets)),
                 weight=bbox_weight,
                 avg_factor=bbox_denorm)
             if self.use_centerness:
                 losses['loss_centerness'] = self.loss_centerness(
-                    pos_centerness,
-                    pos_centerness_targets,
-                    avg_factor=num_pos)
+                    pos_centerness, pos_centerness_targets, avg_factor=num_pos)
         else:
             # zero, but connected to the outputs so that every parameter
             # gets a (zero) gradient, as in mmdet
@@ -468,8 +414,7 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_img_metas: Optional[List[dict]] = None,
         featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
     ) -> Tuple[Tensor, Tensor]:
-        """Check the ground truth once, then assign every point of every
-        image with ``self.assigner``, at once.
+        """Check the ground truth, then assign every point of every image.
 
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
@@ -478,38 +423,27 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             batch_img_metas (list[dict], optional): Meta information, to
                 name an image with bad ground truth. Defaults to None.
             featmap_sizes (Sequence[tuple[int, int]], optional): Per level
-                ``(H_l, W_l)`` of the point grids, which lets the assigner
-                test only a window of each grid per box. Defaults to None
-                (every point tested).
+                ``(H_l, W_l)`` of the point grids, so that the assigner tests
+                a window per box. Defaults to None (every point tested).
 
         Returns:
-            tuple[Tensor, Tensor]: ``labels`` ``(N, P)`` (``C`` for
-            background) and ``bbox_targets`` ``(N, P, 4)`` in pixels.
-
-        Raises:
-            ValueError: Bad ground truth (see :func:`check_ground_truth`).
+            tuple[Tensor, Tensor]: ``labels`` ``(N, P)`` and
+            ``bbox_targets`` ``(N, P, 4)`` in pixels.
         """
-        batch_gt_bboxes = [
-            get_box_tensor(gt.bboxes) for gt in batch_gt_instances
-        ]
+        batch_gt_bboxes = [get_box_tensor(gt.bboxes)
+                           for gt in batch_gt_instances]
         batch_gt_labels = [gt.labels for gt in batch_gt_instances]
         check_ground_truth(batch_gt_bboxes, batch_gt_labels, self.num_classes,
                            batch_img_metas)
         result = self.assigner.assign_batch(
-            points,
-            self.strides,
-            batch_gt_bboxes,
-            batch_gt_labels,
-            self.num_classes,
-            featmap_sizes=featmap_sizes,
-            validate=False)
+            points, self.strides, batch_gt_bboxes, batch_gt_labels,
+            self.num_classes, featmap_sizes=featmap_sizes, validate=False)
         return result.labels, result.bbox_targets
 
     @staticmethod
     def centerness_target(bbox_targets: Tensor) -> Tensor:
-        """Center-ness ``sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b))``.
-
-        Call it on positives only: background targets may divide by zero.
+        """Center-ness ``sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b))``
+        of positives (background targets may divide by zero).
 
         Args:
             bbox_targets (Tensor): ``(n, 4)`` ``(l, t, r, b)`` distances.

@@ -365,7 +365,8 @@ def test_a_batch_equals_its_images_one_at_a_time():
 def test_bad_box_names_its_image_in_a_batch():
     points = grid_points((8, ), 16, 16)
     good = torch.tensor([[0, 0, 5, 5.]])
-    with pytest.raises(ValueError, match=r'image 1 of the batch: gt_bboxes\[0\]'):
+    with pytest.raises(ValueError,
+                       match=r'image 1 of the batch: gt_bboxes\[0\]'):
         FCOSPointAssigner(((-1, 64), )).assign_batch(
             points, (8, ), [good, torch.tensor([[9, 0, 4, 5.]])],
             [torch.tensor([0]), torch.tensor([1])], NUM_CLASSES)
