@@ -108,27 +108,6 @@ class FCOSExportWrapper(nn.Module):
         ys = ys.float().unsqueeze(1).expand(num_rows, num_cols).reshape(-1)
         return torch.stack([xs, ys], dim=-1)
 
-    def _level_candidates(self, level: int, cls_score: Tensor,
-                          bbox_pred: Tensor,
-                          centerness: Optional[Tensor]) -> tuple:
-        """The ``nms_pre`` best (point, class) pairs of one level.
-
-        Returns:
-            tuple: ``(N, k)`` scores and labels, ``(N, k, 2)`` points,
-            ``(N, k, 4)`` distances and ``(N, k)`` center-ness (or None).
-        """
-        num_imgs, _, height, width = cls_score.shape
-        scores = cls_score.permute(0, 2, 3, 1).reshape(
-            num_imgs, -1, self.num_classes).float().sigmoid()  # (N, HW, C)
-        dists = bbox_pred.permute(0, 2, 3, 1).reshape(num_imgs, -1,
-                                                      4).float()  # (N, HW, 4)
-        if centerness is not None:
-            centerness = centerness.reshape(num_imgs, -1).float().sigmoid()
-        scores, labels, point_inds, dists, centerness = select_candidates(
-            scores, dists, centerness, self.nms_pre)
-        points = self._points(level, height, width, cls_score.device)
-        return scores, labels, points[point_inds], dists, centerness
-
     def forward(self, images: Tensor,
                 img_shapes: Tensor) -> Tuple[Tensor, Tensor]:
         """Detections of a padded batch.
@@ -144,17 +123,14 @@ class FCOSExportWrapper(nn.Module):
         """
         cls_scores, bbox_preds, centernesses = self.detector.bbox_head(
             self.detector.extract_feat(images))
-        if centernesses is None:
-            centernesses = [None] * len(cls_scores)
-        candidates = [
-            self._level_candidates(level, *outs) for level, outs in enumerate(
-                zip(cls_scores, bbox_preds, centernesses))
+        mlvl_points = [
+            self._points(level, *score.shape[2:], device=score.device)
+            for level, score in enumerate(cls_scores)
         ]
         # (N, K') scores, labels, center-ness; (N, K', 2) points;
         # (N, K', 4) distances
-        scores, labels, points, dists, centerness = (
-            torch.cat(parts, dim=1) if parts[0] is not None else None
-            for parts in zip(*candidates))
+        scores, labels, points, dists, centerness = select_candidates(
+            cls_scores, bbox_preds, centernesses, mlvl_points, self.nms_pre)
         num_imgs = scores.size(0)
         # (N, K', 4) boxes (x - l, y - t, x + r, y + b)
         bboxes = torch.cat([points - dists[..., :2], points + dists[..., 2:]],

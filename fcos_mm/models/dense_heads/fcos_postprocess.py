@@ -20,7 +20,7 @@ from mmdet.utils import InstanceList, OptConfigType
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..utils import flatten_levels, image_name, select_candidates
+from ..utils import image_name, select_candidates
 
 
 class BatchedPredictMixin:
@@ -78,33 +78,14 @@ class BatchedPredictMixin:
                     f'{" (needed to rescale)" if rescale else ""}')
         nms_pre = cfg.get('nms_pre', -1)
         min_bbox_size = cfg.get('min_bbox_size', -1)
-        featmap_sizes = [score.shape[-2:] for score in cls_scores]
         mlvl_points = self.prior_generator.grid_priors(
-            featmap_sizes, dtype=torch.float32, device=cls_scores[0].device)
-        num_points = [points.size(0) for points in mlvl_points]
-
+            [score.shape[-2:] for score in cls_scores],
+            dtype=torch.float32,
+            device=cls_scores[0].device)
         with torch.no_grad():
-            mlvl_scores = flatten_levels(cls_scores).float().sigmoid().split(
-                num_points, dim=1)  # L x (N, H_l * W_l, C)
-            mlvl_bbox_preds = flatten_levels(bbox_preds).float().split(
-                num_points, dim=1)  # L x (N, H_l * W_l, 4)
-            mlvl_centerness = [None] * len(num_points)
-            if centernesses is not None:
-                mlvl_centerness = flatten_levels(centernesses).float(
-                ).sigmoid()[..., 0].split(num_points, dim=1)  # (N, H_l*W_l)
-            candidates = []
-            for scores, preds, points, centerness in zip(
-                    mlvl_scores, mlvl_bbox_preds, mlvl_points,
-                    mlvl_centerness):
-                scores, labels, point_inds, dists, centerness = \
-                    select_candidates(scores, preds, centerness, nms_pre)
-                candidates.append((scores, labels, points[point_inds], dists,
-                                   centerness))
-            # (N, K) scores, labels, factors; (N, K, 2) points;
-            # (N, K, 4) distances
-            scores, labels, points, dists, factors = (
-                torch.cat(parts, dim=1) if parts[0] is not None else None
-                for parts in zip(*candidates))
+            # (N, K) scores, labels, factors; (N, K, 2) points; (N, K, 4)
+            scores, labels, points, dists, factors = select_candidates(
+                cls_scores, bbox_preds, centernesses, mlvl_points, nms_pre)
             keep = scores > cfg.get('score_thr', 0)  # (N, K)
             bboxes = get_box_tensor(
                 self.bbox_coder.decode(

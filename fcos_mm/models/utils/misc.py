@@ -1,5 +1,5 @@
 """Small tensor helpers shared by the head and its ONNX export."""
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 from torch import Tensor
@@ -41,35 +41,50 @@ def _topk_size(nms_pre: int, size) -> object:
     return min(nms_pre, int(size))
 
 
-def select_candidates(scores: Tensor, bbox_preds: Tensor,
-                      centerness: Optional[Tensor], nms_pre: int) -> tuple:
-    """The ``nms_pre`` best (point, class) pairs of one level, per image.
+def select_candidates(cls_scores: List[Tensor], bbox_preds: List[Tensor],
+                      centernesses: Optional[List[Tensor]],
+                      mlvl_points: List[Tensor], nms_pre: int) -> tuple:
+    """The ``nms_pre`` best (point, class) pairs of each level, per image.
 
-    Tensor ops only, so the ONNX export traces the same selection as the
-    PyTorch post-processing. ``n``: points of the level.
+    Tensor ops only, so the ONNX export traces the selection that the
+    PyTorch post-processing runs. ``K``: pairs kept over all levels.
 
     Args:
-        scores (Tensor): ``(N, n, C)`` class probabilities.
-        bbox_preds (Tensor): ``(N, n, 4)`` distances.
-        centerness (Tensor, optional): ``(N, n)`` probabilities.
-        nms_pre (int): Pairs to keep; ``<= 0`` keeps all.
+        cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)`` logits.
+        bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)`` distances.
+        centernesses (list[Tensor], optional): Per level
+            ``(N, 1, H_l, W_l)`` logits.
+        mlvl_points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
+        nms_pre (int): Pairs to keep per level; ``<= 0`` keeps all.
 
     Returns:
-        tuple: ``(N, k)`` scores (decreasing), labels and point indices,
-        ``(N, k, 4)`` distances, ``(N, k)`` center-ness (None without).
+        tuple: ``(N, K)`` probabilities (decreasing within a level) and
+        labels, ``(N, K, 2)`` points, ``(N, K, 4)`` distances and ``(N, K)``
+        center-ness probabilities (None without), levels concatenated.
     """
-    num_imgs, _, num_classes = scores.shape
-    # (N, n * C), index point * C + class: mmdet's order
-    scores = scores.reshape(num_imgs, -1)
-    # above-threshold pairs outrank the rest, so thresholding the top k
-    # keeps what mmdet keeps: the top k of those above the threshold
-    if nms_pre > 0:
-        scores, inds = scores.topk(
-            _topk_size(nms_pre, scores.shape[1]), dim=1)
-    else:
-        scores, inds = scores.sort(dim=1, descending=True)
-    point_inds = torch.div(inds, num_classes, rounding_mode='floor')
-    dists = bbox_preds.gather(1, point_inds.unsqueeze(-1).expand(-1, -1, 4))
-    if centerness is not None:
-        centerness = centerness.gather(1, point_inds)
-    return scores, inds % num_classes, point_inds, dists, centerness
+    candidates = []
+    for level_idx, (cls_score, bbox_pred, points) in enumerate(
+            zip(cls_scores, bbox_preds, mlvl_points)):
+        num_imgs, num_classes = cls_score.shape[:2]
+        # (N, H_l * W_l * C), index point * C + class: mmdet's order
+        scores = cls_score.permute(0, 2, 3, 1).reshape(
+            num_imgs, -1).float().sigmoid()
+        # above-threshold pairs outrank the rest, so thresholding the top k
+        # keeps what mmdet keeps: the top k of those above the threshold
+        if nms_pre > 0:
+            scores, inds = scores.topk(
+                _topk_size(nms_pre, scores.shape[1]), dim=1)
+        else:
+            scores, inds = scores.sort(dim=1, descending=True)
+        point_inds = torch.div(inds, num_classes, rounding_mode='floor')
+        dists = bbox_pred.permute(0, 2, 3, 1).reshape(num_imgs, -1, 4).float(
+        ).gather(1, point_inds.unsqueeze(-1).expand(-1, -1, 4))
+        centerness = None
+        if centernesses is not None:
+            centerness = centernesses[level_idx].reshape(
+                num_imgs, -1).float().sigmoid().gather(1, point_inds)
+        candidates.append((scores, inds % num_classes, points[point_inds],
+                           dists, centerness))
+    return tuple(
+        torch.cat(parts, dim=1) if parts[0] is not None else None
+        for parts in zip(*candidates))

@@ -1,26 +1,25 @@
 """FCOS point assigner: which ground-truth box each prior point regresses.
 
-Shape shorthand and names used throughout this module:
-
-* ``N``: images in the batch; ``L``: pyramid levels, ``l`` one level.
-* ``H_l, W_l``: height and width of level ``l``'s point grid.
+Shape shorthand
+---------------
+* ``N``: images in the batch; ``L``: pyramid levels, ``l`` one level, with
+  an ``H_l x W_l`` grid of points.
 * ``P = sum_l H_l * W_l``: all points of one image, levels concatenated
-  level-major (all of P3, then all of P4, ...), row-major inside a level, as
-  mmdet's ``MlvlPointGenerator(strides, offset=0.5).grid_priors`` returns
-  them and the head flattens its outputs.
+  level-major, row-major inside a level, as mmdet's
+  ``MlvlPointGenerator.grid_priors`` returns them and the head flattens
+  its outputs.
 * ``G``: boxes of one image (may be 0); ``B = sum G``: boxes of the batch,
-  images concatenated; ``b`` indexes them.
+  images concatenated; ``b``: boxes of one chunk.
 * ``M``: cells tested per box (all levels), fixed by the config and the
   feature-map sizes; ``(B, M)`` pairs in all, ``max_pairs`` at a time.
 * ``Wr x Wc``: the frame that holds each level's window of cells.
-* ``points``: per level ``(H_l * W_l, 2)`` point coordinates ``(x, y)``.
-* ``gt_bboxes``: ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in pixels.
-* ``gt_labels``: ``(G,)`` class indices in ``[0, num_classes)``.
-* ``labels``: ``(N, P)`` class of each point, ``num_classes`` = background.
-* ``bbox_targets``: ``(N, P, 4)`` distances ``(l, t, r, b)`` in pixels from
-  the point to the left, top, right and bottom side of its box.
-* ``gt_inds``: ``(N, P)`` index into the image's ``gt_bboxes`` of the
-  point's box, ``-1`` for background.
+* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``;
+  ``gt_bboxes``: ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in pixels;
+  ``gt_labels``: ``(G,)`` classes in ``[0, num_classes)``.
+* ``labels``: ``(N, P)`` class of each point, ``num_classes`` = background;
+  ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from the
+  point to the sides of its box; ``gt_inds``: ``(N, P)`` index into the
+  image's ``gt_bboxes`` of the point's box, ``-1`` for background.
 
 The rule (FCOS, Tian et al. 2019; mmdet 3.3 ``FCOSHead._get_targets_single``)
 -------------------------------------------------------------------------
@@ -35,9 +34,12 @@ A point ``(x, y)`` of level ``l`` with stride ``s_l`` and regress range
 Among its candidates a point takes the box of smallest area
 ``(x2 - x1) * (y2 - y1)``, the lowest box index on an exact tie; a point
 with no candidate is background. Every float operation that decides a
-comparison is done in the same order and dtype as mmdet's, so the targets are
-identical bit for bit (see :meth:`FCOSPointAssigner.assign_batch` for the
-one pathological case kept for that reason).
+comparison (point minus box side, the centre region, the range test in the
+points' dtype) is done in mmdet's order and dtype, so the targets are
+identical bit for bit. That includes mmdet's one pathological case: its
+"no candidate" sentinel is an area of :data:`INF` ``= 1e8``, so a box of
+area ``>= 1e8`` pixels only wins a point where every box of the image is a
+candidate and all their areas exceed ``1e8``.
 
 Differences from mmdet
 ----------------------
@@ -63,7 +65,9 @@ of a layout (cached per batch shape) and the number of chunks all come
 from shapes the host already knows: no host-device synchronisation, no
 ``nonzero``, no data-dependent loop. A level given without its grid size
 (``featmap_sizes=None``) is tested whole, every point against every box,
-which is exact for points in any order.
+which is exact for points in any order. Ground truth is checked by
+:func:`~fcos_mm.models.utils.check_ground_truth` (``validate=True``, or
+by the head before it calls with ``validate=False``).
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -78,21 +82,18 @@ from ...utils import check_ground_truth
 INF = 1e8
 
 #: The paper's regress ranges of P3-P7, the default of the assigner.
-FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512), (512,
-                                                                     INF))
+FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512),
+                       (512, INF))
 
 
 class FCOSAssignResult(NamedTuple):
     """Targets of one image (``(P, ...)``) or a batch (``(N, P, ...)``).
 
     Attributes:
-        labels (Tensor): ``(N, P)`` long, the class of each point's box,
-            ``num_classes`` for background.
-        bbox_targets (Tensor): ``(N, P, 4)`` float ``(l, t, r, b)``
-            distances in pixels (not divided by the stride) from each point
-            to the sides of its box; zeros for background points.
-        gt_inds (Tensor): ``(N, P)`` long, index into the image's
-            ``gt_bboxes`` of each point's box, ``-1`` for background.
+        labels (Tensor): ``(N, P)`` long ``labels``.
+        bbox_targets (Tensor): ``(N, P, 4)`` float ``bbox_targets`` (not
+            divided by the stride), zeros for background.
+        gt_inds (Tensor): ``(N, P)`` long ``gt_inds``.
     """
     labels: Tensor
     bbox_targets: Tensor
@@ -139,11 +140,9 @@ class _Tables(NamedTuple):
 class FCOSPointAssigner:
     """Assign FCOS prior points to ground-truth boxes, batched and sync-free.
 
-    A pure ``no_grad`` function of points and ground truth, no learnable
-    state; built by the head from ``train_cfg.assigner``. The result equals
-    mmdet 3.3's ``FCOSHead._get_targets_single`` bit for bit (labels,
-    foreground ``bbox_targets`` before stride normalisation, and the box each
-    point took), see the module docstring for the rule and the design.
+    A pure ``no_grad`` function of points and ground truth, built by the head
+    from ``train_cfg.assigner``; the module docstring gives the rule and the
+    design.
 
     Memory: besides the ``O(N * P)`` outputs and per-point minima, the
     working set is ``O(max_pairs)``: about 25 bytes per (box, cell) pair
@@ -195,12 +194,8 @@ class FCOSPointAssigner:
                 f'center_sample_radius={self.center_sample_radius}, '
                 f'max_pairs={self.max_pairs})')
 
-    def assign(self,
-               points: List[Tensor],
-               strides: Sequence[int],
-               gt_bboxes: Tensor,
-               gt_labels: Tensor,
-               num_classes: int,
+    def assign(self, points: List[Tensor], strides: Sequence[int],
+               gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
                featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
                ) -> FCOSAssignResult:
         """Assign every point of one image: :meth:`assign_batch` of one.
@@ -225,11 +220,6 @@ class FCOSPointAssigner:
                      validate: bool = True) -> FCOSAssignResult:
         """Assign every point of every image to a box or to background.
 
-        mmdet's one pathological case is reproduced too: its "no candidate"
-        sentinel is an area of ``1e8``, so a box of area ``>= 1e8`` pixels
-        only wins a point where every box of the image is a candidate and
-        all their areas exceed ``1e8``.
-
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float ``(x,
                 y)`` points, shared by all images.
@@ -247,21 +237,17 @@ class FCOSPointAssigner:
                 ``MlvlPointGenerator`` makes (any offset), and only a window
                 of it is tested per box. None tests every point of every
                 level (points in any order). Defaults to None.
-            validate (bool): Check the values of points and boxes (one
-                host-device synchronisation for the whole batch). The head
-                passes False after its own, stricter check.
+            validate (bool): Check the ground truth and the points' values
+                with ``check_ground_truth`` (one host-device
+                synchronisation); the head checks before and passes False.
                 Defaults to True.
 
         Returns:
-            FCOSAssignResult: ``labels`` ``(N, P)``, ``bbox_targets`` ``(N,
-            P, 4)`` in pixels (zeros for background) and ``gt_inds`` ``(N,
-            P)`` (-1 for background), levels concatenated level-major.
+            FCOSAssignResult: ``(N, P, ...)`` targets.
 
         Raises:
-            ValueError: On inconsistent levels, malformed points, or (with
-                ``validate``) a box that is not finite, has ``x2 < x1`` or
-                ``y2 < y1``, or whose label is outside ``[0, num_classes)``;
-                the message names the level, or the image and the box.
+            ValueError: Inconsistent levels or malformed points (naming the
+                level), or with ``validate`` bad ground truth.
         """
         self._check_levels(points, strides, featmap_sizes)
         if validate:
