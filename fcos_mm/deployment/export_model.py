@@ -89,7 +89,6 @@ class FCOSExportWrapper(nn.Module):
         self.iou_threshold = float(nms_cfg['iou_threshold'])
         self.class_agnostic = bool(nms_cfg.get('class_agnostic', False))
         self.max_per_img = int(cfg['max_per_img'])
-        self.num_classes = head.num_classes
         generator = head.prior_generator
         self.point_offset = float(generator.offset)
         self.point_strides = [tuple(s) for s in generator.strides]

@@ -27,6 +27,21 @@ def image_name(img_idx: int,
     return f'image {img!r} (batch index {img_idx})'
 
 
+def check_float_rows(tensors: Sequence[Tensor], width: int, rows: str,
+                     names: Sequence[str]) -> None:
+    """Raise a ValueError unless every tensor is ``(rows, width)`` floats of
+    the first one's dtype; ``names[i]`` names ``tensors[i]``."""
+    for tensor, name in zip(tensors, names):
+        if (tensor.dim() != 2 or tensor.size(1) != width
+                or not tensor.is_floating_point()):
+            raise ValueError(
+                f'{name} must be ({rows}, {width}) floats, got '
+                f'{tensor.dtype} of shape {tuple(tensor.shape)}')
+        if tensor.dtype != tensors[0].dtype:
+            raise ValueError(f'{name} is {tensor.dtype} but {names[0]} is '
+                             f'{tensors[0].dtype}')
+
+
 def check_ground_truth(batch_gt_bboxes: Sequence[Tensor],
                        batch_gt_labels: Sequence[Tensor],
                        num_classes: int,
@@ -54,23 +69,18 @@ def check_ground_truth(batch_gt_bboxes: Sequence[Tensor],
     if len(batch_gt_bboxes) != len(batch_gt_labels):
         raise ValueError(f'{len(batch_gt_bboxes)} images of boxes but '
                          f'{len(batch_gt_labels)} of labels')
+    check_float_rows(batch_gt_bboxes, 4, 'G', [
+        f'{image_name(img_idx, batch_img_metas)}: gt_bboxes'
+        for img_idx in range(len(batch_gt_bboxes))
+    ])
     for img_idx, (boxes, labels) in enumerate(
             zip(batch_gt_bboxes, batch_gt_labels)):
-        where = image_name(img_idx, batch_img_metas)
-        if (boxes.dim() != 2 or boxes.size(1) != 4
-                or not boxes.is_floating_point()):
-            raise ValueError(
-                f'{where}: gt_bboxes must be (G, 4) floats, got '
-                f'{boxes.dtype} of shape {tuple(boxes.shape)}')
-        if boxes.dtype != batch_gt_bboxes[0].dtype:
-            raise ValueError(f'{where}: gt_bboxes is {boxes.dtype} but image '
-                             f'0 has {batch_gt_bboxes[0].dtype}')
         if (labels.dim() != 1 or labels.size(0) != boxes.size(0)
                 or labels.is_floating_point()):
             raise ValueError(
-                f'{where}: gt_labels must be an integer ({boxes.size(0)},) '
-                f'tensor to match gt_bboxes, got {labels.dtype} of shape '
-                f'{tuple(labels.shape)}')
+                f'{image_name(img_idx, batch_img_metas)}: gt_labels must be '
+                f'an integer ({boxes.size(0)},) tensor to match gt_bboxes, '
+                f'got {labels.dtype} of shape {tuple(labels.shape)}')
     # an empty batch still gets a (0, 4) tensor to check
     boxes = torch.cat(list(batch_gt_bboxes) or [torch.zeros(0, 4)])  # (B, 4)
     labels = torch.cat(list(batch_gt_labels)

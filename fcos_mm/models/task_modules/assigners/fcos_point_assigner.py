@@ -76,7 +76,7 @@ from torch import Tensor
 
 from fcos_mm.registry import TASK_UTILS
 
-from ...utils import check_ground_truth
+from ...utils import check_float_rows, check_ground_truth
 
 #: mmdet's "no box" area sentinel (``fcos_head.INF``); kept for exactness.
 INF = 1e8
@@ -566,30 +566,22 @@ class FCOSPointAssigner:
     def _check_levels(self, points: List[Tensor], strides: Sequence[int],
                       featmap_sizes: Optional[Sequence[Tuple[int, int]]]
                       ) -> None:
-        """Raise a ValueError naming the level of a bad shape or dtype.
-
-        Nothing here reads a tensor's values.
-        """
-        name = type(self).__name__
+        """Raise a ValueError naming the level of a bad shape or dtype."""
         if not len(points) == len(strides) == len(self.regress_ranges):
             raise ValueError(
-                f'{name}: got {len(points)} point levels and {len(strides)} '
-                f'strides but {len(self.regress_ranges)} regress_ranges')
-        for lvl, pts in enumerate(points):
-            if (pts.dim() != 2 or pts.size(1) != 2
-                    or not pts.is_floating_point()):
-                raise ValueError(
-                    f'{name}: points[{lvl}] must be a float (N, 2) tensor, '
-                    f'got {pts.dtype} of shape {tuple(pts.shape)}')
-            if pts.dtype != points[0].dtype:
-                raise ValueError(f'{name}: points[{lvl}] is {pts.dtype} but '
-                                 f'points[0] is {points[0].dtype}')
-            if (featmap_sizes is not None and
-                    featmap_sizes[lvl][0] * featmap_sizes[lvl][1]
-                    != pts.size(0)):
-                raise ValueError(
-                    f'{name}: points[{lvl}] has {pts.size(0)} points, not a '
-                    f'{tuple(featmap_sizes[lvl])} grid')
-        if featmap_sizes is not None and len(featmap_sizes) != len(points):
-            raise ValueError(f'{name}: {len(featmap_sizes)} featmap_sizes for '
+                f'{type(self).__name__}: got {len(points)} point levels and '
+                f'{len(strides)} strides but {len(self.regress_ranges)} '
+                'regress_ranges')
+        check_float_rows(points, 2, 'n', [
+            f'points[{lvl}]' for lvl in range(len(points))])
+        if featmap_sizes is None:
+            return
+        if len(featmap_sizes) != len(points):
+            raise ValueError(f'{len(featmap_sizes)} featmap_sizes for '
                              f'{len(points)} point levels')
+        for lvl, (level_points, (height, width)) in enumerate(
+                zip(points, featmap_sizes)):
+            if height * width != level_points.size(0):
+                raise ValueError(
+                    f'points[{lvl}] has {level_points.size(0)} points, not a '
+                    f'{(height, width)} grid')
