@@ -257,13 +257,14 @@ class FCOSPointAssigner:
         all_points = torch.cat(points)  # (P, 2)
         num_points = all_points.size(0)
         device = all_points.device
-        boxes = torch.cat([b.to(device) for b in batch_gt_bboxes]
-                          or [all_points.new_zeros((0, 4))])  # (B, 4)
+        boxes = torch.cat(
+            [img_boxes.to(device) for img_boxes in batch_gt_bboxes]
+            or [all_points.new_zeros((0, 4))])  # (B, 4)
         labels_of_box = torch.cat(
-            [g.to(device) for g in batch_gt_labels]
+            [img_labels.to(device) for img_labels in batch_gt_labels]
             or [torch.zeros(0, dtype=torch.long, device=device)])  # (B,)
-        # mmdet subtracts points from boxes with type promotion; box-only
-        # quantities (areas, centre regions) stay in the boxes' dtype.
+        # point minus box side promotes; box-only quantities (areas, centre
+        # regions) stay in the boxes' dtype
         dtype = torch.promote_types(all_points.dtype, boxes.dtype)
         num_boxes = boxes.size(0)
         labels = labels_of_box.new_full((num_imgs, num_points), num_classes)
@@ -275,8 +276,8 @@ class FCOSPointAssigner:
 
         # (B,) image of each box, and index of its image's first box
         img_of_box = torch.cat([
-            torch.full((b.size(0), ), i, dtype=torch.long, device=device)
-            for i, b in enumerate(batch_gt_bboxes)
+            torch.full((len(img_boxes), ), img_idx, device=device)
+            for img_idx, img_boxes in enumerate(batch_gt_bboxes)
         ])
         first_box = torch.searchsorted(img_of_box, img_of_box)
         levels = self._levels(points, strides, featmap_sizes)
@@ -293,18 +294,16 @@ class FCOSPointAssigner:
         key_dtype = torch.int32 if no_box < 2**31 else torch.long
         box_key = (rank * num_boxes +
                    torch.arange(num_boxes, device=device)).to(key_dtype)
-        best_key = torch.full((num_imgs * num_points, ),
-                              no_box,
-                              dtype=key_dtype,
-                              device=device)
+        best_key = torch.full((num_imgs * num_points, ), no_box,
+                              dtype=key_dtype, device=device)
         num_cand = torch.zeros_like(best_key)
         if featmap_sizes is None:
             cells_per_box = num_points
         else:  # the frame: L x Wr x Wc
             cells_per_box = tables.row_valid.numel() * tables.col_valid.size(1)
         per_chunk = max(1, self.max_pairs // max(cells_per_box, 1))
-        for b0 in range(0, num_boxes, per_chunk):
-            chunk = slice(b0, min(b0 + per_chunk, num_boxes))
+        for chunk_start in range(0, num_boxes, per_chunk):
+            chunk = slice(chunk_start, chunk_start + per_chunk)
             offset = img_of_box[chunk] * num_points  # (b,) image in N * P
             if featmap_sizes is None:
                 pairs = self._dense_pairs(levels, all_points, boxes[chunk],
@@ -338,7 +337,7 @@ class FCOSPointAssigner:
         fg = (best_area < INF) | (every_box & (best_area > INF))  # (N, P)
         box = boxes[best_box]  # (N, P, 4)
         xs, ys = all_points[:, 0], all_points[:, 1]
-        # (N, P, 4), in ``dtype`` by type promotion, as mmdet's
+        # (N, P, 4), in ``dtype`` by type promotion
         bbox_targets = torch.stack(
             (xs - box[..., 0], ys - box[..., 1], box[..., 2] - xs,
              box[..., 3] - ys), -1)
@@ -353,10 +352,10 @@ class FCOSPointAssigner:
         """Each level's geometry and window size, from host-known values."""
         levels = []
         start = 0
-        for lvl, (pts, stride) in enumerate(zip(points, strides)):
+        for lvl, (level_points, stride) in enumerate(zip(points, strides)):
             low, high = self.regress_ranges[lvl]
             if featmap_sizes is None:
-                rows, cols = 1, pts.size(0)
+                rows, cols = 1, level_points.size(0)
                 win_rows, win_cols = rows, cols
             else:
                 rows, cols = featmap_sizes[lvl]
@@ -371,7 +370,7 @@ class FCOSPointAssigner:
             levels.append(
                 _Level(start, rows, cols, win_rows, win_cols, stride, low,
                        high))
-            start += pts.size(0)
+            start += level_points.size(0)
         return levels
 
     def _tables(self, levels: List[_Level], all_points: Tensor,
@@ -384,34 +383,33 @@ class FCOSPointAssigner:
         if tables is not None:
             return tables
         last = max(all_points.size(0) - 1, 0)
-        frame_rows = max(lv.win_rows for lv in levels)
-        frame_cols = max(lv.win_cols for lv in levels)
+        frame_rows = max(level.win_rows for level in levels)
+        frame_cols = max(level.win_cols for level in levels)
 
-        def tensor(values, dtype):
-            return torch.tensor(values, dtype=dtype, device=device)
+        def per_level(value, dtype):  # (L, ...): value(level) per level
+            return torch.tensor([value(level) for level in levels],
+                                dtype=dtype, device=device)
 
-        def column(name, dtype):  # (L, 1) of a _Level field
-            return tensor([[getattr(lv, name)] for lv in levels], dtype)
-
-        long = torch.long
+        long, radius = torch.long, self.center_sample_radius
         tables = _Tables(
-            radius=tensor(
-                [lv.stride * self.center_sample_radius for lv in levels],
-                box_dtype),
-            high_box=tensor([lv.high for lv in levels], box_dtype),
-            stride=tensor([lv.stride for lv in levels], box_dtype),
-            first_point=tensor([min(lv.start, last) for lv in levels], long),
-            max_start=tensor([(lv.cols - lv.win_cols, lv.rows - lv.win_rows)
-                              for lv in levels], long),
-            col_valid=tensor([[j < lv.win_cols for j in range(frame_cols)]
-                              for lv in levels], torch.bool),
-            row_valid=tensor([[i < lv.win_rows for i in range(frame_rows)]
-                              for lv in levels], torch.bool),
-            last_col=tensor([[lv.cols - 1] for lv in levels], long),
-            last_row=tensor([[lv.rows - 1] for lv in levels], long),
-            row_len=column('cols', long),
-            low=column('low', all_points.dtype),
-            high=column('high', all_points.dtype))
+            radius=per_level(lambda level: level.stride * radius, box_dtype),
+            high_box=per_level(lambda level: level.high, box_dtype),
+            stride=per_level(lambda level: level.stride, box_dtype),
+            first_point=per_level(lambda level: min(level.start, last), long),
+            max_start=per_level(
+                lambda level: (level.cols - level.win_cols,
+                               level.rows - level.win_rows), long),
+            col_valid=per_level(
+                lambda level: [col < level.win_cols
+                               for col in range(frame_cols)], torch.bool),
+            row_valid=per_level(
+                lambda level: [row < level.win_rows
+                               for row in range(frame_rows)], torch.bool),
+            last_col=per_level(lambda level: [level.cols - 1], long),
+            last_row=per_level(lambda level: [level.rows - 1], long),
+            row_len=per_level(lambda level: [level.cols], long),
+            low=per_level(lambda level: [level.low], all_points.dtype),
+            high=per_level(lambda level: [level.high], all_points.dtype))
         if len(self._table_cache) >= 64:
             self._table_cache.pop(next(iter(self._table_cache)))
         self._table_cache[key] = tables
@@ -451,7 +449,6 @@ class FCOSPointAssigner:
         xs = all_points[level_start + cols, 0]  # (b, L, Wc)
         ys = all_points[row_points, 1]  # (b, L, Wr)
         x1, y1, x2, y2 = boxes[:, None, None].unbind(-1)  # (b, 1, 1) each
-        # l, r and t, b exactly as mmdet: point minus box side
         left, right = xs - x1, x2 - xs
         top, bottom = ys - y1, y2 - ys
         if self.center_sampling:
@@ -461,7 +458,6 @@ class FCOSPointAssigner:
         else:
             inside_x = (left > 0) & (right > 0)
             inside_y = (top > 0) & (bottom > 0)
-        # mmdet compares with the ranges in the points' dtype
         code_x = self._code(inside_x & tables.col_valid,
                             torch.maximum(left, right), tables)
         code_y = self._code(inside_y & tables.row_valid,
@@ -489,8 +485,8 @@ class FCOSPointAssigner:
             whether it is a candidate of the box.
         """
         x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
-        radius = torch.tensor([lv.stride * self.center_sample_radius
-                               for lv in levels], dtype=boxes.dtype)
+        radius = torch.tensor([level.stride * self.center_sample_radius
+                               for level in levels], dtype=boxes.dtype)
         regions = self._regions(boxes, radius.to(boxes.device))
         pairs = []
         for lvl, level in enumerate(levels):
@@ -500,8 +496,7 @@ class FCOSPointAssigner:
             rx1, ry1, rx2, ry2 = regions[:, lvl, :, None].unbind(1)
             inside = torch.stack((xs - rx1, ys - ry1, rx2 - xs, ry2 - ys),
                                  -1).amin(-1) > 0
-            # a Python number is compared in the tensor's dtype: as mmdet,
-            # which compares with the ranges in the points' dtype
+            # a Python number is compared in the tensor's dtype
             max_dist = ltrb.amax(-1)
             ok = inside & (max_dist >= level.low) & (max_dist <= level.high)
             index = torch.arange(level.start, level.start + level.cols,
@@ -512,10 +507,6 @@ class FCOSPointAssigner:
     def _regions(self, boxes: Tensor, radius: Tensor) -> Tensor:
         """``(b, L, 4)`` region a candidate must lie strictly inside, per
         level: the box, or its centre region clipped to the box.
-
-        The centre region is computed exactly as mmdet does (same ops, same
-        dtype: a tensor of ``stride * radius`` subtracted from the centre),
-        so the strict inside test agrees bit for bit.
 
         Args:
             boxes (Tensor): ``(b, 4)`` boxes.
