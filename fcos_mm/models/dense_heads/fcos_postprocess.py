@@ -78,20 +78,16 @@ class BatchedPredictMixin:
         nms_pre = cfg.get('nms_pre', -1)
         min_bbox_size = cfg.get('min_bbox_size', -1)
         mlvl_points = self.prior_generator.grid_priors(
-            [score.shape[-2:] for score in cls_scores],
-            dtype=torch.float32,
+            [score.shape[-2:] for score in cls_scores], dtype=torch.float32,
             device=cls_scores[0].device)
         with torch.no_grad():
             # (N, K) scores, labels, factors; (N, K, 2) points; (N, K, 4)
             scores, labels, points, dists, factors = select_candidates(
                 cls_scores, bbox_preds, centernesses, mlvl_points, nms_pre)
             keep = scores > cfg.get('score_thr', 0)  # (N, K)
-            bboxes = get_box_tensor(
-                self.bbox_coder.decode(
-                    points,
-                    dists,
-                    max_shape=[meta['img_shape'] for meta in batch_img_metas
-                               ]))  # (N, K, 4)
+            bboxes = get_box_tensor(self.bbox_coder.decode(
+                points, dists,
+                max_shape=[meta['img_shape'] for meta in batch_img_metas]))
             if rescale:
                 bboxes = bboxes * bboxes.new_tensor([
                     [1 / s for s in meta['scale_factor']] * 2
@@ -105,10 +101,11 @@ class BatchedPredictMixin:
 
             results_list = []
             for img_idx in range(len(batch_img_metas)):
-                results = InstanceData()
-                results.bboxes = bboxes[img_idx][keep[img_idx]]
-                results.scores = scores[img_idx][keep[img_idx]]
-                results.labels = labels[img_idx][keep[img_idx]]
+                img_keep = keep[img_idx]
+                results = InstanceData(
+                    bboxes=bboxes[img_idx][img_keep],
+                    scores=scores[img_idx][img_keep],
+                    labels=labels[img_idx][img_keep])
                 if with_nms and results.bboxes.numel() > 0:
                     dets, nms_keep = batched_nms(results.bboxes,
                                                  results.scores,

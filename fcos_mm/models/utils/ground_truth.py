@@ -1,6 +1,6 @@
 """The one check of ground truth, shared by the head and the assigner.
 
-``G``: boxes of one image; ``L``: pyramid levels.
+``G``: boxes of one image; ``B``: boxes of the batch; ``L``: pyramid levels.
 """
 from typing import List, Optional, Sequence
 
@@ -10,16 +10,9 @@ from torch import Tensor
 
 def image_name(img_idx: int,
                batch_img_metas: Optional[Sequence[dict]] = None) -> str:
-    """Name image ``img_idx`` of a batch by its ``img_path`` or ``img_id``.
-
-    Args:
-        img_idx (int): Index of the image in the batch.
-        batch_img_metas (Sequence[dict], optional): Meta information of each
-            image. Defaults to None (the batch index alone).
-
-    Returns:
-        str: ``image 'a.jpg' (batch index 1)`` or ``image 1 of the batch``.
-    """
+    """``image 'a.jpg' (batch index 1)``: image ``img_idx`` named by the
+    ``img_path`` or ``img_id`` of its meta information, else ``image 1 of
+    the batch``."""
     meta = batch_img_metas[img_idx] if batch_img_metas else {}
     img = meta.get('img_path') or meta.get('img_id')
     if img is None:
