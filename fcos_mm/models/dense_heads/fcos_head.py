@@ -59,17 +59,12 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS, TASK_UTILS
 
-from ..task_modules.assigners.fcos_point_assigner import FCOS_REGRESS_RANGES
 from ..utils import check_ground_truth, fcos_mm_scope, flatten_levels
 from .fcos_postprocess import BatchedPredictMixin
 
-#: The assigner built when ``train_cfg`` names none: FCOS's ranges, no
-#: center sampling.
-DEFAULT_ASSIGNER = dict(
-    type='FCOSPointAssigner',
-    regress_ranges=FCOS_REGRESS_RANGES,
-    center_sampling=False,
-    center_sample_radius=1.5)
+#: The assigner built when ``train_cfg`` names none, with its own defaults:
+#: the paper's regress ranges, no center sampling.
+DEFAULT_ASSIGNER = dict(type='FCOSPointAssigner')
 
 #: Parameter names of the checkpoints of mmdet < 2.x (``fcos_cls`` ...).
 _LEGACY_PREDICTORS = dict(fcos_cls='conv_cls', fcos_reg='conv_reg',
