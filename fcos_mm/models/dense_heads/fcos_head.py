@@ -241,11 +241,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str,
                               local_metadata: dict, *args, **kwargs) -> None:
-        """Rename the predictors of very old mmdet checkpoints.
-
-        A state dict without version metadata may name them ``fcos_cls``,
-        ``fcos_reg`` and ``fcos_centerness``; mmdet renames them too.
-        """
+        """Rename the predictors ``fcos_cls``, ``fcos_reg`` and
+        ``fcos_centerness`` of a state dict without version metadata."""
         if local_metadata.get('version') is None:
             for key in [k for k in state_dict if k.startswith(prefix)]:
                 name, _, rest = key[len(prefix):].partition('.')
@@ -339,8 +336,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 used, as in mmdet's FCOS. Defaults to None.
 
         Returns:
-            dict[str, Tensor]: ``loss_cls``, ``loss_bbox`` and (with
-            center-ness) ``loss_centerness``.
+            dict[str, Tensor]: ``loss_cls``, ``loss_bbox`` and
+            ``loss_centerness`` (with center-ness).
         """
         if len(cls_scores) != len(bbox_preds):
             raise ValueError('cls_scores and bbox_preds differ in levels')
