@@ -4,19 +4,18 @@
 detector's backbone, neck and head ``forward`` and then, with tensor ops
 only, the post-processing of :meth:`FCOSHead.predict_by_feat`:
 
-1. sigmoid of the class and center-ness logits;
-2. per level and image the ``nms_pre`` highest (point, class) scores
-   (``TopK``; ``nms_pre <= 0`` keeps all);
-3. box decoding ``(x - l, y - t, x + r, y + b)`` clipped to each image's
+1. sigmoid, and per level and image the ``nms_pre`` best (point, class)
+   pairs: :func:`~fcos_mm.models.utils.select_candidates`, as in PyTorch;
+2. box decoding ``(x - l, y - t, x + r, y + b)`` clipped to each image's
    ``img_shape`` (``bbox_preds`` are pixel distances for both
    ``norm_on_bbox`` variants: the head multiplies by the stride itself);
-4. class scores at most ``score_thr`` and boxes not wider and taller than
+3. class scores at most ``score_thr`` and boxes not wider and taller than
    ``min_bbox_size`` are masked out; the scores are multiplied by the
    center-ness;
-5. class-aware NMS with ONNX ``NonMaxSuppression`` on boxes shifted by
+4. class-aware NMS with ONNX ``NonMaxSuppression`` on boxes shifted by
    ``label * (max coordinate + 1)``, the shift of mmcv's ``batched_nms``
    (so IoUs round as in PyTorch); ``class_agnostic`` NMS shifts nothing;
-6. the ``max_per_img`` best survivors, by decreasing score.
+5. the ``max_per_img`` best survivors, by decreasing score.
 
 Inputs and outputs (``K = max_per_img``)
 ----------------------------------------

@@ -8,10 +8,9 @@ from torch import Tensor
 def flatten_levels(mlvl_tensors: Sequence[Tensor]) -> Tensor:
     """Per-level ``(N, C, H_l, W_l)`` maps to one ``(N, P, C)`` tensor.
 
-    The one place where a head's per-level outputs are flattened: image-major,
-    then levels concatenated level-major, row-major inside a level, the order
-    of ``MlvlPointGenerator.grid_priors`` and of the assigner's targets.
-    ``P = sum_l H_l * W_l``.
+    Levels are concatenated level-major, row-major inside a level
+    (``P = sum_l H_l * W_l``): the order of
+    ``MlvlPointGenerator.grid_priors`` and of the assigner's targets.
 
     Args:
         mlvl_tensors (Sequence[Tensor]): One ``(N, C, H_l, W_l)`` tensor per
@@ -21,13 +20,10 @@ def flatten_levels(mlvl_tensors: Sequence[Tensor]) -> Tensor:
         Tensor: ``(N, P, C)``.
     """
     num_imgs, channels = mlvl_tensors[0].shape[:2]
-    return torch.cat(
-        [
-            # (N, C, H_l, W_l) -> (N, H_l * W_l, C)
-            t.permute(0, 2, 3, 1).reshape(num_imgs, -1, channels)
-            for t in mlvl_tensors
-        ],
-        dim=1)
+    return torch.cat([
+        level_tensor.permute(0, 2, 3, 1).reshape(num_imgs, -1, channels)
+        for level_tensor in mlvl_tensors
+    ], dim=1)
 
 
 def _topk_size(nms_pre: int, size) -> object:

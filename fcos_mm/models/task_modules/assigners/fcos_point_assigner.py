@@ -419,14 +419,12 @@ class FCOSPointAssigner:
                     point_offset: Tensor) -> Tuple[Tensor, Tensor]:
         """Run mmdet's exact candidate test on every (box, window cell) pair.
 
-        The test separates by axis. "Strictly inside" is ``min(l, t, r, b)
-        > 0``, i.e. each side > 0, and with ``m_x = max(l, r)``, ``m_y =
-        max(t, b)`` (exact in floating point), ``low <= max(m_x, m_y) <=
-        high`` holds iff both are ``<= high`` and either is ``>= low``. So
-        each window column gets a code ``c_x = inside_x * (m_x <= high) * (1
-        + (m_x >= low))`` in {0, 1, 2}, each row a ``c_y`` likewise, and a
-        cell is a candidate iff ``c_x * c_y >= 2``: an outer product of a
-        window's rows and columns, all levels at once.
+        With ``m_x = max(l, r)`` and ``m_y = max(t, b)`` (exact in floating
+        point), ``low <= max(m_x, m_y) <= high`` holds iff both are ``<=
+        high`` and either is ``>= low``. So each window column gets a code
+        ``c_x = inside_x * (m_x <= high) * (1 + (m_x >= low))`` in {0, 1, 2},
+        each row a ``c_y`` likewise, and a cell is a candidate iff ``c_x *
+        c_y >= 2``, all levels at once.
 
         Args:
             tables (_Tables): The layout, from :meth:`_tables`.
@@ -531,11 +529,9 @@ class FCOSPointAssigner:
 
         Along each axis a window starts one cell before the first cell that
         can pass both "inside the region" and "within ``high`` of the far
-        side" (placed by arithmetic on the grid: ``x_j = origin + j *
-        stride``), and is shifted to stay on the grid. The exact test
-        decides; a window only has to hold every candidate, and the cell of
-        margin on each side absorbs the rounding of the placement.
-        Padding columns and rows repeat the level's last one.
+        side", and is shifted to stay on the grid; padding columns and rows
+        repeat the level's last one. The exact test decides: a window only
+        has to hold every candidate.
 
         Returns:
             tuple[Tensor, Tensor]: ``(b, L, Wc)`` columns and ``(b, L, Wr)``
