@@ -4,19 +4,18 @@
 detector's backbone, neck and head ``forward`` and then, with tensor ops
 only, the post-processing of :meth:`FCOSHead.predict_by_feat`:
 
-1. sigmoid of the class and center-ness logits;
-2. per level and image the ``nms_pre`` highest (point, class) scores
-   (``TopK``; ``nms_pre <= 0`` keeps all);
-3. box decoding ``(x - l, y - t, x + r, y + b)`` clipped to each image's
+1. sigmoid, and per level and image the ``nms_pre`` best (point, class)
+   pairs: :func:`~fcos_mm.models.utils.select_candidates`, as in PyTorch;
+2. box decoding ``(x - l, y - t, x + r, y + b)`` clipped to each image's
    ``img_shape`` (``bbox_preds`` are pixel distances for both
    ``norm_on_bbox`` variants: the head multiplies by the stride itself);
-4. class scores at most ``score_thr`` and boxes not wider and taller than
+3. class scores at most ``score_thr`` and boxes not wider and taller than
    ``min_bbox_size`` are masked out; the scores are multiplied by the
    center-ness;
-5. class-aware NMS with ONNX ``NonMaxSuppression`` on boxes shifted by
+4. class-aware NMS with ONNX ``NonMaxSuppression`` on boxes shifted by
    ``label * (max coordinate + 1)``, the shift of mmcv's ``batched_nms``
    (so IoUs round as in PyTorch); ``class_agnostic`` NMS shifts nothing;
-6. the ``max_per_img`` best survivors, by decreasing score.
+5. the ``max_per_img`` best survivors, by decreasing score.
 
 Inputs and outputs (``K = max_per_img``)
 ----------------------------------------
@@ -39,27 +38,18 @@ Differences from the PyTorch path
   ``min_bbox_size`` is tested in input pixels here.
 * Soft-NMS and other NMS types are not exported (an error says so).
 """
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
 from torch import Tensor
 
+from fcos_mm.models.utils import select_candidates
+
 from .nms import onnx_nms
 
 #: Score of masked candidates, below every real score (>= 0).
 _MASKED = -1.0
-
-
-def _topk_size(nms_pre: int, size) -> object:
-    """``min(nms_pre, size)``, kept symbolic while exporting.
-
-    During export ``size`` (a traced dimension) is a tensor, and a Python
-    ``min`` would freeze the export-time value into the graph.
-    """
-    if torch.onnx.is_in_onnx_export() and isinstance(size, Tensor):
-        return torch.clamp(size, max=nms_pre)
-    return min(nms_pre, int(size))
 
 
 class FCOSExportWrapper(nn.Module):
@@ -98,32 +88,13 @@ class FCOSExportWrapper(nn.Module):
         self.iou_threshold = float(nms_cfg['iou_threshold'])
         self.class_agnostic = bool(nms_cfg.get('class_agnostic', False))
         self.max_per_img = int(cfg['max_per_img'])
-        self.num_classes = head.num_classes
         generator = head.prior_generator
         self.point_offset = float(generator.offset)
         self.point_strides = [tuple(s) for s in generator.strides]
 
-    def head_outputs(
-            self,
-            images: Tensor) -> Tuple[List[Tensor], List[Tensor], list]:
-        """Backbone, neck and head ``forward``.
-
-        Args:
-            images (Tensor): ``(N, 3, H, W)`` input.
-
-        Returns:
-            tuple: Per level ``cls_scores``, ``bbox_preds`` and
-            ``centernesses`` (a list of None without center-ness).
-        """
-        head = self.detector.bbox_head
-        outs = head(self.detector.extract_feat(images))
-        cls_scores, bbox_preds = outs[0], outs[1]
-        centernesses = outs[2] if len(outs) > 2 else [None] * len(outs[0])
-        return cls_scores, bbox_preds, centernesses
-
     def _points(self, level: int, height, width,
-                device: torch.device) -> Tuple[Tensor, Tensor]:
-        """``(H_l * W_l,)`` x and y of a level's points, row-major, as
+                device: torch.device) -> Tensor:
+        """``(H_l * W_l, 2)`` points ``(x, y)`` of a level, row-major, as
         ``MlvlPointGenerator.grid_priors`` computes them."""
         stride_w, stride_h = self.point_strides[level]
         xs = (torch.arange(width, device=device) + self.point_offset) * \
@@ -133,39 +104,7 @@ class FCOSExportWrapper(nn.Module):
         num_rows, num_cols = ys.size(0), xs.size(0)
         xs = xs.float().unsqueeze(0).expand(num_rows, num_cols).reshape(-1)
         ys = ys.float().unsqueeze(1).expand(num_rows, num_cols).reshape(-1)
-        return xs, ys
-
-    def _level_candidates(self, level: int, cls_score: Tensor,
-                          bbox_pred: Tensor,
-                          centerness: Optional[Tensor]) -> tuple:
-        """The ``nms_pre`` best (point, class) pairs of one level.
-
-        Returns:
-            tuple: ``(N, k)`` scores, labels, x, y, center-ness (or None)
-            and ``(N, k, 4)`` distances.
-        """
-        num_imgs = cls_score.size(0)
-        height, width = cls_score.shape[2], cls_score.shape[3]
-        # (N, C, H, W) -> (N, H * W * C), index point * C + class
-        scores = cls_score.permute(0, 2, 3, 1).reshape(num_imgs,
-                                                       -1).float().sigmoid()
-        dists = bbox_pred.permute(0, 2, 3, 1).reshape(num_imgs, -1,
-                                                      4).float()  # (N, HW, 4)
-        if self.nms_pre > 0:
-            scores, inds = scores.topk(
-                _topk_size(self.nms_pre, scores.shape[1]), dim=1)
-        else:
-            scores, inds = scores.sort(dim=1, descending=True)
-        point_inds = torch.div(inds, self.num_classes, rounding_mode='floor')
-        labels = inds % self.num_classes
-        xs, ys = self._points(level, height, width, cls_score.device)
-        dists = dists.gather(1, point_inds.unsqueeze(-1).expand(-1, -1, 4))
-        if centerness is not None:
-            centerness = centerness.reshape(num_imgs,
-                                            -1).float().sigmoid().gather(
-                                                1, point_inds)
-        return (scores, labels, xs[point_inds], ys[point_inds], centerness,
-                dists)
+        return torch.stack([xs, ys], dim=-1)
 
     def forward(self, images: Tensor,
                 img_shapes: Tensor) -> Tuple[Tensor, Tensor]:
@@ -180,22 +119,20 @@ class FCOSExportWrapper(nn.Module):
             tuple[Tensor, Tensor]: ``dets`` ``(N, K, 5)`` and ``labels``
             ``(N, K)`` (see the module docstring).
         """
-        cls_scores, bbox_preds, centernesses = self.head_outputs(images)
-        cands = [
-            self._level_candidates(level, *outs) for level, outs in enumerate(
-                zip(cls_scores, bbox_preds, centernesses))
+        cls_scores, bbox_preds, centernesses = self.detector.bbox_head(
+            self.detector.extract_feat(images))
+        mlvl_points = [
+            self._points(level, *score.shape[2:], device=score.device)
+            for level, score in enumerate(cls_scores)
         ]
-        # (N, K') scores, labels, x, y, center-ness; (N, K', 4) distances
-        scores, labels, xs, ys, centerness, dists = (
-            torch.cat(parts, dim=1) if parts[0] is not None else None
-            for parts in zip(*cands))
+        # (N, K') scores, labels, center-ness; (N, K', 2) points;
+        # (N, K', 4) distances
+        scores, labels, points, dists, centerness = select_candidates(
+            cls_scores, bbox_preds, centernesses, mlvl_points, self.nms_pre)
         num_imgs = scores.size(0)
-
-        bboxes = torch.stack([
-            xs - dists[..., 0], ys - dists[..., 1], xs + dists[..., 2],
-            ys + dists[..., 3]
-        ],
-                             dim=-1)  # (N, K', 4)
+        # (N, K', 4) boxes (x - l, y - t, x + r, y + b)
+        bboxes = torch.cat([points - dists[..., :2], points + dists[..., 2:]],
+                           dim=-1)
         # clip to [0, img_shape]: (N, 2) (h, w) -> (N, 1, 4) (w, h, w, h)
         max_xy = img_shapes.float().flip(-1).repeat(1, 2).unsqueeze(1)
         bboxes = torch.min(bboxes.clamp(min=0), max_xy)

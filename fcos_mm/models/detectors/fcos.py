@@ -13,13 +13,10 @@ from ..utils import fcos_mm_scope
 class FCOS(SingleStageDetector):
     """`FCOS <https://arxiv.org/abs/1904.01355>`_, a single-stage detector.
 
-    mmdet's :class:`SingleStageDetector` does the work (``loss``,
-    ``predict`` and ``tensor`` modes, data preprocessing). The parts are
-    built in our scope whatever the caller's default scope, so
-    ``type='FCOSHead'`` means ours, ``'ResNet'`` / ``'FPN'`` fall through to
-    mmdet's and ``'mmdet.FCOSHead'`` reaches mmdet's head. ``train_cfg`` and
-    ``test_cfg`` are handed to the head: ``train_cfg.assigner`` says which
-    points learn which box.
+    mmdet's :class:`SingleStageDetector` does the work. The parts are built
+    in our scope whatever the caller's default scope, so ``type='FCOSHead'``
+    means ours, ``'ResNet'`` / ``'FPN'`` fall through to mmdet's and
+    ``'mmdet.FCOSHead'`` reaches mmdet's head.
 
     Args:
         backbone (dict): Backbone config, e.g. mmdet's ``ResNet``.
@@ -44,14 +41,8 @@ class FCOS(SingleStageDetector):
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None) -> None:
         with fcos_mm_scope():
-            super().__init__(
-                backbone=backbone,
-                neck=neck,
-                bbox_head=bbox_head,
-                train_cfg=train_cfg,
-                test_cfg=test_cfg,
-                data_preprocessor=data_preprocessor,
-                init_cfg=init_cfg)
+            super().__init__(backbone, neck, bbox_head, train_cfg, test_cfg,
+                             data_preprocessor, init_cfg)
 
     def predict(self,
                 batch_inputs: torch.Tensor,

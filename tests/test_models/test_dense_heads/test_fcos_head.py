@@ -355,7 +355,7 @@ def test_without_centerness():
     assert ours.loss_centerness is None
     feats = features()
     outs = ours(feats)
-    assert len(outs) == 2
+    assert len(outs) == 3 and outs[2] is None
 
     losses = ours.loss(feats, data_samples())
     assert set(losses) == {'loss_cls', 'loss_bbox'}
@@ -448,7 +448,7 @@ def test_bad_ground_truth_names_image_and_box(box, label, message):
         ours.loss(features(), data_samples(boxes, labels))
     text = str(info.value)
     assert "image 'data/b.jpg' (batch index 1)" in text
-    assert 'ground-truth box 1 [30.0' in text
+    assert 'gt_bboxes[1] = [30.0' in text
     # without a path the image id names the image
     metas = [dict(m) for m in METAS]
     del metas[1]['img_path']

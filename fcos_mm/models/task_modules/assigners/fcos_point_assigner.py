@@ -1,26 +1,25 @@
 """FCOS point assigner: which ground-truth box each prior point regresses.
 
-Shape shorthand and names used throughout this module:
-
-* ``N``: images in the batch; ``L``: pyramid levels, ``l`` one level.
-* ``H_l, W_l``: height and width of level ``l``'s point grid.
+Shape shorthand
+---------------
+* ``N``: images in the batch; ``L``: pyramid levels, ``l`` one level, with
+  an ``H_l x W_l`` grid of points.
 * ``P = sum_l H_l * W_l``: all points of one image, levels concatenated
-  level-major (all of P3, then all of P4, ...), row-major inside a level, as
-  mmdet's ``MlvlPointGenerator(strides, offset=0.5).grid_priors`` returns
-  them and the head flattens its outputs.
+  level-major, row-major inside a level, as mmdet's
+  ``MlvlPointGenerator.grid_priors`` returns them and the head flattens
+  its outputs.
 * ``G``: boxes of one image (may be 0); ``B = sum G``: boxes of the batch,
-  images concatenated; ``b`` indexes them.
+  images concatenated; ``b``: boxes of one chunk.
 * ``M``: cells tested per box (all levels), fixed by the config and the
   feature-map sizes; ``(B, M)`` pairs in all, ``max_pairs`` at a time.
 * ``Wr x Wc``: the frame that holds each level's window of cells.
-* ``points``: per level ``(H_l * W_l, 2)`` point coordinates ``(x, y)``.
-* ``gt_bboxes``: ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in pixels.
-* ``gt_labels``: ``(G,)`` class indices in ``[0, num_classes)``.
-* ``labels``: ``(N, P)`` class of each point, ``num_classes`` = background.
-* ``bbox_targets``: ``(N, P, 4)`` distances ``(l, t, r, b)`` in pixels from
-  the point to the left, top, right and bottom side of its box.
-* ``gt_inds``: ``(N, P)`` index into the image's ``gt_bboxes`` of the
-  point's box, ``-1`` for background.
+* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``;
+  ``gt_bboxes``: ``(G, 4)`` boxes ``(x1, y1, x2, y2)`` in pixels;
+  ``gt_labels``: ``(G,)`` classes in ``[0, num_classes)``.
+* ``labels``: ``(N, P)`` class of each point, ``num_classes`` = background;
+  ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from the
+  point to the sides of its box; ``gt_inds``: ``(N, P)`` index into the
+  image's ``gt_bboxes`` of the point's box, ``-1`` for background.
 
 The rule (FCOS, Tian et al. 2019; mmdet 3.3 ``FCOSHead._get_targets_single``)
 -------------------------------------------------------------------------
@@ -35,9 +34,12 @@ A point ``(x, y)`` of level ``l`` with stride ``s_l`` and regress range
 Among its candidates a point takes the box of smallest area
 ``(x2 - x1) * (y2 - y1)``, the lowest box index on an exact tie; a point
 with no candidate is background. Every float operation that decides a
-comparison is done in the same order and dtype as mmdet's, so the targets are
-identical bit for bit (see :meth:`FCOSPointAssigner.assign_batch` for the
-one pathological case kept for that reason).
+comparison (point minus box side, the centre region, the range test in the
+points' dtype) is done in mmdet's order and dtype, so the targets are
+identical bit for bit. That includes mmdet's one pathological case: its
+"no candidate" sentinel is an area of :data:`INF` ``= 1e8``, so a box of
+area ``>= 1e8`` pixels only wins a point where every box of the image is a
+candidate and all their areas exceed ``1e8``.
 
 Differences from mmdet
 ----------------------
@@ -63,7 +65,9 @@ of a layout (cached per batch shape) and the number of chunks all come
 from shapes the host already knows: no host-device synchronisation, no
 ``nonzero``, no data-dependent loop. A level given without its grid size
 (``featmap_sizes=None``) is tested whole, every point against every box,
-which is exact for points in any order.
+which is exact for points in any order. Ground truth is checked by
+:func:`~fcos_mm.models.utils.check_ground_truth` (``validate=True``, or
+by the head before it calls with ``validate=False``).
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -72,25 +76,24 @@ from torch import Tensor
 
 from fcos_mm.registry import TASK_UTILS
 
+from ...utils import check_float_rows, check_ground_truth
+
 #: mmdet's "no box" area sentinel (``fcos_head.INF``); kept for exactness.
 INF = 1e8
 
 #: The paper's regress ranges of P3-P7, the default of the assigner.
-FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512), (512,
-                                                                     INF))
+FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512),
+                       (512, INF))
 
 
 class FCOSAssignResult(NamedTuple):
     """Targets of one image (``(P, ...)``) or a batch (``(N, P, ...)``).
 
     Attributes:
-        labels (Tensor): ``(N, P)`` long, the class of each point's box,
-            ``num_classes`` for background.
-        bbox_targets (Tensor): ``(N, P, 4)`` float ``(l, t, r, b)``
-            distances in pixels (not divided by the stride) from each point
-            to the sides of its box; zeros for background points.
-        gt_inds (Tensor): ``(N, P)`` long, index into the image's
-            ``gt_bboxes`` of each point's box, ``-1`` for background.
+        labels (Tensor): ``(N, P)`` long ``labels``.
+        bbox_targets (Tensor): ``(N, P, 4)`` float ``bbox_targets`` (not
+            divided by the stride), zeros for background.
+        gt_inds (Tensor): ``(N, P)`` long ``gt_inds``.
     """
     labels: Tensor
     bbox_targets: Tensor
@@ -137,11 +140,9 @@ class _Tables(NamedTuple):
 class FCOSPointAssigner:
     """Assign FCOS prior points to ground-truth boxes, batched and sync-free.
 
-    A pure ``no_grad`` function of points and ground truth, no learnable
-    state; built by the head from ``train_cfg.assigner``. The result equals
-    mmdet 3.3's ``FCOSHead._get_targets_single`` bit for bit (labels,
-    foreground ``bbox_targets`` before stride normalisation, and the box each
-    point took), see the module docstring for the rule and the design.
+    A pure ``no_grad`` function of points and ground truth, built by the head
+    from ``train_cfg.assigner``; the module docstring gives the rule and the
+    design.
 
     Memory: besides the ``O(N * P)`` outputs and per-point minima, the
     working set is ``O(max_pairs)``: about 25 bytes per (box, cell) pair
@@ -193,12 +194,8 @@ class FCOSPointAssigner:
                 f'center_sample_radius={self.center_sample_radius}, '
                 f'max_pairs={self.max_pairs})')
 
-    def assign(self,
-               points: List[Tensor],
-               strides: Sequence[int],
-               gt_bboxes: Tensor,
-               gt_labels: Tensor,
-               num_classes: int,
+    def assign(self, points: List[Tensor], strides: Sequence[int],
+               gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
                featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
                ) -> FCOSAssignResult:
         """Assign every point of one image: :meth:`assign_batch` of one.
@@ -223,11 +220,6 @@ class FCOSPointAssigner:
                      validate: bool = True) -> FCOSAssignResult:
         """Assign every point of every image to a box or to background.
 
-        mmdet's one pathological case is reproduced too: its "no candidate"
-        sentinel is an area of ``1e8``, so a box of area ``>= 1e8`` pixels
-        only wins a point where every box of the image is a candidate and
-        all their areas exceed ``1e8``.
-
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float ``(x,
                 y)`` points, shared by all images.
@@ -245,38 +237,34 @@ class FCOSPointAssigner:
                 ``MlvlPointGenerator`` makes (any offset), and only a window
                 of it is tested per box. None tests every point of every
                 level (points in any order). Defaults to None.
-            validate (bool): Check the values of points and boxes (one
-                host-device synchronisation for the whole batch). The head
-                passes False after its own, stricter check.
+            validate (bool): Check the ground truth and the points' values
+                with ``check_ground_truth`` (one host-device
+                synchronisation); the head checks before and passes False.
                 Defaults to True.
 
         Returns:
-            FCOSAssignResult: ``labels`` ``(N, P)``, ``bbox_targets`` ``(N,
-            P, 4)`` in pixels (zeros for background) and ``gt_inds`` ``(N,
-            P)`` (-1 for background), levels concatenated level-major.
+            FCOSAssignResult: ``(N, P, ...)`` targets.
 
         Raises:
-            ValueError: On inconsistent levels, malformed points, or (with
-                ``validate``) a box that is not finite, has ``x2 < x1`` or
-                ``y2 < y1``, or whose label is outside ``[0, num_classes)``;
-                the message names the level, or the image and the box.
+            ValueError: Inconsistent levels or malformed points (naming the
+                level), or with ``validate`` bad ground truth.
         """
-        self._check_shapes(points, strides, batch_gt_bboxes, batch_gt_labels,
-                           featmap_sizes)
+        self._check_levels(points, strides, featmap_sizes)
+        if validate:
+            check_ground_truth(batch_gt_bboxes, batch_gt_labels, num_classes,
+                               points=points)
         num_imgs = len(batch_gt_bboxes)
         all_points = torch.cat(points)  # (P, 2)
         num_points = all_points.size(0)
         device = all_points.device
-        boxes = torch.cat([b.to(device) for b in batch_gt_bboxes]
-                          or [all_points.new_zeros((0, 4))])  # (B, 4)
+        boxes = torch.cat(
+            [img_boxes.to(device) for img_boxes in batch_gt_bboxes]
+            or [all_points.new_zeros((0, 4))])  # (B, 4)
         labels_of_box = torch.cat(
-            [g.to(device) for g in batch_gt_labels]
+            [img_labels.to(device) for img_labels in batch_gt_labels]
             or [torch.zeros(0, dtype=torch.long, device=device)])  # (B,)
-        if validate:
-            self._check_values(all_points, points, boxes, labels_of_box,
-                               batch_gt_bboxes, num_classes)
-        # mmdet subtracts points from boxes with type promotion; box-only
-        # quantities (areas, centre regions) stay in the boxes' dtype.
+        # point minus box side promotes; box-only quantities (areas, centre
+        # regions) stay in the boxes' dtype
         dtype = torch.promote_types(all_points.dtype, boxes.dtype)
         num_boxes = boxes.size(0)
         labels = labels_of_box.new_full((num_imgs, num_points), num_classes)
@@ -288,8 +276,8 @@ class FCOSPointAssigner:
 
         # (B,) image of each box, and index of its image's first box
         img_of_box = torch.cat([
-            torch.full((b.size(0), ), i, dtype=torch.long, device=device)
-            for i, b in enumerate(batch_gt_bboxes)
+            torch.full((len(img_boxes), ), img_idx, device=device)
+            for img_idx, img_boxes in enumerate(batch_gt_bboxes)
         ])
         first_box = torch.searchsorted(img_of_box, img_of_box)
         levels = self._levels(points, strides, featmap_sizes)
@@ -306,18 +294,16 @@ class FCOSPointAssigner:
         key_dtype = torch.int32 if no_box < 2**31 else torch.long
         box_key = (rank * num_boxes +
                    torch.arange(num_boxes, device=device)).to(key_dtype)
-        best_key = torch.full((num_imgs * num_points, ),
-                              no_box,
-                              dtype=key_dtype,
-                              device=device)
+        best_key = torch.full((num_imgs * num_points, ), no_box,
+                              dtype=key_dtype, device=device)
         num_cand = torch.zeros_like(best_key)
         if featmap_sizes is None:
             cells_per_box = num_points
         else:  # the frame: L x Wr x Wc
             cells_per_box = tables.row_valid.numel() * tables.col_valid.size(1)
         per_chunk = max(1, self.max_pairs // max(cells_per_box, 1))
-        for b0 in range(0, num_boxes, per_chunk):
-            chunk = slice(b0, min(b0 + per_chunk, num_boxes))
+        for chunk_start in range(0, num_boxes, per_chunk):
+            chunk = slice(chunk_start, chunk_start + per_chunk)
             offset = img_of_box[chunk] * num_points  # (b,) image in N * P
             if featmap_sizes is None:
                 pairs = self._dense_pairs(levels, all_points, boxes[chunk],
@@ -351,7 +337,7 @@ class FCOSPointAssigner:
         fg = (best_area < INF) | (every_box & (best_area > INF))  # (N, P)
         box = boxes[best_box]  # (N, P, 4)
         xs, ys = all_points[:, 0], all_points[:, 1]
-        # (N, P, 4), in ``dtype`` by type promotion, as mmdet's
+        # (N, P, 4), in ``dtype`` by type promotion
         bbox_targets = torch.stack(
             (xs - box[..., 0], ys - box[..., 1], box[..., 2] - xs,
              box[..., 3] - ys), -1)
@@ -366,10 +352,10 @@ class FCOSPointAssigner:
         """Each level's geometry and window size, from host-known values."""
         levels = []
         start = 0
-        for lvl, (pts, stride) in enumerate(zip(points, strides)):
+        for lvl, (level_points, stride) in enumerate(zip(points, strides)):
             low, high = self.regress_ranges[lvl]
             if featmap_sizes is None:
-                rows, cols = 1, pts.size(0)
+                rows, cols = 1, level_points.size(0)
                 win_rows, win_cols = rows, cols
             else:
                 rows, cols = featmap_sizes[lvl]
@@ -384,7 +370,7 @@ class FCOSPointAssigner:
             levels.append(
                 _Level(start, rows, cols, win_rows, win_cols, stride, low,
                        high))
-            start += pts.size(0)
+            start += level_points.size(0)
         return levels
 
     def _tables(self, levels: List[_Level], all_points: Tensor,
@@ -397,34 +383,33 @@ class FCOSPointAssigner:
         if tables is not None:
             return tables
         last = max(all_points.size(0) - 1, 0)
-        frame_rows = max(lv.win_rows for lv in levels)
-        frame_cols = max(lv.win_cols for lv in levels)
+        frame_rows = max(level.win_rows for level in levels)
+        frame_cols = max(level.win_cols for level in levels)
 
-        def tensor(values, dtype):
-            return torch.tensor(values, dtype=dtype, device=device)
+        def per_level(value, dtype):  # (L, ...): value(level) per level
+            return torch.tensor([value(level) for level in levels],
+                                dtype=dtype, device=device)
 
-        def column(name, dtype):  # (L, 1) of a _Level field
-            return tensor([[getattr(lv, name)] for lv in levels], dtype)
-
-        long = torch.long
+        long, radius = torch.long, self.center_sample_radius
         tables = _Tables(
-            radius=tensor(
-                [lv.stride * self.center_sample_radius for lv in levels],
-                box_dtype),
-            high_box=tensor([lv.high for lv in levels], box_dtype),
-            stride=tensor([lv.stride for lv in levels], box_dtype),
-            first_point=tensor([min(lv.start, last) for lv in levels], long),
-            max_start=tensor([(lv.cols - lv.win_cols, lv.rows - lv.win_rows)
-                              for lv in levels], long),
-            col_valid=tensor([[j < lv.win_cols for j in range(frame_cols)]
-                              for lv in levels], torch.bool),
-            row_valid=tensor([[i < lv.win_rows for i in range(frame_rows)]
-                              for lv in levels], torch.bool),
-            last_col=tensor([[lv.cols - 1] for lv in levels], long),
-            last_row=tensor([[lv.rows - 1] for lv in levels], long),
-            row_len=column('cols', long),
-            low=column('low', all_points.dtype),
-            high=column('high', all_points.dtype))
+            radius=per_level(lambda level: level.stride * radius, box_dtype),
+            high_box=per_level(lambda level: level.high, box_dtype),
+            stride=per_level(lambda level: level.stride, box_dtype),
+            first_point=per_level(lambda level: min(level.start, last), long),
+            max_start=per_level(
+                lambda level: (level.cols - level.win_cols,
+                               level.rows - level.win_rows), long),
+            col_valid=per_level(
+                lambda level: [col < level.win_cols
+                               for col in range(frame_cols)], torch.bool),
+            row_valid=per_level(
+                lambda level: [row < level.win_rows
+                               for row in range(frame_rows)], torch.bool),
+            last_col=per_level(lambda level: [level.cols - 1], long),
+            last_row=per_level(lambda level: [level.rows - 1], long),
+            row_len=per_level(lambda level: [level.cols], long),
+            low=per_level(lambda level: [level.low], all_points.dtype),
+            high=per_level(lambda level: [level.high], all_points.dtype))
         if len(self._table_cache) >= 64:
             self._table_cache.pop(next(iter(self._table_cache)))
         self._table_cache[key] = tables
@@ -434,14 +419,12 @@ class FCOSPointAssigner:
                     point_offset: Tensor) -> Tuple[Tensor, Tensor]:
         """Run mmdet's exact candidate test on every (box, window cell) pair.
 
-        The test separates by axis. "Strictly inside" is ``min(l, t, r, b)
-        > 0``, i.e. each side > 0, and with ``m_x = max(l, r)``, ``m_y =
-        max(t, b)`` (exact in floating point), ``low <= max(m_x, m_y) <=
-        high`` holds iff both are ``<= high`` and either is ``>= low``. So
-        each window column gets a code ``c_x = inside_x * (m_x <= high) * (1
-        + (m_x >= low))`` in {0, 1, 2}, each row a ``c_y`` likewise, and a
-        cell is a candidate iff ``c_x * c_y >= 2``: an outer product of a
-        window's rows and columns, all levels at once.
+        With ``m_x = max(l, r)`` and ``m_y = max(t, b)`` (exact in floating
+        point), ``low <= max(m_x, m_y) <= high`` holds iff both are ``<=
+        high`` and either is ``>= low``. So each window column gets a code
+        ``c_x = inside_x * (m_x <= high) * (1 + (m_x >= low))`` in {0, 1, 2},
+        each row a ``c_y`` likewise, and a cell is a candidate iff ``c_x *
+        c_y >= 2``, all levels at once.
 
         Args:
             tables (_Tables): The layout, from :meth:`_tables`.
@@ -464,7 +447,6 @@ class FCOSPointAssigner:
         xs = all_points[level_start + cols, 0]  # (b, L, Wc)
         ys = all_points[row_points, 1]  # (b, L, Wr)
         x1, y1, x2, y2 = boxes[:, None, None].unbind(-1)  # (b, 1, 1) each
-        # l, r and t, b exactly as mmdet: point minus box side
         left, right = xs - x1, x2 - xs
         top, bottom = ys - y1, y2 - ys
         if self.center_sampling:
@@ -474,7 +456,6 @@ class FCOSPointAssigner:
         else:
             inside_x = (left > 0) & (right > 0)
             inside_y = (top > 0) & (bottom > 0)
-        # mmdet compares with the ranges in the points' dtype
         code_x = self._code(inside_x & tables.col_valid,
                             torch.maximum(left, right), tables)
         code_y = self._code(inside_y & tables.row_valid,
@@ -502,8 +483,8 @@ class FCOSPointAssigner:
             whether it is a candidate of the box.
         """
         x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
-        radius = torch.tensor([lv.stride * self.center_sample_radius
-                               for lv in levels], dtype=boxes.dtype)
+        radius = torch.tensor([level.stride * self.center_sample_radius
+                               for level in levels], dtype=boxes.dtype)
         regions = self._regions(boxes, radius.to(boxes.device))
         pairs = []
         for lvl, level in enumerate(levels):
@@ -513,8 +494,7 @@ class FCOSPointAssigner:
             rx1, ry1, rx2, ry2 = regions[:, lvl, :, None].unbind(1)
             inside = torch.stack((xs - rx1, ys - ry1, rx2 - xs, ry2 - ys),
                                  -1).amin(-1) > 0
-            # a Python number is compared in the tensor's dtype: as mmdet,
-            # which compares with the ranges in the points' dtype
+            # a Python number is compared in the tensor's dtype
             max_dist = ltrb.amax(-1)
             ok = inside & (max_dist >= level.low) & (max_dist <= level.high)
             index = torch.arange(level.start, level.start + level.cols,
@@ -525,10 +505,6 @@ class FCOSPointAssigner:
     def _regions(self, boxes: Tensor, radius: Tensor) -> Tensor:
         """``(b, L, 4)`` region a candidate must lie strictly inside, per
         level: the box, or its centre region clipped to the box.
-
-        The centre region is computed exactly as mmdet does (same ops, same
-        dtype: a tensor of ``stride * radius`` subtracted from the centre),
-        so the strict inside test agrees bit for bit.
 
         Args:
             boxes (Tensor): ``(b, 4)`` boxes.
@@ -553,11 +529,9 @@ class FCOSPointAssigner:
 
         Along each axis a window starts one cell before the first cell that
         can pass both "inside the region" and "within ``high`` of the far
-        side" (placed by arithmetic on the grid: ``x_j = origin + j *
-        stride``), and is shifted to stay on the grid. The exact test
-        decides; a window only has to hold every candidate, and the cell of
-        margin on each side absorbs the rounding of the placement.
-        Padding columns and rows repeat the level's last one.
+        side", and is shifted to stay on the grid; padding columns and rows
+        repeat the level's last one. The exact test decides: a window only
+        has to hold every candidate.
 
         Returns:
             tuple[Tensor, Tensor]: ``(b, L, Wc)`` columns and ``(b, L, Wr)``
@@ -576,101 +550,25 @@ class FCOSPointAssigner:
         return (torch.minimum(cols, tables.last_col),
                 torch.minimum(rows, tables.last_row))
 
-    def _check_shapes(self, points: List[Tensor], strides: Sequence[int],
-                      batch_gt_bboxes: Sequence[Tensor],
-                      batch_gt_labels: Sequence[Tensor],
+    def _check_levels(self, points: List[Tensor], strides: Sequence[int],
                       featmap_sizes: Optional[Sequence[Tuple[int, int]]]
                       ) -> None:
-        """Raise a ValueError naming the level or image of a bad shape.
-
-        Only shapes and dtypes: nothing here reads a tensor's values.
-        """
-        name = type(self).__name__
+        """Raise a ValueError naming the level of a bad shape or dtype."""
         if not len(points) == len(strides) == len(self.regress_ranges):
             raise ValueError(
-                f'{name}: got {len(points)} point levels and {len(strides)} '
-                f'strides but {len(self.regress_ranges)} regress_ranges')
-        for lvl, pts in enumerate(points):
-            if (pts.dim() != 2 or pts.size(1) != 2
-                    or not pts.is_floating_point()):
-                raise ValueError(
-                    f'{name}: points[{lvl}] must be a float (N, 2) tensor, '
-                    f'got {pts.dtype} of shape {tuple(pts.shape)}')
-            if pts.dtype != points[0].dtype:
-                raise ValueError(f'{name}: points[{lvl}] is {pts.dtype} but '
-                                 f'points[0] is {points[0].dtype}')
-            if (featmap_sizes is not None and
-                    featmap_sizes[lvl][0] * featmap_sizes[lvl][1]
-                    != pts.size(0)):
-                raise ValueError(
-                    f'{name}: points[{lvl}] has {pts.size(0)} points, not a '
-                    f'{tuple(featmap_sizes[lvl])} grid')
-        if featmap_sizes is not None and len(featmap_sizes) != len(points):
-            raise ValueError(f'{name}: {len(featmap_sizes)} featmap_sizes for '
-                             f'{len(points)} point levels')
-        if len(batch_gt_bboxes) != len(batch_gt_labels):
-            raise ValueError(f'{name}: {len(batch_gt_bboxes)} images of boxes '
-                             f'but {len(batch_gt_labels)} of labels')
-        for img, (boxes, labels) in enumerate(
-                zip(batch_gt_bboxes, batch_gt_labels)):
-            where = f'{name}: image {img}: ' if len(batch_gt_bboxes) > 1 \
-                else f'{name}: '
-            if (boxes.dim() != 2 or boxes.size(1) != 4
-                    or not boxes.is_floating_point()):
-                raise ValueError(
-                    f'{where}gt_bboxes must be a float (G, 4) tensor, got '
-                    f'{boxes.dtype} of shape {tuple(boxes.shape)}')
-            if boxes.dtype != batch_gt_bboxes[0].dtype:
-                raise ValueError(f'{where}gt_bboxes is {boxes.dtype} but '
-                                 f'image 0 has {batch_gt_bboxes[0].dtype}')
-            if (labels.dim() != 1 or labels.size(0) != boxes.size(0)
-                    or labels.is_floating_point()):
-                raise ValueError(
-                    f'{where}gt_labels must be an integer ({boxes.size(0)},) '
-                    f'tensor to match gt_bboxes, got {labels.dtype} of shape '
-                    f'{tuple(labels.shape)}')
-
-    def _check_values(self, all_points: Tensor, points: List[Tensor],
-                      boxes: Tensor, labels: Tensor,
-                      batch_gt_bboxes: Sequence[Tensor],
-                      num_classes: int) -> None:
-        """One synchronisation for the batch; names the first bad item.
-
-        Args:
-            all_points (Tensor): ``(P, 2)`` points of all levels.
-            points (list[Tensor]): The same per level, to name a level.
-            boxes (Tensor): ``(B, 4)`` boxes of all images.
-            labels (Tensor): ``(B,)`` their labels.
-            batch_gt_bboxes (Sequence[Tensor]): Per image boxes, to name an
-                image.
-            num_classes (int): Number of classes.
-        """
-        name = type(self).__name__
-        bad_box = ~torch.isfinite(boxes).all(1)
-        bad_box |= boxes[:, 2] < boxes[:, 0]
-        bad_box |= boxes[:, 3] < boxes[:, 1]
-        bad_label = (labels < 0) | (labels >= num_classes)
-        if not bool(bad_box.any() | bad_label.any()
-                    | ~torch.isfinite(all_points).all()):
+                f'{type(self).__name__}: got {len(points)} point levels and '
+                f'{len(strides)} strides but {len(self.regress_ranges)} '
+                'regress_ranges')
+        check_float_rows(points, 2, 'n', [
+            f'points[{lvl}]' for lvl in range(len(points))])
+        if featmap_sizes is None:
             return
-        for lvl, pts in enumerate(points):
-            if not bool(torch.isfinite(pts).all()):
+        if len(featmap_sizes) != len(points):
+            raise ValueError(f'{len(featmap_sizes)} featmap_sizes for '
+                             f'{len(points)} point levels')
+        for lvl, (level_points, (height, width)) in enumerate(
+                zip(points, featmap_sizes)):
+            if height * width != level_points.size(0):
                 raise ValueError(
-                    f'{name}: points[{lvl}] has non-finite coordinates')
-        start = 0
-        for img, img_boxes in enumerate(batch_gt_bboxes):
-            where = (f'{name}: image {img}: '
-                     if len(batch_gt_bboxes) > 1 else f'{name}: ')
-            stop = start + img_boxes.size(0)
-            for mask, what in (
-                (bad_box[start:stop], lambda i: (
-                    f'gt_bboxes[{i}] = {boxes[start + i].tolist()} is not a '
-                    'finite (x1, y1, x2, y2) box with x1 <= x2 and y1 <= '
-                    'y2')),
-                (bad_label[start:stop], lambda i: (
-                    f'gt_labels[{i}] = {int(labels[start + i])} is outside '
-                    f'[0, num_classes={num_classes})')),
-            ):
-                if bool(mask.any()):
-                    raise ValueError(where + what(int(mask.nonzero()[0, 0])))
-            start = stop
+                    f'points[{lvl}] has {level_points.size(0)} points, not a '
+                    f'{(height, width)} grid')
