@@ -127,7 +127,10 @@ def test_benchmark_train_prints_ratios_with_equal_losses():
     assert set(mm['losses']) == {'loss_cls', 'loss_bbox', 'loss_centerness'}
     for key, value in mm['losses'].items():
         assert ours['losses'][key] == pytest.approx(value, rel=1e-5)
-    assert ours['step_ms'] > ours['head_ms'] > 0 and ours['peak_mib'] > 0
+    # both timed, but in separate runs: comparing them would be a timed
+    # assertion, which flakes on a loaded machine
+    assert ours['step_ms'] > 0 and ours['head_ms'] > 0
+    assert ours['peak_mib'] > 0
     text = format_train_benchmark(results)
     assert 'train step (ms, median)' in text
     assert 'head loss + backward' in text
