@@ -1,20 +1,13 @@
 """Inference speed of a detector, split by stage.
 
-One image at a time, a fixed input size, random pixel values: the time of
-the backbone, the neck, the head's forward and the post-processing
-(decoding, score threshold, NMS: ``bbox_head.predict_by_feat``). Warm-up
-iterations are run first and not counted (cuDNN autotuning, allocator
-growth). On CUDA each stage is synchronised before its clock stops. A
-model prepared by :func:`~fcos_mm.deployment.prepare_cpu_inference` runs
-under its bf16 autocast (when set) with channels_last input.
-
-:func:`benchmark_onnxruntime` times an exported model (whole graph, same
-input), and :func:`build_mmdet_fcos` builds mmdet 3.3's FCOS from the same
-config and weights, so that one run can print ratios between them
-(:func:`format_comparison`).
-
-With random weights almost no score passes the threshold, so
-post-processing is faster than with a trained checkpoint.
+One image at a time, a fixed input size, random pixels: the time of the
+backbone, the neck, the head's forward and ``bbox_head.predict_by_feat``,
+after untimed warm-up iterations; on CUDA each stage is synchronised before
+its clock stops. With random weights almost no score passes the threshold,
+so post-processing is faster than with a trained checkpoint.
+:func:`benchmark_onnxruntime` times an exported model and
+:func:`build_mmdet_fcos` builds mmdet 3.3's FCOS with the same weights, for
+the ratios of :func:`format_comparison`.
 """
 import copy
 import time
@@ -42,7 +35,9 @@ def _clock(device: torch.device) -> Callable[[], float]:
 def run_stages(detector: nn.Module, images: torch.Tensor,
                img_metas: List[dict],
                clock: Callable[[], float]) -> Tuple[Dict[str, float], list]:
-    """One forward pass, timing each stage.
+    """One forward pass, timing each stage. A model prepared by
+    :func:`~fcos_mm.deployment.prepare_cpu_inference` runs under its
+    autocast, with channels_last input.
 
     Args:
         detector (nn.Module): A single-stage detector with ``backbone``,
@@ -56,7 +51,6 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
         results (``InstanceData`` per image).
     """
     from fcos_mm.deployment import inference_autocast
-    times = {}
     if getattr(detector, 'inference_autocast', None) is not None:
         images = images.contiguous(memory_format=torch.channels_last)
     start = clock()
@@ -70,10 +64,11 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
     results = detector.bbox_head.predict_by_feat(
         *outs, batch_img_metas=img_metas, rescale=False)
     t_post = clock()
-    times['backbone'] = t_backbone - start
-    times['neck'] = t_neck - t_backbone
-    times['head'] = t_head - t_neck
-    times['postprocess'] = t_post - t_head
+    times = dict(
+        backbone=t_backbone - start,
+        neck=t_neck - t_backbone,
+        head=t_head - t_neck,
+        postprocess=t_post - t_head)
     return times, results
 
 
@@ -119,7 +114,10 @@ def benchmark_detector(detector: nn.Module,
             if i >= num_warmup:
                 for stage in STAGES:
                     per_stage[stage].append(times[stage])
-    ms = {stage: 1000 * float(np.mean(v)) for stage, v in per_stage.items()}
+    ms = {
+        stage: 1000 * float(np.mean(seconds))
+        for stage, seconds in per_stage.items()
+    }
     ms['total'] = sum(ms[stage] for stage in STAGES)
     return dict(
         fps=1000.0 / ms['total'],
@@ -196,11 +194,9 @@ def benchmark_onnxruntime(session,
 
 
 def mmdet_model_cfg(model_cfg: dict) -> dict:
-    """Our FCOS model config as one of mmdet 3.3's FCOS.
-
-    The types get the ``mmdet.`` scope, the assigner's ``regress_ranges``
-    / ``center_sampling`` / ``center_sample_radius`` go back into the head
-    (mmdet's place for them) and pretrained ``init_cfg`` is dropped.
+    """Our FCOS model config as one of mmdet 3.3's FCOS: types in the
+    ``mmdet.`` scope, the assigner's options back in the head, no
+    ``init_cfg``.
 
     Args:
         model_cfg (dict): ``cfg.model`` of one of our FCOS configs.
@@ -284,10 +280,8 @@ def format_comparison(results: Dict[str, dict]) -> str:
 
 
 def merge_rounds(results: List[dict]) -> dict:
-    """One result from several rounds of the same benchmark.
-
-    Rounds of all variants are interleaved by ``benchmark.py --rounds`` so
-    that a change of machine load over the run hits every variant alike.
+    """One result from several rounds of the same benchmark (interleaved
+    by ``benchmark.py --rounds`` so that load changes hit all variants).
 
     Args:
         results (list[dict]): Results of :func:`benchmark_detector` or
@@ -300,11 +294,11 @@ def merge_rounds(results: List[dict]) -> dict:
     """
     if not results:
         raise ValueError('merge_rounds needs at least one result.')
-    weights = [r['num_images'] for r in results]
+    weights = [result['num_images'] for result in results]
     merged = dict(results[0])
     merged['ms'] = {
-        key: sum(w * r['ms'][key]
-                 for w, r in zip(weights, results)) / sum(weights)
+        key: sum(weight * result['ms'][key]
+                 for weight, result in zip(weights, results)) / sum(weights)
         for key in results[0]['ms']
     }
     merged['num_images'] = sum(weights)
