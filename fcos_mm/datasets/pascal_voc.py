@@ -73,8 +73,8 @@ class ConversionSummary:
         """The summary as printed by the converter."""
         lines = [self.split_source] if self.split_source else []
         for split, num_images in self.images.items():
-            per_class = ', '.join(f'{name}: {n}'
-                                  for name, n in self.boxes[split].items())
+            per_class = ', '.join(f'{name}: {count}' for name, count in
+                                  self.boxes[split].items())
             lines.append(f'{split}: {num_images} images, '
                          f'{sum(self.boxes[split].values())} boxes '
                          f'({per_class or "none"})')
@@ -151,7 +151,7 @@ def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
         ``''``, ``'clipped'`` or the reason for dropping it.
     """
     try:
-        x1, y1, x2, y2 = (float(c) - 1 for c in coords)
+        x1, y1, x2, y2 = (float(coord) - 1 for coord in coords)
     except (TypeError, ValueError):
         return None, 'dropped: bndbox without four numbers'
     if x2 <= x1 or y2 <= y1:
@@ -165,8 +165,8 @@ def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
 
 
 def _find_image(img_dir: str, stem: str, filename: Optional[str]) -> str:
-    """The image file of an annotation: the XML's ``<filename>`` when it
-    exists, else ``stem`` with a usual extension; the relative name."""
+    """The image file's name relative to ``img_dir``: the XML's
+    ``<filename>`` if it exists, else ``stem`` with a usual extension."""
     candidates = ([filename] if filename else []) + [
         stem + ext for ext in IMG_EXTENSIONS
     ]
@@ -265,7 +265,7 @@ def convert_voc_to_coco(img_dir: str,
                          f'not {difficult!r}.')
     splits = split_stems(ann_dir, split_dir, val_frac, seed)
     parsed = {}
-    for stem in sorted({s for stems in splits.values() for s in stems}):
+    for stem in sorted(set().union(*splits.values())):
         xml_path = osp.join(ann_dir, f'{stem}.xml')
         if not osp.isfile(xml_path):
             raise FileNotFoundError(
@@ -285,7 +285,8 @@ def convert_voc_to_coco(img_dir: str,
 
     summary = ConversionSummary()
     if split_dir is not None and osp.isdir(split_dir) and any(
-            osp.isfile(osp.join(split_dir, f'{s}.txt')) for s in VOC_SPLITS):
+            osp.isfile(osp.join(split_dir, f'{split}.txt'))
+            for split in VOC_SPLITS):
         summary.split_source = f'splits from the files in {split_dir}'
     else:
         summary.split_source = (f'no split files: random split, val_frac '
