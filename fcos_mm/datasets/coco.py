@@ -39,6 +39,13 @@ from fcos_mm.registry import DATASETS
 SKIPPED_IMAGES_KEY = 'skipped_images'
 
 
+def is_coco_bbox(bbox) -> bool:
+    """Whether ``bbox`` is ``[x, y, width, height]``, four finite numbers."""
+    return (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(isinstance(value, (int, float)) and math.isfinite(value)
+                    for value in bbox))
+
+
 @DATASETS.register_module()
 class CocoDataset(MMDetCocoDataset):
     """COCO-format detection data set that validates its annotations (see
@@ -152,15 +159,11 @@ class CocoDataset(MMDetCocoDataset):
                     f'{self.ann_file}: annotation {ann["id"]} has image_id '
                     f'{ann["image_id"]}, which is not among the images the '
                     f'file lists.')
-            bbox = ann.get('bbox')
-            if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
-                    or not all(
-                        isinstance(value, (int, float))
-                        and math.isfinite(value) for value in bbox)):
+            if not is_coco_bbox(ann.get('bbox')):
                 raise ValueError(
                     f'{self.ann_file}: annotation {ann["id"]} has bbox '
-                    f'{bbox!r}; expected [x, y, width, height], four finite '
-                    f'numbers.')
+                    f'{ann.get("bbox")!r}; expected [x, y, width, height], '
+                    f'four finite numbers.')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
         """Clip boxes to their image, drop those outside, then parse as mmdet.
