@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 
 STAGES = ('backbone', 'neck', 'head', 'postprocess')
+#: Assigner options that mmdet's FCOSHead takes as head kwargs.
+ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
 
 
 def _clock(device: torch.device) -> Callable[[], float]:
@@ -214,7 +216,7 @@ def mmdet_model_cfg(model_cfg: dict) -> dict:
         raise ValueError("mmdet's FCOSHead always has center-ness; "
                          'use_centerness=False cannot be compared')
     assigner = dict((cfg.pop('train_cfg', None) or {}).get('assigner', {}))
-    for key in ('regress_ranges', 'center_sampling', 'center_sample_radius'):
+    for key in ASSIGNER_KEYS:
         if key in assigner:
             head[key] = assigner[key]
     cfg['bbox_head'] = head
