@@ -1,29 +1,21 @@
 """FCOS's label assignment measured on a dataset: the paper's Tables 1, 2.
 
-Tian et al., "FCOS: Fully Convolutional One-Stage Object Detection"
-(ICCV 2019, arXiv:1904.01355), Sec. 4.1.1, ask whether assigning labels to
-locations instead of anchors loses objects or confuses them. Given only the
-annotations (no model, no training), this module runs **the assigner that
-training uses** (``FCOSPointAssigner`` from ``TASK_UTILS``) on every image
-and counts:
+Tian et al., "FCOS" (ICCV 2019, arXiv:1904.01355), Sec. 4.1.1, ask whether
+assigning labels to locations instead of anchors loses objects or confuses
+them. From the annotations alone, this module runs **the assigner training
+uses** (``FCOSPointAssigner``) on every image and counts:
 
-* **Best possible recall (BPR)**, Table 1: the fraction of ground-truth
-  boxes that are assigned to at least one location, i.e. the recall an
-  ideal detector trained with this assignment could reach. A box counts only
-  if it keeps a location *after* the assigner's tie-break (a location inside
-  several candidate boxes goes to the one of smallest area).
-* **Ambiguous samples**, Table 2: a positive location is ambiguous when it
-  is a candidate of more than one ground-truth box (it falls inside, or
-  inside the centre region with centre sampling, of several boxes whose
-  size fits that location's level). "Different-class" ambiguity counts only
-  the locations whose candidate boxes span more than one class, the case
-  that can really confuse the classifier. Both are ratios to all positive
-  locations.
-* **Positives per level**: how many positive locations each level gets.
+* **Best possible recall (BPR)**, Table 1: the fraction of ground-truth boxes
+  that keep at least one location *after* the assigner's tie-break (a
+  location in several candidate boxes goes to the smallest).
+* **Ambiguous samples**, Table 2: positive locations that are candidates of
+  more than one box (inside it, or its centre region with centre sampling,
+  and the box size fits the level); "different-class" counts those whose
+  candidates span several classes. Both are ratios to all positives.
+* **Positives per level**.
 
-Each is measured for a single level (P4, stride 16, no range limit: the
-paper's "w/o FPN") and for P3-P7 with the FCOS regress ranges ("w/ FPN"),
-each with and without centre sampling.
+Each for P4 alone (stride 16, no range limit: "w/o FPN") and for P3-P7 with
+the FCOS regress ranges ("w/ FPN"), with and without centre sampling.
 
 The assigner's result says which box a location finally gets, not how many
 competed for it: :func:`candidate_mask` recovers the candidates by assigning

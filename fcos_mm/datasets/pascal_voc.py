@@ -1,33 +1,30 @@
 """Pascal VOC XML annotations to COCO json, one file per split.
 
-Input: an images folder and a folder of one VOC XML file per image
-(``JPEGImages/`` and ``Annotations/`` in a VOC devkit), and optionally
-``ImageSets/Main/{train,val,trainval,test}.txt`` listing the image stems of
-each split. Without split files, the images are shuffled with a seed and
-``val_frac`` of them go to ``val``.
+Input: an images folder (``JPEGImages/``), a folder of one VOC XML file per
+image (``Annotations/``) and optionally the split files
+(``ImageSets/Main/{train,val,trainval,test}.txt``, image stems); without
+them the images are shuffled with a seed and ``val_frac`` go to ``val``.
 
-Conventions (the same as mmdet's VOC loader, ``XMLDataset``)
--------------------------------------------------------------
-* VOC coordinates are 1-based pixel indices: ``xmin = 1`` is the first
-  column. Like mmdet (``minus_one=True``), every coordinate is reduced by
-  1, and the COCO box is ``[xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]``.
-  (mmdet also truncates fractional coordinates to integers first; we keep
-  the fractions. On integer coordinates, VOC's own, the boxes are equal.)
+Conventions (those of mmdet's VOC loader, ``XMLDataset``)
+---------------------------------------------------------
+* VOC coordinates are 1-based: like mmdet (``minus_one=True``) the COCO box
+  is ``[xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]``. (mmdet also
+  truncates fractional coordinates; we keep them. On VOC's integer
+  coordinates the boxes are equal.)
 * ``difficult`` objects: ``'ignore'`` (default) writes them with
-  ``iscrowd=1``: mmdet's COCO loader turns that into ``ignore_flag=1``, as
-  its VOC loader does for difficult objects, so they are no training target
-  and COCO evaluation neither rewards nor penalises detections on them.
-  ``'drop'`` leaves them out; ``'keep'`` writes them as ordinary boxes.
+  ``iscrowd=1``, which mmdet's COCO loader turns into ``ignore_flag=1`` as
+  its VOC loader does: no training target, neither rewarded nor penalised
+  in evaluation. ``'drop'`` leaves them out; ``'keep'`` makes them ordinary.
 * ``truncated`` (and ``occluded``) objects are ordinary boxes.
 * Class names come from the XML (sorted) unless given; category ids are
   1..K in that order. Objects of other classes are dropped (counted).
 * The image size comes from the XML's ``<size>``; when it is missing or 0,
   from the image file (as a viewer shows it, EXIF orientation applied).
-* Boxes partly outside the image are clipped to it; boxes with no area left,
-  or without four numeric coordinates, are dropped. Every such change is
-  counted in the summary with the first file names.
-* Images without objects are written too (training configs usually filter
-  them with ``filter_empty_gt``; they still count in evaluation).
+* Boxes partly outside the image are clipped; boxes with no area left or
+  without four numeric coordinates are dropped. Every change is counted in
+  the summary with the first file names.
+* Images without objects are written too (training configs filter them with
+  ``filter_empty_gt``; they count in evaluation).
 """
 import json
 import os
@@ -138,8 +135,8 @@ def parse_voc_xml(xml_path: str) -> Dict:
 
 def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
                     height: float) -> Tuple[Optional[List[float]], str]:
-    """A VOC box (1-based ``xmin, ymin, xmax, ymax`` strings) as a COCO
-    ``[x, y, w, h]`` box in 0-based pixels, clipped to the image.
+    """A 1-based VOC box as a 0-based COCO ``[x, y, w, h]`` box, clipped to
+    the image.
 
     Args:
         coords (Sequence[str | None]): ``xmin, ymin, xmax, ymax`` as text.
