@@ -171,8 +171,7 @@ def _init_onnx_detector(config: Config, onnx_file: str,
     if not str(device).startswith('cpu'):
         raise ValueError(f'ONNX models run on the CPU (onnxruntime), got '
                          f'device={device!r}')
-    if not osp.isfile(osp.expanduser(onnx_file)):
-        raise FileNotFoundError(f'ONNX file {onnx_file} does not exist.')
+    # create_session says when the file does not exist
     model = MODELS.build(
         dict(
             type='ONNXRuntimeDetector',

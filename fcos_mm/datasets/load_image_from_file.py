@@ -145,17 +145,13 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
                 e)
         try:
             img = self._decode(img_bytes, where)
-        except ImageDecodeError as e:
-            return self._fail(
-                results,
-                ValueError(
-                    f'Cannot decode {where} ({len(img_bytes)} bytes): {e}'),
-                e)
         except Exception as e:
+            detail = (e if isinstance(e, ImageDecodeError) else
+                      f'{type(e).__name__}: {e}. Is it corrupt?')
             return self._fail(
                 results,
                 ValueError(f'Cannot decode {where} ({len(img_bytes)} bytes): '
-                           f'{type(e).__name__}: {e}. Is it corrupt?'), e)
+                           f'{detail}'), e)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img
