@@ -7,12 +7,10 @@ from typing import List, Optional, Union
 import torch.nn as nn
 from mmengine.utils import scandir
 
-from fcos_mm.datasets.image_io import decode_image
+from fcos_mm.datasets.image_io import IMG_EXTENSIONS, decode_image
 from fcos_mm.registry import VISUALIZERS
 
 from .inference import inference_detector
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def list_images(source: Union[str, Path]) -> List[str]:

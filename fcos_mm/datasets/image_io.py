@@ -37,6 +37,8 @@ import numpy as np
 from mmengine.fileio import get
 from PIL import Image, ImageFile, ImageOps
 
+#: Image file name endings (lower case) that the tools look for.
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientations that swap width and height.

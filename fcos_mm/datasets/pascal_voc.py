@@ -38,11 +38,12 @@ from PIL import Image
 
 from fcos_mm.datasets.image_io import (
     EXIF_ORIENTATION_TAG,
+    IMG_EXTENSIONS,
     TRANSPOSING_ORIENTATIONS,
 )
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
-                  '.JPG', '.JPEG', '.PNG')
+# Extensions tried for an image file: the usual ones, and common upper case.
+STEM_EXTENSIONS = IMG_EXTENSIONS + ('.JPG', '.JPEG', '.PNG')
 VOC_SPLITS = ('train', 'val', 'trainval', 'test')
 DIFFICULT_POLICIES = ('ignore', 'drop', 'keep')
 
@@ -165,7 +166,7 @@ def _find_image(img_dir: str, stem: str, filename: Optional[str]) -> str:
     """The image file's name relative to ``img_dir``: the XML's
     ``<filename>`` if it exists, else ``stem`` with a usual extension."""
     candidates = ([filename] if filename else []) + [
-        stem + ext for ext in IMG_EXTENSIONS
+        stem + ext for ext in STEM_EXTENSIONS
     ]
     for name in candidates:
         if osp.isfile(osp.join(img_dir, name)):
