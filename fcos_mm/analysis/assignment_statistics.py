@@ -187,9 +187,10 @@ def featmap_sizes(img_shape: Tuple[int, int],
     Returns:
         list[tuple[int, int]]: (height, width) per level.
     """
-    height, width = (math.ceil(s / pad_size_divisor) * pad_size_divisor
-                     for s in img_shape[:2])
-    return [(math.ceil(height / s), math.ceil(width / s)) for s in strides]
+    height, width = (math.ceil(side / pad_size_divisor) * pad_size_divisor
+                     for side in img_shape[:2])
+    return [(math.ceil(height / stride), math.ceil(width / stride))
+            for stride in strides]
 
 
 def grid_points(sizes: Sequence[Tuple[int, int]],

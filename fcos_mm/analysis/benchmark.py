@@ -111,9 +111,9 @@ def benchmark_detector(detector: nn.Module,
     detector.eval()
     per_stage = {stage: [] for stage in STAGES}
     with torch.no_grad():
-        for i in range(num_warmup + num_images):
+        for iteration in range(num_warmup + num_images):
             times, _ = run_stages(detector, images, img_metas, clock)
-            if i >= num_warmup:
+            if iteration >= num_warmup:
                 for stage in STAGES:
                     per_stage[stage].append(times[stage])
     ms = {
@@ -181,10 +181,10 @@ def benchmark_onnxruntime(session,
         input=torch.randn(1, 3, height, width, generator=generator).numpy(),
         img_shapes=np.array([[height, width]], dtype=np.float32))
     times = []
-    for i in range(num_warmup + num_images):
+    for iteration in range(num_warmup + num_images):
         start = time.perf_counter()
         session.run(None, feeds)
-        if i >= num_warmup:
+        if iteration >= num_warmup:
             times.append(time.perf_counter() - start)
     total = 1000 * float(np.mean(times))
     return dict(

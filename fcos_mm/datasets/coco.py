@@ -126,7 +126,7 @@ class CocoDataset(MMDetCocoDataset):
         """Raise if ``metainfo['classes']`` lists the json's categories in
         another order: labels follow the json's order, names follow
         ``classes``. (Names the json lacks are accepted, as in mmdet.)"""
-        found = [self.coco.cats[i]['name'] for i in self.cat_ids]
+        found = [self.coco.cats[cat_id]['name'] for cat_id in self.cat_ids]
         listed = [name for name in self.metainfo['classes'] if name in found]
         if listed != found:
             raise ValueError(
