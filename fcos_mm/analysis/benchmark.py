@@ -9,7 +9,6 @@ so post-processing is faster than with a trained checkpoint.
 :func:`build_mmdet_fcos` builds mmdet 3.3's FCOS with the same weights, for
 the ratios of :func:`format_comparison`.
 """
-import copy
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -18,8 +17,6 @@ import torch
 import torch.nn as nn
 
 STAGES = ('backbone', 'neck', 'head', 'postprocess')
-#: Assigner options that mmdet's FCOSHead takes as head kwargs.
-ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
 
 
 def _clock(device: torch.device) -> Callable[[], float]:
@@ -196,8 +193,8 @@ def benchmark_onnxruntime(session,
 
 
 def mmdet_model_cfg(model_cfg: dict) -> dict:
-    """Our FCOS model config as one of mmdet 3.3's FCOS: types in the
-    ``mmdet.`` scope, the assigner's options back in the head, no
+    """:func:`~fcos_mm.analysis.train_benchmark.mmdet_model_cfg` buildable
+    from our scope: types in the ``mmdet.`` scope, no ``train_cfg`` and no
     ``init_cfg``.
 
     Args:
@@ -210,24 +207,19 @@ def mmdet_model_cfg(model_cfg: dict) -> dict:
         ValueError: The config uses something mmdet's FCOS lacks
             (``use_centerness=False``).
     """
-    cfg = copy.deepcopy(dict(model_cfg))
-    head = dict(cfg['bbox_head'])
-    if not head.pop('use_centerness', True):
+    from fcos_mm.analysis.train_benchmark import mmdet_model_cfg as unscoped
+    if not model_cfg['bbox_head'].get('use_centerness', True):
         raise ValueError("mmdet's FCOSHead always has center-ness; "
                          'use_centerness=False cannot be compared')
-    assigner = dict((cfg.pop('train_cfg', None) or {}).get('assigner', {}))
-    for key in ASSIGNER_KEYS:
-        if key in assigner:
-            head[key] = assigner[key]
-    cfg['bbox_head'] = head
+    cfg = unscoped(model_cfg).to_dict()
+    cfg.pop('train_cfg')
+    cfg['bbox_head'].pop('use_centerness', None)
     for key in ('data_preprocessor', 'backbone', 'neck', 'bbox_head'):
         part = cfg.get(key)
         if isinstance(part, dict):
-            part = dict(part)
             part.pop('init_cfg', None)
             if '.' not in str(part.get('type', '.')):
                 part['type'] = 'mmdet.' + part['type']
-            cfg[key] = part
     cfg['type'] = 'mmdet.FCOS'
     cfg.pop('init_cfg', None)
     return cfg

@@ -21,8 +21,10 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-from fcos_mm.analysis.benchmark import ASSIGNER_KEYS
 from fcos_mm.deployment.cpu_inference import cpu_flags
+
+#: Assigner options that mmdet's FCOSHead takes as head kwargs.
+_ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
 
 #: The profiler events that are host-device synchronisations on a GPU:
 #: every ``.item()``, ``bool(t)``, ``int(t)``, and ``nonzero`` (its size).
@@ -42,7 +44,7 @@ def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
     """
     cfg = ConfigDict(copy.deepcopy(model_cfg))
     assigner = (cfg.get('train_cfg') or {}).get('assigner') or {}
-    for key in ASSIGNER_KEYS:
+    for key in _ASSIGNER_KEYS:
         if key in assigner:
             cfg.bbox_head[key] = assigner[key]
     cfg.train_cfg = None
