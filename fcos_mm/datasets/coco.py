@@ -7,17 +7,17 @@ typo in a converted data set then trains on less data with no word said):
 
 * an annotation whose ``category_id`` is not in the json's ``categories``
   -> :class:`ValueError` naming the json file, the annotation id and the
-  category id. (A category that *is* defined but not among the classes the
-  config selects with ``metainfo=dict(classes=...)`` is skipped silently, as
-  in mmdet: that is selection, not an error.)
+  category id (a defined category that ``metainfo=dict(classes=...)`` does
+  not select is skipped silently, as in mmdet: selection, not an error);
 * an annotation whose ``image_id`` is not in the json's ``images``, or whose
   ``bbox`` is not four finite numbers -> :class:`ValueError` naming the json
-  file and the annotation id.
+  file and the annotation id;
 * a box partly outside its image -> **clipped** to the image, with one
-  warning per file that counts them and names the first.
+  warning per file that counts them and names the first;
 * a box entirely outside its image -> **skipped**, likewise warned about;
-* ``metainfo['classes']`` in another order than the json's categories ->
-  :class:`ValueError` (labels follow the json's order);
+* ``metainfo['classes']`` listing the json's categories in another order ->
+  :class:`ValueError`: labels follow the json's order, names follow
+  ``classes`` (names the json lacks are accepted, as in mmdet);
 * the images :class:`~fcos_mm.datasets.LoadImageFromFile` skipped
   (``on_bad_image='skip'``) while fetching a sample ride in its
   ``data_samples`` metainfo (``skipped_images``) to
@@ -55,7 +55,7 @@ class CocoDataset(MMDetCocoDataset):
         """Load ``self.ann_file``, check it, and parse it image by image.
 
         Returns:
-            list[dict]: One data info per image, as mmdet's CocoDataset.
+            list[dict]: One data info per image.
 
         Raises:
             ValueError: An annotation names an unknown category or image, or
@@ -123,9 +123,7 @@ class CocoDataset(MMDetCocoDataset):
         return data
 
     def _check_classes(self) -> None:
-        """Raise if ``metainfo['classes']`` lists the json's categories in
-        another order: labels follow the json's order, names follow
-        ``classes``. (Names the json lacks are accepted, as in mmdet.)"""
+        """Raise if ``metainfo['classes']`` is out of the json's order."""
         found = [self.coco.cats[cat_id]['name'] for cat_id in self.cat_ids]
         listed = [name for name in self.metainfo['classes'] if name in found]
         if listed != found:
@@ -166,14 +164,14 @@ class CocoDataset(MMDetCocoDataset):
                     f'four finite numbers.')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
-        """Clip boxes to their image, drop those outside, then parse as mmdet.
+        """Clip boxes to their image and drop those outside, then parse.
 
         Args:
             raw_data_info (dict): ``raw_img_info`` (the json's image entry
                 plus ``img_id``) and ``raw_ann_info`` (its annotations).
 
         Returns:
-            dict: The data info of the image, as mmdet's CocoDataset.
+            dict: The data info of the image.
         """
         img_info = raw_data_info['raw_img_info']
         width, height = img_info['width'], img_info['height']
