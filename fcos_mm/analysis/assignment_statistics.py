@@ -1,47 +1,26 @@
 """FCOS's label assignment measured on a dataset: the paper's Tables 1, 2.
 
-Tian et al., "FCOS: Fully Convolutional One-Stage Object Detection"
-(ICCV 2019, arXiv:1904.01355), Sec. 4.1.1, ask whether assigning labels to
-locations instead of anchors loses objects or confuses them. Given only the
-annotations (no model, no training), this module runs **the assigner that
-training uses** (``FCOSPointAssigner`` from ``TASK_UTILS``) on every image
-and counts:
+Tian et al., "FCOS" (ICCV 2019, arXiv:1904.01355), Sec. 4.1.1, ask whether
+assigning labels to locations instead of anchors loses objects or confuses
+them. From the annotations alone, this module runs **the assigner training
+uses** (``FCOSPointAssigner``) on every image and counts:
 
-* **Best possible recall (BPR)**, Table 1: the fraction of ground-truth
-  boxes that are assigned to at least one location, i.e. the recall an
-  ideal detector trained with this assignment could reach. A box counts only
-  if it keeps a location *after* the assigner's tie-break (a location inside
-  several candidate boxes goes to the one of smallest area).
-* **Ambiguous samples**, Table 2: a positive location is ambiguous when it
-  is a candidate of more than one ground-truth box (it falls inside, or
-  inside the centre region with centre sampling, of several boxes whose
-  size fits that location's level). "Different-class" ambiguity counts only
-  the locations whose candidate boxes span more than one class, the case
-  that can really confuse the classifier. Both are ratios to all positive
-  locations.
-* **Positives per level**: how many positive locations each level gets.
+* **Best possible recall (BPR)**, Table 1: the fraction of ground-truth boxes
+  that keep at least one location *after* the assigner's tie-break (a
+  location in several candidate boxes goes to the smallest).
+* **Ambiguous samples**, Table 2: positive locations that are candidates of
+  more than one box (inside it, or its centre region with centre sampling,
+  and the box size fits the level); "different-class" counts those whose
+  candidates span several classes. Both are ratios to all positives.
+* **Positives per level**.
 
-Each is measured for a single level (P4, stride 16, no range limit: the
-paper's "w/o FPN") and for P3-P7 with the FCOS regress ranges ("w/ FPN"),
-each with and without centre sampling.
+Each for P4 alone (stride 16, no range limit: "w/o FPN") and for P3-P7 with
+the FCOS regress ranges ("w/ FPN"), with and without centre sampling.
 
-Candidate boxes per location
-----------------------------
-The assigner's public result says which box a location finally gets, not
-how many boxes competed for it. :func:`candidate_mask` recovers the
-candidates from the same public API: assigning one box at a time makes the
-tie-break void, so the locations that box gets alone are exactly the ones
-passing the assigner's own gates (inside box / centre region, regress
-range). That costs one extra ``assign`` call per box; an assigner option
-returning the ``(num_points, num_gts)`` candidate mask it already computes
-would make it a single call.
-
-Locations and input size
-------------------------
-Locations are the training grid: mmdet's ``MlvlPointGenerator`` with offset
-0.5 on feature maps of ``ceil(padded / stride)`` cells, where ``padded`` is
-the image size after the dataset pipeline's resize, padded up to
-``pad_size_divisor`` as the data preprocessor does (one image per batch).
+The assigner's result says which box a location finally gets, not how many
+competed for it: :func:`candidate_mask` recovers the candidates by assigning
+each box alone. Locations are the training grid (:func:`featmap_sizes`,
+:func:`grid_points`), one image per batch.
 """
 import copy
 import math
@@ -114,7 +93,7 @@ def paper_settings(
     Returns:
         list[AssignmentSetting]: P4 only, P4 only + CS, FPN, FPN + CS.
     """
-    ranges = tuple(tuple(r) for r in fpn_regress_ranges)
+    ranges = tuple(map(tuple, fpn_regress_ranges))
     settings = []
     for name, strides, regress_ranges in (
         ('P4 only (w/o FPN)', NO_FPN_STRIDES, NO_FPN_REGRESS_RANGES),
@@ -169,8 +148,8 @@ class AssignmentStatistics:
         self.num_ambiguous += other.num_ambiguous
         self.num_ambiguous_diff += other.num_ambiguous_diff
         self.positives_per_level = [
-            a + b for a, b in zip(self.positives_per_level,
-                                  other.positives_per_level)
+            mine + theirs for mine, theirs in zip(self.positives_per_level,
+                                                  other.positives_per_level)
         ]
 
     @property
@@ -196,11 +175,8 @@ def _ratio(num: int, den: int) -> float:
 def featmap_sizes(img_shape: Tuple[int, int],
                   strides: Sequence[int],
                   pad_size_divisor: int = 32) -> List[Tuple[int, int]]:
-    """Feature map sizes the network gives for an input image.
-
-    ResNet and FPN halve with ``ceil`` (padding 1 or 3 on strided convs),
-    so level ``l`` of an input padded to ``(H, W)`` has
-    ``(ceil(H / s_l), ceil(W / s_l))`` cells.
+    """Feature map sizes of an input padded to ``pad_size_divisor``: ResNet
+    and FPN halve with ``ceil``, so level ``l`` has ``ceil(H / s_l)`` rows.
 
     Args:
         img_shape (tuple[int, int]): (height, width) after the resize.
@@ -211,14 +187,16 @@ def featmap_sizes(img_shape: Tuple[int, int],
     Returns:
         list[tuple[int, int]]: (height, width) per level.
     """
-    height, width = (math.ceil(s / pad_size_divisor) * pad_size_divisor
-                     for s in img_shape[:2])
-    return [(math.ceil(height / s), math.ceil(width / s)) for s in strides]
+    height, width = (math.ceil(side / pad_size_divisor) * pad_size_divisor
+                     for side in img_shape[:2])
+    return [(math.ceil(height / stride), math.ceil(width / stride))
+            for stride in strides]
 
 
 def grid_points(sizes: Sequence[Tuple[int, int]],
                 strides: Sequence[int]) -> List[Tensor]:
-    """Location coordinates per level, as the FCOS head makes them.
+    """Location coordinates per level, as the FCOS head makes them
+    (``MlvlPointGenerator``, offset 0.5).
 
     Args:
         sizes (Sequence[tuple[int, int]]): Feature map (height, width) per
@@ -233,21 +211,16 @@ def grid_points(sizes: Sequence[Tuple[int, int]],
         list(sizes), dtype=torch.float32, device='cpu')
 
 
-def candidate_mask(assigner,
-                   points: List[Tensor],
-                   strides: Sequence[int],
-                   gt_bboxes: Tensor,
-                   gt_labels: Tensor,
-                   num_classes: int,
+def candidate_mask(assigner, points: List[Tensor], strides: Sequence[int],
+                   gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
                    featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
                    ) -> Tensor:
     """Which boxes each location is a candidate for, by the assigner's gates.
 
-    With a single box there is nothing to break ties between, so the
-    locations that the assigner makes positive for box ``g`` alone are
-    exactly those passing its gates for ``g`` (inside the box, or its centre
-    region with centre sampling, and within the level's regress range).
-    Every box is assigned alone at once, as a batch of one-box images.
+    A box assigned alone has no tie to break, so the locations it gets are
+    exactly those passing the gates for it (box or centre region, regress
+    range). All boxes go at once, as a batch of one-box images; the other
+    arguments are those of ``FCOSPointAssigner.assign``.
 
     Args:
         assigner: An ``FCOSPointAssigner``.
@@ -257,7 +230,7 @@ def candidate_mask(assigner,
         gt_labels (Tensor): ``(G, )`` labels.
         num_classes (int): Number of classes (background label).
         featmap_sizes (Sequence[tuple[int, int]], optional): ``(H_l, W_l)``
-            of the point grids, passed on to the assigner. Defaults to None.
+            per level. Defaults to None.
 
     Returns:
         Tensor: ``(P, G)`` bool, ``P`` locations over all levels.
@@ -310,8 +283,8 @@ def image_statistics(setting: AssignmentSetting,
     stats.num_positives = int(positive.sum())
     stats.num_recalled = int(result.gt_inds[positive].unique().numel())
     level_of_point = torch.cat([
-        torch.full((len(p), ), level, dtype=torch.long)
-        for level, p in enumerate(points)
+        torch.full((len(level_points), ), level, dtype=torch.long)
+        for level, level_points in enumerate(points)
     ])
     stats.positives_per_level = torch.bincount(
         level_of_point[positive], minlength=len(points)).tolist()
@@ -349,10 +322,10 @@ def compute_statistics(
         order of ``settings``.
     """
     settings = list(settings) if settings is not None else paper_settings()
-    assigners = [s.build_assigner() for s in settings]
+    assigners = [setting.build_assigner() for setting in settings]
     totals = {
-        s.name: AssignmentStatistics(strides=tuple(s.strides))
-        for s in settings
+        setting.name: AssignmentStatistics(strides=tuple(setting.strides))
+        for setting in settings
     }
     for img_shape, gt_bboxes, gt_labels in samples:
         for setting, assigner in zip(settings, assigners):
@@ -362,17 +335,11 @@ def compute_statistics(
     return totals
 
 
-def _deterministic(pipeline: List[dict]) -> List[dict]:
-    """The pipeline without random flips, which move no box size and would
-    only make two runs differ."""
-    return [t for t in pipeline if 'RandomFlip' not in str(t.get('type'))]
-
-
 def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
     """Build a dataset from its config and read boxes as training sees them.
 
-    The dataset's own pipeline runs (so boxes are resized like the network
-    input), without random flips.
+    The dataset's own pipeline runs without random flips, so boxes are
+    resized like the network input.
 
     Args:
         dataset_cfg (dict): A dataset config, e.g. a config's
@@ -387,8 +354,11 @@ def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
 
     dataset_cfg = copy.deepcopy(dataset_cfg)
     if 'pipeline' in dataset_cfg:
-        dataset_cfg['pipeline'] = _deterministic(list(
-            dataset_cfg['pipeline']))
+        # random flips change no box size, only make two runs differ
+        dataset_cfg['pipeline'] = [
+            transform for transform in dataset_cfg['pipeline']
+            if 'RandomFlip' not in str(transform.get('type'))
+        ]
     # The pipeline's transforms are built from the current default scope's
     # registry: ours, whatever scope the caller left.
     with fcos_mm_scope():
@@ -396,9 +366,8 @@ def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
     num_classes = len(dataset.metainfo['classes'])
 
     def _samples() -> Iterator[Sample]:
-        for i in range(len(dataset)):
-            data = dataset[i]
-            sample = data['data_samples']
+        for index in range(len(dataset)):
+            sample = dataset[index]['data_samples']
             bboxes = sample.gt_instances.bboxes
             bboxes = getattr(bboxes, 'tensor', bboxes)
             yield (tuple(sample.metainfo['img_shape'][:2]), bboxes,
@@ -417,27 +386,27 @@ def format_tables(results: Dict[str, AssignmentStatistics]) -> str:
     Returns:
         str: The three tables.
     """
-    name_width = max(len(n) for n in results) + 2
+    name_width = max(len(name) for name in results) + 2
     lines = ['Table 1: best possible recall (BPR) of the assignment',
              f'{"setting":<{name_width}}{"gt boxes":>10}{"assigned":>10}'
              f'{"BPR (%)":>10}']
-    for name, s in results.items():
-        lines.append(f'{name:<{name_width}}{s.num_gts:>10d}'
-                     f'{s.num_recalled:>10d}{100 * s.bpr:>10.2f}')
+    for name, stats in results.items():
+        lines.append(f'{name:<{name_width}}{stats.num_gts:>10d}'
+                     f'{stats.num_recalled:>10d}{100 * stats.bpr:>10.2f}')
     lines += ['', 'Table 2: ambiguous positive locations (ratio to all '
               'positives)',
               f'{"setting":<{name_width}}{"positives":>10}{"amb.":>8}'
               f'{"amb. (%)":>10}{"diff.":>8}{"diff. (%)":>11}']
-    for name, s in results.items():
-        lines.append(f'{name:<{name_width}}{s.num_positives:>10d}'
-                     f'{s.num_ambiguous:>8d}'
-                     f'{100 * s.ambiguous_ratio:>10.2f}'
-                     f'{s.num_ambiguous_diff:>8d}'
-                     f'{100 * s.ambiguous_diff_ratio:>11.2f}')
+    for name, stats in results.items():
+        lines.append(f'{name:<{name_width}}{stats.num_positives:>10d}'
+                     f'{stats.num_ambiguous:>8d}'
+                     f'{100 * stats.ambiguous_ratio:>10.2f}'
+                     f'{stats.num_ambiguous_diff:>8d}'
+                     f'{100 * stats.ambiguous_diff_ratio:>11.2f}')
     lines += ['', 'Positive locations per level']
-    for name, s in results.items():
+    for name, stats in results.items():
         levels = ', '.join(
-            f'P{int(math.log2(stride))}: {count}'
-            for stride, count in zip(s.strides, s.positives_per_level))
+            f'P{int(math.log2(stride))}: {count}' for stride, count in zip(
+                stats.strides, stats.positives_per_level))
         lines.append(f'{name:<{name_width}}{levels}')
     return '\n'.join(lines)

@@ -1,22 +1,14 @@
 """Inference speed of a detector, split by stage.
 
-One image at a time, a fixed input size, random pixel values: the time of
-the backbone, the neck, the head's forward and the post-processing
-(decoding, score threshold, NMS: ``bbox_head.predict_by_feat``). Warm-up
-iterations are run first and not counted (cuDNN autotuning, allocator
-growth). On CUDA each stage is synchronised before its clock stops. A
-model prepared by :func:`~fcos_mm.deployment.prepare_cpu_inference` runs
-under its bf16 autocast (when set) with channels_last input.
-
-:func:`benchmark_onnxruntime` times an exported model (whole graph, same
-input), and :func:`build_mmdet_fcos` builds mmdet 3.3's FCOS from the same
-config and weights, so that one run can print ratios between them
-(:func:`format_comparison`).
-
-With random weights almost no score passes the threshold, so
-post-processing is faster than with a trained checkpoint.
+One image at a time, a fixed input size, random pixels: the time of the
+backbone, the neck, the head's forward and ``bbox_head.predict_by_feat``,
+after untimed warm-up iterations; on CUDA each stage is synchronised before
+its clock stops. With random weights almost no score passes the threshold,
+so post-processing is faster than with a trained checkpoint.
+:func:`benchmark_onnxruntime` times an exported model and
+:func:`build_mmdet_fcos` builds mmdet 3.3's FCOS with the same weights, for
+the ratios of :func:`format_comparison`.
 """
-import copy
 import time
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -42,7 +34,9 @@ def _clock(device: torch.device) -> Callable[[], float]:
 def run_stages(detector: nn.Module, images: torch.Tensor,
                img_metas: List[dict],
                clock: Callable[[], float]) -> Tuple[Dict[str, float], list]:
-    """One forward pass, timing each stage.
+    """One forward pass, timing each stage. A model prepared by
+    :func:`~fcos_mm.deployment.prepare_cpu_inference` runs under its
+    autocast, with channels_last input.
 
     Args:
         detector (nn.Module): A single-stage detector with ``backbone``,
@@ -56,7 +50,6 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
         results (``InstanceData`` per image).
     """
     from fcos_mm.deployment import inference_autocast
-    times = {}
     if getattr(detector, 'inference_autocast', None) is not None:
         images = images.contiguous(memory_format=torch.channels_last)
     start = clock()
@@ -70,10 +63,11 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
     results = detector.bbox_head.predict_by_feat(
         *outs, batch_img_metas=img_metas, rescale=False)
     t_post = clock()
-    times['backbone'] = t_backbone - start
-    times['neck'] = t_neck - t_backbone
-    times['head'] = t_head - t_neck
-    times['postprocess'] = t_post - t_head
+    times = dict(
+        backbone=t_backbone - start,
+        neck=t_neck - t_backbone,
+        head=t_head - t_neck,
+        postprocess=t_post - t_head)
     return times, results
 
 
@@ -114,12 +108,15 @@ def benchmark_detector(detector: nn.Module,
     detector.eval()
     per_stage = {stage: [] for stage in STAGES}
     with torch.no_grad():
-        for i in range(num_warmup + num_images):
+        for iteration in range(num_warmup + num_images):
             times, _ = run_stages(detector, images, img_metas, clock)
-            if i >= num_warmup:
+            if iteration >= num_warmup:
                 for stage in STAGES:
                     per_stage[stage].append(times[stage])
-    ms = {stage: 1000 * float(np.mean(v)) for stage, v in per_stage.items()}
+    ms = {
+        stage: 1000 * float(np.mean(seconds))
+        for stage, seconds in per_stage.items()
+    }
     ms['total'] = sum(ms[stage] for stage in STAGES)
     return dict(
         fps=1000.0 / ms['total'],
@@ -181,10 +178,10 @@ def benchmark_onnxruntime(session,
         input=torch.randn(1, 3, height, width, generator=generator).numpy(),
         img_shapes=np.array([[height, width]], dtype=np.float32))
     times = []
-    for i in range(num_warmup + num_images):
+    for iteration in range(num_warmup + num_images):
         start = time.perf_counter()
         session.run(None, feeds)
-        if i >= num_warmup:
+        if iteration >= num_warmup:
             times.append(time.perf_counter() - start)
     total = 1000 * float(np.mean(times))
     return dict(
@@ -196,11 +193,9 @@ def benchmark_onnxruntime(session,
 
 
 def mmdet_model_cfg(model_cfg: dict) -> dict:
-    """Our FCOS model config as one of mmdet 3.3's FCOS.
-
-    The types get the ``mmdet.`` scope, the assigner's ``regress_ranges``
-    / ``center_sampling`` / ``center_sample_radius`` go back into the head
-    (mmdet's place for them) and pretrained ``init_cfg`` is dropped.
+    """:func:`~fcos_mm.analysis.train_benchmark.mmdet_model_cfg` buildable
+    from our scope: types in the ``mmdet.`` scope, no ``train_cfg`` and no
+    ``init_cfg``.
 
     Args:
         model_cfg (dict): ``cfg.model`` of one of our FCOS configs.
@@ -212,24 +207,19 @@ def mmdet_model_cfg(model_cfg: dict) -> dict:
         ValueError: The config uses something mmdet's FCOS lacks
             (``use_centerness=False``).
     """
-    cfg = copy.deepcopy(dict(model_cfg))
-    head = dict(cfg['bbox_head'])
-    if not head.pop('use_centerness', True):
+    from fcos_mm.analysis.train_benchmark import mmdet_model_cfg as unscoped
+    if not model_cfg['bbox_head'].get('use_centerness', True):
         raise ValueError("mmdet's FCOSHead always has center-ness; "
                          'use_centerness=False cannot be compared')
-    assigner = dict((cfg.pop('train_cfg', None) or {}).get('assigner', {}))
-    for key in ('regress_ranges', 'center_sampling', 'center_sample_radius'):
-        if key in assigner:
-            head[key] = assigner[key]
-    cfg['bbox_head'] = head
+    cfg = unscoped(model_cfg).to_dict()
+    cfg.pop('train_cfg')
+    cfg['bbox_head'].pop('use_centerness', None)
     for key in ('data_preprocessor', 'backbone', 'neck', 'bbox_head'):
         part = cfg.get(key)
         if isinstance(part, dict):
-            part = dict(part)
             part.pop('init_cfg', None)
             if '.' not in str(part.get('type', '.')):
                 part['type'] = 'mmdet.' + part['type']
-            cfg[key] = part
     cfg['type'] = 'mmdet.FCOS'
     cfg.pop('init_cfg', None)
     return cfg
@@ -284,10 +274,8 @@ def format_comparison(results: Dict[str, dict]) -> str:
 
 
 def merge_rounds(results: List[dict]) -> dict:
-    """One result from several rounds of the same benchmark.
-
-    Rounds of all variants are interleaved by ``benchmark.py --rounds`` so
-    that a change of machine load over the run hits every variant alike.
+    """One result from several rounds of the same benchmark (interleaved
+    by ``benchmark.py --rounds`` so that load changes hit all variants).
 
     Args:
         results (list[dict]): Results of :func:`benchmark_detector` or
@@ -300,11 +288,11 @@ def merge_rounds(results: List[dict]) -> dict:
     """
     if not results:
         raise ValueError('merge_rounds needs at least one result.')
-    weights = [r['num_images'] for r in results]
+    weights = [result['num_images'] for result in results]
     merged = dict(results[0])
     merged['ms'] = {
-        key: sum(w * r['ms'][key]
-                 for w, r in zip(weights, results)) / sum(weights)
+        key: sum(weight * result['ms'][key]
+                 for weight, result in zip(weights, results)) / sum(weights)
         for key in results[0]['ms']
     }
     merged['num_images'] = sum(weights)

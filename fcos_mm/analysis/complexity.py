@@ -1,10 +1,8 @@
 """Parameters and FLOPs of a detector, through mmengine's analysis tools.
 
-mmengine's counter (``mmengine.analysis``, fvcore's rules) counts one
-multiply-add as one FLOP, so its "FLOPs" are what mmdet's tables call
-GMACs / GFLOPs interchangeably. Only the network is counted (backbone, neck,
-head convolutions): post-processing (top-k, NMS) is data dependent and left
-out, as mmdet's ``get_flops.py`` does.
+mmengine's counter (fvcore's rules) counts a multiply-add as one FLOP, what
+mmdet's tables call GMACs or GFLOPs. Only the network is counted: the data
+dependent post-processing is left out, as in mmdet's ``get_flops.py``.
 """
 from typing import Tuple
 
@@ -32,9 +30,9 @@ def count_parameters(model: nn.Module) -> int:
         model (nn.Module): Any module.
 
     Returns:
-        int: Sum of ``numel`` over ``model.parameters()``.
+        int: The count.
     """
-    return sum(p.numel() for p in model.parameters())
+    return sum(param.numel() for param in model.parameters())
 
 
 def model_complexity(detector: nn.Module,

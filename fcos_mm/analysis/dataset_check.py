@@ -1,10 +1,9 @@
 """Check a config's data sets before training: every annotation, every image.
 
-:func:`check_datasets` reads the COCO json of each data set a config uses
-(train / val / test loaders, looking through dataset wrappers), decodes
-every image it lists in parallel with the loader's own decoder
+:func:`check_datasets` reads the COCO json of each data set a config's
+loaders use, decodes every image it lists with the loader's own decoder
 (:func:`~fcos_mm.datasets.image_io.inspect_image`), and collects **all**
-problems instead of stopping at the first. Each problem has a severity:
+problems, each with a severity:
 
 * ``error``: training or testing would stop on it (a missing or
   undecodable image with the default ``on_bad_image='raise'``; an
@@ -18,11 +17,9 @@ problems instead of stopping at the first. Each problem has a severity:
   files such as greyscale, CMYK, alpha or 16-bit, images without boxes,
   ignored (``iscrowd``) boxes).
 
-``tools/misc/check_dataset.py`` prints the report; its exit status is 1
-when there is an error.
+``tools/misc/check_dataset.py`` prints the report and exits 1 on an error.
 """
 import json
-import math
 import os.path as osp
 import sys
 import time
@@ -33,6 +30,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 from mmengine.config import Config
 from mmengine.fileio import get
 
+from fcos_mm.datasets.coco import is_coco_bbox
 from fcos_mm.datasets.image_io import (
     TRANSPOSING_ORIENTATIONS,
     inspect_image_file,
@@ -72,21 +70,21 @@ class DatasetReport:
 
     def count(self, severity: str) -> int:
         """Number of problems of ``severity``."""
-        return sum(n for (s, _), (n, _) in self.problems.items()
-                   if s == severity)
+        return sum(count for (kind_severity, _), (count, _) in
+                   self.problems.items() if kind_severity == severity)
 
     def kinds(self, severity: Optional[str] = None) -> Dict[str, int]:
         """Kind of problem to count, for one severity or all."""
         return {
-            kind: n
-            for (s, kind), (n, _) in self.problems.items()
-            if severity is None or s == severity
+            kind: count
+            for (kind_severity, kind), (count, _) in self.problems.items()
+            if severity is None or kind_severity == severity
         }
 
     def examples(self, kind: str) -> List[str]:
         """The first file names (or ids) with a problem of ``kind``."""
-        for (_, k), (_, names) in self.problems.items():
-            if k == kind:
+        for (_, problem_kind), (_, names) in self.problems.items():
+            if problem_kind == kind:
                 return names
         return []
 
@@ -94,7 +92,7 @@ class DatasetReport:
         """The report as the tool prints it."""
         lines = [f'{self.name}: {self.ann_file} ({self.num_images} images, '
                  f'{self.num_boxes} boxes; images in {self.img_dir})']
-        order = {s: i for i, s in enumerate(SEVERITIES)}
+        order = {severity: rank for rank, severity in enumerate(SEVERITIES)}
         for (severity, kind), (count, names) in sorted(
                 self.problems.items(), key=lambda item: order[item[0][0]]):
             more = ', ...' if count > len(names) else ''
@@ -169,7 +167,7 @@ def dataset_sources(cfg: Config,
 def _check_annotations(report: DatasetReport, coco: dict,
                        sizes: Dict[int, Tuple[int, int]]) -> None:
     """Add the annotation-level problems of a COCO dict to ``report``."""
-    cats = {c.get('id') for c in coco.get('categories', [])}
+    cats = {cat.get('id') for cat in coco.get('categories', [])}
     images = {img.get('id'): img for img in coco.get('images', [])}
     boxes_per_image = defaultdict(int)
     seen_ids = set()
@@ -190,10 +188,7 @@ def _check_annotations(report: DatasetReport, coco: dict,
                        f'{where}: category_id {ann.get("category_id")}')
             continue
         bbox = ann.get('bbox')
-        if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
-                or not all(
-                    isinstance(v, (int, float)) and math.isfinite(v)
-                    for v in bbox)):
+        if not is_coco_bbox(bbox):
             report.add('error', 'malformed bbox (not four finite numbers)',
                        where)
             continue
@@ -335,20 +330,20 @@ def check_datasets(cfg: Config,
     if not sources:
         raise ValueError(f'The config has no data set with an ann_file for '
                          f'{", ".join(splits)}.')
-    return [check_dataset(s, workers, progress) for s in sources]
+    return [check_dataset(source, workers, progress) for source in sources]
 
 
 def format_reports(reports: Sequence[DatasetReport],
                    seconds: Optional[float] = None) -> str:
     """All reports and a last line with the verdict."""
-    errors = sum(r.count('error') for r in reports)
-    warnings = sum(r.count('warning') for r in reports)
-    images = sum(r.num_images for r in reports)
+    errors = sum(report.count('error') for report in reports)
+    warnings = sum(report.count('warning') for report in reports)
+    images = sum(report.num_images for report in reports)
     took = f' in {seconds:.1f} s' if seconds is not None else ''
     verdict = ('training would stop on the errors above; fix them, or skip '
                'bad images with LoadImageFromFile(on_bad_image=\'skip\')'
                if errors else 'nothing would stop training')
-    return '\n'.join([r.format() for r in reports] + [
+    return '\n'.join([report.format() for report in reports] + [
         f'Checked {len(reports)} data set(s), {images} images{took}: '
         f'{errors} error(s), {warnings} warning(s); {verdict}.'
     ])

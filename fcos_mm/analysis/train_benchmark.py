@@ -1,24 +1,11 @@
 """A training step of our FCOS against mmdet 3.3's, side by side.
 
-Both detectors are built in one process from the same model config (ours
-under scope ``fcos_mm``; mmdet's under scope ``mmdet`` with the assigner's
-knobs given back to its head, see :func:`mmdet_model_cfg`), mmdet's weights
-are loaded into ours, and both see the same random batch: images of one
-size and ``num_gts`` random boxes per image. Measured per side:
-
-* the losses (their parity is printed);
-* the median time of a training step (forward, loss, backward, SGD step)
-  after warm-up, and of the head's part alone (``bbox_head.loss`` and its
-  backward on fixed features); on CUDA each is synchronised before its
-  clock stops;
-* the peak memory a step allocates beyond what was allocated before it
-  (CUDA: the caching allocator's peak; CPU: the peak of torch's allocations
-  recorded by ``torch.profiler``, at op granularity);
-* in ``bbox_head.loss`` alone, the aten calls (each a kernel launch on a
-  GPU) and the host-device synchronisations, counted on any device with
-  ``torch.profiler``: ``aten::_local_scalar_dense`` (every ``.item()``,
-  ``bool(t)``, ``int(t)``) and ``aten::nonzero`` (its output size is read
-  back).
+Both detectors are built from the same model config (:func:`build_pair`,
+same weights) and see the same random batch (:func:`random_batch`).
+Measured per side: the losses; the median time of a training step and of
+the head's loss + backward alone; the peak memory of a step
+(:func:`peak_memory`); and in ``bbox_head.loss`` the aten calls (kernel
+launches on a GPU) and host-device synchronisations (:func:`count_ops`).
 """
 import copy
 import logging
@@ -39,15 +26,14 @@ from fcos_mm.deployment.cpu_inference import cpu_flags
 #: Assigner options that mmdet's FCOSHead takes as head kwargs.
 _ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
 
-#: The profiler events that are host-device synchronisations on a GPU.
+#: The profiler events that are host-device synchronisations on a GPU:
+#: every ``.item()``, ``bool(t)``, ``int(t)``, and ``nonzero`` (its size).
 SYNC_OPS = ('aten::_local_scalar_dense', 'aten::nonzero')
 
 
 def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
-    """The mmdet 3.3 config of the same FCOS as our ``model_cfg``.
-
-    Our head takes the assigner's options from ``train_cfg.assigner``;
-    mmdet's takes them as head kwargs and ignores ``train_cfg``.
+    """The mmdet 3.3 config (scope ``mmdet``) of the same FCOS as our
+    ``model_cfg``: the assigner's options go back to the head.
 
     Args:
         model_cfg (dict): Our ``model`` config (type ``FCOS``).
@@ -103,10 +89,8 @@ def random_batch(num_imgs: int,
                  num_classes: int,
                  device: str = 'cpu',
                  seed: int = 0) -> Tuple[torch.Tensor, List[DetDataSample]]:
-    """A normalised input batch and data samples with random boxes.
-
-    Boxes have sides from 8 pixels to the image size (squared uniform, so
-    most are small, as in COCO) and lie inside the image.
+    """A normalised input batch and data samples with random boxes inside
+    the image, sides from 8 pixels up (squared uniform: mostly small).
 
     Args:
         num_imgs (int): Images in the batch.
@@ -119,17 +103,17 @@ def random_batch(num_imgs: int,
     Returns:
         tuple: ``(N, 3, H, W)`` inputs and a list of ``DetDataSample``.
     """
-    gen = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
     height, width = shape
-    inputs = torch.randn(num_imgs, 3, height, width, generator=gen)
+    inputs = torch.randn(num_imgs, 3, height, width, generator=generator)
     samples = []
     size = torch.tensor([width, height], dtype=torch.float32)
-    for i in range(num_imgs):
-        wh = 8 + torch.rand(num_gts, 2, generator=gen)**2 * (size - 8)
-        xy = torch.rand(num_gts, 2, generator=gen) * (size - wh)
+    for img_id in range(num_imgs):
+        wh = 8 + torch.rand(num_gts, 2, generator=generator)**2 * (size - 8)
+        xy = torch.rand(num_gts, 2, generator=generator) * (size - wh)
         sample = DetDataSample(
             metainfo=dict(
-                img_id=i,
+                img_id=img_id,
                 img_shape=shape,
                 ori_shape=shape,
                 pad_shape=shape,
@@ -138,7 +122,7 @@ def random_batch(num_imgs: int,
         sample.gt_instances = InstanceData(
             bboxes=torch.cat([xy, xy + wh], 1).to(device),
             labels=torch.randint(
-                0, num_classes, (num_gts, ), generator=gen).to(device))
+                0, num_classes, (num_gts, ), generator=generator).to(device))
         samples.append(sample)
     return inputs.to(device), samples
 
@@ -170,7 +154,9 @@ def _sync(device: torch.device) -> None:
 
 
 def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
-    """Bytes allocated at the peak of ``fn`` beyond those held before it.
+    """Bytes allocated at the peak of ``fn`` beyond those held before it:
+    the CUDA caching allocator's peak, or on CPU the running sum of the
+    allocations ``torch.profiler`` records (op granularity).
 
     Args:
         fn (Callable[[], object]): What to measure (run once).
@@ -191,8 +177,7 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
             profile_memory=True) as prof:
         fn()
     # each allocation or free is counted once, in the innermost op that
-    # made it ('[memory]' for frees outside any op): a running sum in time
-    # order, at op granularity
+    # made it ('[memory]' for frees outside any op)
     deltas = sorted((event.time_range.start, event.self_cpu_memory_usage)
                     for event in prof.events())
     peak = current = 0
@@ -265,11 +250,9 @@ def benchmark_train(model_cfg: dict,
                     num_iters: int = 10,
                     num_warmup: int = 3,
                     seed: int = 0) -> dict:
-    """Time, memory, ops and syncs of a training step: ours vs mmdet's.
-
-    Both models start from the same weights and take their steps in turns
-    (mmdet's, ours, mmdet's, ...), so a drift of the machine's speed hits
-    both alike.
+    """Time, memory, ops and syncs of a training step: ours vs mmdet's,
+    taking steps in turns so that a drift of the machine's speed hits both
+    alike; on CUDA each step is synchronised before its clock stops.
 
     Args:
         model_cfg (dict): Our ``model`` config.
@@ -287,8 +270,7 @@ def benchmark_train(model_cfg: dict,
     Returns:
         dict: ``mmdet`` and ``ours``, each with ``losses`` (first step),
         ``step_ms`` and ``head_ms`` (medians), ``peak_mib``, ``aten_calls``,
-        ``syncs`` and
-        the per-op sync counts; and ``setting`` describing the run.
+        ``syncs`` and the per-op sync counts; and ``setting``.
     """
     device = torch.device(device)
     mm_model, ours = build_pair(model_cfg, str(device))
@@ -307,14 +289,14 @@ def benchmark_train(model_cfg: dict,
             key: float(value) for key, value in step.losses.items()
         }
     times = {(name, part): [] for name in steps for part in ('step', 'head')}
-    for i in range(num_warmup + num_iters):
+    for iteration in range(num_warmup + num_iters):
         for name, step in steps.items():
             for part, run in (('step', step), ('head', step.head_step)):
                 _sync(device)
                 start = time.perf_counter()
                 run()
                 _sync(device)
-                if i >= num_warmup:
+                if iteration >= num_warmup:
                     times[name, part].append(time.perf_counter() - start)
     for name, step in steps.items():
         for part in ('step', 'head'):
@@ -386,9 +368,8 @@ def format_train_benchmark(results: dict) -> str:
                        ('syncs', 'host syncs in bbox_head.loss'),
                        ('aten::_local_scalar_dense', '  _local_scalar_dense'),
                        ('aten::nonzero', '  nonzero')):
-        a, b = mm[key], ours[key]
-        ratio = f'{b / a:.3f}' if a else '-'
-        fmt = '{:>12.1f}' if isinstance(a, float) else '{:>12d}'
-        lines.append(f'{label:<34}' + fmt.format(a) + fmt.format(b) +
-                     f'{ratio:>8}')
+        theirs, mine = mm[key], ours[key]
+        ratio = f'{mine / theirs:.3f}' if theirs else '-'
+        spec = '>12.1f' if isinstance(theirs, float) else '>12d'
+        lines.append(f'{label:<34}{theirs:{spec}}{mine:{spec}}{ratio:>8}')
     return '\n'.join(lines)

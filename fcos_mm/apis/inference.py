@@ -1,11 +1,9 @@
 """Build a trained detector and run it on images.
 
-:func:`init_detector` turns a config (and optionally a checkpoint) into a
-model in eval mode that knows its classes and palette;
-:func:`inference_detector` runs it on image files or BGR arrays through the
-config's test pipeline and returns :class:`~mmdet.structures.DetDataSample`
-objects whose ``pred_instances`` hold ``bboxes`` (x1, y1, x2, y2 in the
-original image's pixels), ``scores`` and ``labels``.
+Differences from ``mmdet.apis``: :func:`init_detector` drops every
+``init_cfg`` (mmdet: the backbone's), also takes an ``.onnx`` export and can
+prepare fast CPU inference; :func:`inference_detector` checks each image
+first and names the one that fails.
 """
 import copy
 import os.path as osp
@@ -43,11 +41,8 @@ def _load_config(config: Union[str, Path, Config]) -> Config:
 
 
 def _switch_off_pretrained(model_cfg: ConfigDict) -> None:
-    """Drop ``init_cfg`` everywhere so that building downloads nothing.
-
-    The weights come from the checkpoint (or stay random), so ImageNet
-    initialisation would be wasted work and needs network access.
-    """
+    """Drop ``init_cfg`` everywhere so that building downloads nothing:
+    the weights come from the checkpoint (or stay random)."""
     if isinstance(model_cfg, dict):
         if 'init_cfg' in model_cfg:
             model_cfg['init_cfg'] = None
@@ -80,7 +75,10 @@ def _dataset_meta_from_checkpoint(checkpoint: dict) -> dict:
     (``meta['CLASSES']``)."""
     meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
     if 'dataset_meta' in meta:
-        return {k.lower(): v for k, v in meta['dataset_meta'].items()}
+        return {
+            key.lower(): value
+            for key, value in meta['dataset_meta'].items()
+        }
     if 'CLASSES' in meta:
         return {'classes': meta['CLASSES']}
     return {}
@@ -93,22 +91,12 @@ def init_detector(config: Union[str, Path, Config],
                   amp: Optional[bool] = None) -> nn.Module:
     """Build a detector from a config and load a checkpoint into it.
 
-    Pretrained-backbone initialisation (``init_cfg``) is switched off: the
-    weights come from ``checkpoint``, or stay random when it is ``None``.
-    ``model.dataset_meta`` gets the class names and palette: the
-    checkpoint's where it has them, else the config's test dataset's.
-
-    A ``checkpoint`` ending in ``.onnx`` (``tools/deployment/
-    pytorch2onnx.py``) gives an :class:`~fcos_mm.deployment.
-    ONNXRuntimeDetector` instead (CPU only), which
-    :func:`inference_detector` uses in the same way.
-
-    On CPU, ``amp`` (or ``inference_amp=True`` in the config, e.g. through
-    ``cfg_options``) prepares the model with
-    :func:`~fcos_mm.deployment.prepare_cpu_inference`: BatchNorms folded,
-    and bf16 autocast with channels_last where the CPU has bf16 matrix
-    units (else fp32, with a warning saying why); the note is in
-    ``model.inference_note``.
+    ``model.dataset_meta`` gets the class names and palette of the
+    checkpoint, else of the config's test dataset. A ``checkpoint`` ending
+    in ``.onnx`` gives an :class:`~fcos_mm.deployment.ONNXRuntimeDetector`
+    (CPU only). On CPU, ``amp`` applies
+    :func:`~fcos_mm.deployment.prepare_cpu_inference` (a warning when it
+    stays fp32); its note is ``model.inference_note``.
 
     Args:
         config (str | Path | Config): Config file or object.
@@ -119,8 +107,8 @@ def init_detector(config: Union[str, Path, Config],
             ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Options merged into the config,
             e.g. ``{'model.test_cfg.score_thr': 0.3}``. Defaults to None.
-        amp (bool, optional): Fast CPU inference (see above); None takes
-            the config's ``inference_amp`` (default False).
+        amp (bool, optional): Fast CPU inference; None takes the config's
+            ``inference_amp`` (default False).
 
     Returns:
         nn.Module: The detector in eval mode, with ``cfg`` (the config used)
@@ -184,8 +172,7 @@ def _init_onnx_detector(config: Config, onnx_file: str,
     if not str(device).startswith('cpu'):
         raise ValueError(f'ONNX models run on the CPU (onnxruntime), got '
                          f'device={device!r}')
-    if not osp.isfile(osp.expanduser(onnx_file)):
-        raise FileNotFoundError(f'ONNX file {onnx_file} does not exist.')
+    # create_session says when the file does not exist
     model = MODELS.build(
         dict(
             type='ONNXRuntimeDetector',
@@ -233,8 +220,8 @@ def inference_detector(
     images = list(imgs) if is_batch else [imgs]
     if not images:
         return []
-    for i, img in enumerate(images):
-        _check_image(img, i)
+    for index, img in enumerate(images):
+        _check_image(img, index)
 
     pipelines = {}
     batch = []

@@ -7,12 +7,10 @@ from typing import List, Optional, Union
 import torch.nn as nn
 from mmengine.utils import scandir
 
-from fcos_mm.datasets.image_io import decode_image
+from fcos_mm.datasets.image_io import IMG_EXTENSIONS, decode_image
 from fcos_mm.registry import VISUALIZERS
 
 from .inference import inference_detector
-
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def list_images(source: Union[str, Path]) -> List[str]:
@@ -81,8 +79,8 @@ def draw_detections(model: nn.Module,
     if visualizer is None:
         visualizer = build_visualizer(model)
     written = []
-    for i, path in enumerate(images):
-        result = (results[i] if results is not None else
+    for index, path in enumerate(images):
+        result = (results[index] if results is not None else
                   inference_detector(model, path))
         # Drawn on the pixels the model saw (EXIF orientation, alpha over
         # white, the tolerant decoder for truncated files).
@@ -124,4 +122,4 @@ def detections_above(result, score_thr: float,
         name = classes[label] if classes is not None else str(label)
         found.append(
             dict(bbox=bbox, score=score, label=label, **{'class': name}))
-    return sorted(found, key=lambda d: -d['score'])
+    return sorted(found, key=lambda detection: -detection['score'])

@@ -1,34 +1,29 @@
 """mmdet's COCO dataset, checking the annotation file as it is read.
 
-mmdet's :class:`~mmdet.datasets.CocoDataset` silently drops an annotation
-whose category id the json does not define, or whose image id names no
-image, and keeps a box that sticks out of its image as it is. A typo in a
-converted data set then trains on less data than intended with no word said.
-
-This subclass is registered as ``CocoDataset`` in the ``fcos_mm`` scope, so
-configs that say ``type='CocoDataset'`` get it without change. It decides:
+Registered as ``CocoDataset`` in the ``fcos_mm`` scope, so configs get it
+unchanged. Differences from mmdet, which silently drops an annotation of an
+undefined category or image and keeps a box sticking out of its image (a
+typo in a converted data set then trains on less data with no word said):
 
 * an annotation whose ``category_id`` is not in the json's ``categories``
   -> :class:`ValueError` naming the json file, the annotation id and the
-  category id. (A category that *is* defined but not among the classes the
-  config selects with ``metainfo=dict(classes=...)`` is skipped silently, as
-  in mmdet: that is selection, not an error.)
+  category id (a defined category that ``metainfo=dict(classes=...)`` does
+  not select is skipped silently, as in mmdet: selection, not an error);
 * an annotation whose ``image_id`` is not in the json's ``images``, or whose
   ``bbox`` is not four finite numbers -> :class:`ValueError` naming the json
-  file and the annotation id.
+  file and the annotation id;
 * a box partly outside its image -> **clipped** to the image, with one
-  warning per file that counts them and names the first.
-* a box entirely outside its image -> **skipped**, with one warning per file
-  that counts them and names the first (mmdet skips these silently).
-
-It also carries the bad-image policy of
-:class:`~fcos_mm.datasets.LoadImageFromFile` (``on_bad_image='skip'``)
-through the data loader: the images the pipeline skipped while fetching a
-sample are attached to that sample's ``data_samples`` metainfo
-(``skipped_images``), so that :class:`~fcos_mm.engine.hooks.SkippedImagesHook`
-in the main process can count them whichever worker process skipped them.
-In test mode a skipped image is an error naming the file: every image needs
-a result.
+  warning per file that counts them and names the first;
+* a box entirely outside its image -> **skipped**, likewise warned about;
+* ``metainfo['classes']`` listing the json's categories in another order ->
+  :class:`ValueError`: labels follow the json's order, names follow
+  ``classes`` (names the json lacks are accepted, as in mmdet);
+* the images :class:`~fcos_mm.datasets.LoadImageFromFile` skipped
+  (``on_bad_image='skip'``) while fetching a sample ride in its
+  ``data_samples`` metainfo (``skipped_images``) to
+  :class:`~fcos_mm.engine.hooks.SkippedImagesHook` in the main process,
+  whichever worker skipped them; in test mode a skipped image is an error
+  naming the file, since every image needs a result.
 """
 import copy
 import math
@@ -44,19 +39,23 @@ from fcos_mm.registry import DATASETS
 SKIPPED_IMAGES_KEY = 'skipped_images'
 
 
+def is_coco_bbox(bbox) -> bool:
+    """Whether ``bbox`` is ``[x, y, width, height]``, four finite numbers."""
+    return (isinstance(bbox, (list, tuple)) and len(bbox) == 4
+            and all(isinstance(value, (int, float)) and math.isfinite(value)
+                    for value in bbox))
+
+
 @DATASETS.register_module()
 class CocoDataset(MMDetCocoDataset):
-    """COCO-format detection data set that validates its annotations.
-
-    Takes the arguments of :class:`mmdet.datasets.CocoDataset`. See the
-    module docstring for what is checked and what is done about it.
-    """
+    """COCO-format detection data set that validates its annotations (see
+    the module docstring); the arguments of mmdet's ``CocoDataset``."""
 
     def load_data_list(self) -> List[dict]:
         """Load ``self.ann_file``, check it, and parse it image by image.
 
         Returns:
-            list[dict]: One data info per image, as mmdet's CocoDataset.
+            list[dict]: One data info per image.
 
         Raises:
             ValueError: An annotation names an unknown category or image, or
@@ -89,9 +88,8 @@ class CocoDataset(MMDetCocoDataset):
         return data_list
 
     def __getitem__(self, idx: int) -> dict:
-        """The ``idx``-th sample after the pipeline, as mmengine's
-        BaseDataset gives it (which draws another image while the pipeline
-        returns None), with the images skipped on the way attached.
+        """The ``idx``-th sample after the pipeline (mmengine draws another
+        image while it returns None), with the images skipped attached.
 
         Args:
             idx (int): Index into the data list.
@@ -108,7 +106,8 @@ class CocoDataset(MMDetCocoDataset):
         if self.test_mode:
             data = self.prepare_data(idx)
             if data is None:
-                reasons = '; '.join(r['reason'] for r in pop_skipped_images())
+                reasons = '; '.join(
+                    record['reason'] for record in pop_skipped_images())
                 raise ValueError(
                     f'{self.ann_file}: the pipeline returned nothing for '
                     f'image {self.get_data_info(idx).get("img_path")} in test '
@@ -124,16 +123,8 @@ class CocoDataset(MMDetCocoDataset):
         return data
 
     def _check_classes(self) -> None:
-        """Raise if ``metainfo['classes']`` lists the json's categories in
-        another order than the json.
-
-        Labels follow the json's category order (``get_cat_ids`` returns
-        ids in that order), while visualisation and the per-class table name
-        label ``i`` after ``classes[i]``: a reordered list would silently
-        attach the names to the wrong classes. (Names the json lacks are
-        accepted, as mmdet does for COCO's 80 names over a partial json.)
-        """
-        found = [self.coco.cats[i]['name'] for i in self.cat_ids]
+        """Raise if ``metainfo['classes']`` is out of the json's order."""
+        found = [self.coco.cats[cat_id]['name'] for cat_id in self.cat_ids]
         listed = [name for name in self.metainfo['classes'] if name in found]
         if listed != found:
             raise ValueError(
@@ -147,17 +138,13 @@ class CocoDataset(MMDetCocoDataset):
         cats, imgs = self.coco.cats, self.coco.imgs
         # An image-info file (e.g. test-dev) has no annotations at all.
         anns = self.coco.dataset.get('annotations', [])
-        ann_ids = [ann['id'] for ann in anns]
-        if self.ANN_ID_UNIQUE and len(set(ann_ids)) != len(ann_ids):
-            seen, dup = set(), None
-            for ann_id in ann_ids:
-                if ann_id in seen:
-                    dup = ann_id
-                    break
-                seen.add(ann_id)
-            raise ValueError(f'{self.ann_file}: annotation id {dup} is used '
-                             f'more than once; annotation ids must be '
-                             f'unique.')
+        seen_ids = set()
+        for ann in anns if self.ANN_ID_UNIQUE else ():
+            if ann['id'] in seen_ids:
+                raise ValueError(f'{self.ann_file}: annotation id {ann["id"]} '
+                                 f'is used more than once; annotation ids '
+                                 f'must be unique.')
+            seen_ids.add(ann['id'])
         for ann in anns:
             if ann['category_id'] not in cats:
                 raise ValueError(
@@ -170,25 +157,21 @@ class CocoDataset(MMDetCocoDataset):
                     f'{self.ann_file}: annotation {ann["id"]} has image_id '
                     f'{ann["image_id"]}, which is not among the images the '
                     f'file lists.')
-            bbox = ann.get('bbox')
-            if (not isinstance(bbox, (list, tuple)) or len(bbox) != 4
-                    or not all(
-                        isinstance(v, (int, float)) and math.isfinite(v)
-                        for v in bbox)):
+            if not is_coco_bbox(ann.get('bbox')):
                 raise ValueError(
                     f'{self.ann_file}: annotation {ann["id"]} has bbox '
-                    f'{bbox!r}; expected [x, y, width, height], four finite '
-                    f'numbers.')
+                    f'{ann.get("bbox")!r}; expected [x, y, width, height], '
+                    f'four finite numbers.')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
-        """Clip boxes to their image, drop those outside, then parse as mmdet.
+        """Clip boxes to their image and drop those outside, then parse.
 
         Args:
             raw_data_info (dict): ``raw_img_info`` (the json's image entry
                 plus ``img_id``) and ``raw_ann_info`` (its annotations).
 
         Returns:
-            dict: The data info of the image, as mmdet's CocoDataset.
+            dict: The data info of the image.
         """
         img_info = raw_data_info['raw_img_info']
         width, height = img_info['width'], img_info['height']

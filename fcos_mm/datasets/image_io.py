@@ -1,14 +1,10 @@
 """Decode an image file into the picture a person sees when opening it.
 
-One function, :func:`decode_image`, turns a file's bytes into a
-``(H, W, 3)`` ``uint8`` BGR array (mmcv's convention), whatever the file
-holds. Training (:class:`~fcos_mm.datasets.LoadImageFromFile`), inference
-(:func:`~fcos_mm.apis.inference_detector`, through the same transform) and
-the data check (:func:`inspect_image`, ``tools/misc/check_dataset.py``) all
-call it, so the three see the same pixels.
+:func:`decode_image` turns a file's bytes into a ``(H, W, 3)`` ``uint8``
+BGR array (mmcv's convention), whatever the file holds. Training and
+inference (through :class:`~fcos_mm.datasets.LoadImageFromFile`) and the data
+check (:func:`inspect_image`) all call it, so they see the same pixels:
 
-What a file may hold, and what comes out
----------------------------------------
 * **EXIF orientation** (phone photos): applied, as viewers do; a photo
   stored 4000x3000 with orientation 6 loads as 3000 wide, 4000 high.
 * **Greyscale** (8 or 16 bit): replicated into three channels.
@@ -21,11 +17,9 @@ What a file may hold, and what comes out
   page. (mmcv drops the alpha channel instead, which turns transparent
   areas into whatever colour their pixels happen to store, often black.)
 * **Truncated or slightly damaged files** that OpenCV refuses (libjpeg's
-  "Premature end of JPEG file" makes ``cv2.imdecode`` return None) but a
-  tolerant decoder can read: decoded by Pillow with
-  ``LOAD_TRUNCATED_IMAGES``, the missing part filled as Pillow fills it
-  (usually grey). :func:`decode_image` says so in its second return value;
-  the caller warns, naming the file.
+  "Premature end of JPEG file") but a tolerant decoder can read: decoded by
+  Pillow with ``LOAD_TRUNCATED_IMAGES``, the missing part filled (usually
+  grey); the second return value says so and the caller warns.
 * **Anything else** (not an image, empty, cut in the header):
   :class:`ImageDecodeError`.
 
@@ -43,6 +37,8 @@ import numpy as np
 from mmengine.fileio import get
 from PIL import Image, ImageFile, ImageOps
 
+#: Image file name endings (lower case) that the tools look for.
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientations that swap width and height.
@@ -57,11 +53,8 @@ class ImageDecodeError(ValueError):
 
 
 def _png_has_transparency(img_bytes: bytes) -> bool:
-    """Whether a PNG has an alpha channel or a transparent colour (tRNS).
-
-    Reads the header only: IHDR's colour type (byte 25: 4 = grey + alpha,
-    6 = RGBA) and a ``tRNS`` chunk before the image data.
-    """
+    """Whether a PNG has an alpha channel (IHDR colour type, byte 25: 4 =
+    grey + alpha, 6 = RGBA) or a ``tRNS`` chunk before the image data."""
     if not img_bytes.startswith(PNG_SIGNATURE) or len(img_bytes) < 26:
         return False
     if img_bytes[25] in (4, 6):
@@ -116,9 +109,6 @@ def _decode_opencv(img_bytes: bytes) -> Optional[np.ndarray]:
 
 def pillow_to_bgr(img: Image.Image) -> np.ndarray:
     """A Pillow image, in any mode, as the 8-bit BGR array a viewer shows.
-
-    EXIF orientation is applied; alpha is composited over white; 16-bit
-    modes are scaled to 8 bits.
 
     Args:
         img (PIL.Image.Image): An opened (or loaded) image.

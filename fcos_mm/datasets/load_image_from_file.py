@@ -1,28 +1,27 @@
 """mmcv's image loader, decoding as a viewer does and never dropping an
 image silently.
 
-Bad-image policy
-----------------
-``LoadImageFromFile(on_bad_image=...)`` (set in the config's pipeline)
-decides what a file that cannot be used does to a run:
+Bad-image policy (``LoadImageFromFile(on_bad_image=...)`` in the pipeline):
 
-* a file the fast decoder (OpenCV) refuses but Pillow's tolerant decoder
-  reads, e.g. a JPEG truncated at its end, is **loaded**, with one warning
-  per file and process naming it (see :mod:`fcos_mm.datasets.image_io`);
-* a missing or unreadable file:
+* a file OpenCV refuses but Pillow's tolerant decoder reads (e.g. a JPEG
+  truncated at its end) is **loaded**, with one warning per file and process
+  naming it (see :mod:`fcos_mm.datasets.image_io`);
+* a missing or unreadable file, with ``'raise'`` (default):
+  :class:`FileNotFoundError` / :class:`ValueError` naming the path and the
+  image id; with ``'skip'`` (or mmcv's ``ignore_empty=True``): a warning
+  naming the file, the image is **recorded** and the transform returns
+  None, so mmengine's dataset draws another (training only: in test mode
+  our :class:`~fcos_mm.datasets.CocoDataset` raises, naming the file). The
+  dataset hands the records to the batch, and
+  :class:`~fcos_mm.engine.hooks.SkippedImagesHook` logs them, per image and
+  per epoch, across dataloader workers and ranks.
 
-  - ``'raise'`` (default): :class:`FileNotFoundError` /
-    :class:`ValueError` naming the path and the image id;
-  - ``'skip'``: a warning naming the file, the image is **recorded** and
-    the transform returns None, so mmengine's dataset draws another image
-    (training only; in test mode a result for every image is needed and our
-    :class:`~fcos_mm.datasets.CocoDataset` raises, naming the file). Our
-    ``CocoDataset`` hands the records to the batch and
-    :class:`~fcos_mm.engine.hooks.SkippedImagesHook` logs each skipped
-    image and, at the end of every epoch, how many and which, across
-    dataloader workers and ranks.
-
-mmcv's ``ignore_empty=True`` means ``on_bad_image='skip'``.
+Differences from mmcv: with ``color_type='color'`` and the ``'cv2'`` or
+``'pillow'`` backend, images go through
+:func:`~fcos_mm.datasets.image_io.decode_image` (EXIF orientation, greyscale
+/ CMYK / 16-bit / alpha to 8-bit BGR, a tolerant decoder for truncated
+files); other colour types keep ``mmcv.imfrombytes``. Registered as
+``LoadImageFromFile`` in the ``fcos_mm`` scope, so configs get it unchanged.
 """
 import warnings
 from typing import Dict, List, Optional
@@ -57,25 +56,8 @@ def pop_skipped_images() -> List[Dict]:
 
 @TRANSFORMS.register_module()
 class LoadImageFromFile(MMCVLoadImageFromFile):
-    """Load an image as a viewer shows it; say which file is missing or
-    cannot be decoded, and apply the bad-image policy.
-
-    Registered as ``LoadImageFromFile`` in the ``fcos_mm`` scope, so configs
-    get it without change. See the module docstring for the policy.
-
-    With mmcv's default ``color_type='color'`` and the ``'cv2'`` or
-    ``'pillow'`` backend, images are decoded by
-    :func:`~fcos_mm.datasets.image_io.decode_image`: EXIF orientation
-    applied, greyscale / CMYK / 16-bit / alpha turned into 8-bit BGR, a
-    tolerant decoder for truncated files. Other colour types keep mmcv's
-    decoding (``mmcv.imfrombytes``).
-
-    Errors (with ``on_bad_image='raise'``):
-
-    * missing file -> :class:`FileNotFoundError` naming the path and image
-      id;
-    * unreadable or undecodable file (corrupt, not an image, empty) ->
-      :class:`ValueError` naming the path and image id.
+    """Load an image as a viewer shows it, naming a missing or undecodable
+    file, and apply the bad-image policy (see the module docstring).
 
     Args:
         on_bad_image (str): ``'raise'`` (default) or ``'skip'``.
@@ -163,17 +145,13 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
                 e)
         try:
             img = self._decode(img_bytes, where)
-        except ImageDecodeError as e:
-            return self._fail(
-                results,
-                ValueError(
-                    f'Cannot decode {where} ({len(img_bytes)} bytes): {e}'),
-                e)
         except Exception as e:
+            detail = (e if isinstance(e, ImageDecodeError) else
+                      f'{type(e).__name__}: {e}. Is it corrupt?')
             return self._fail(
                 results,
                 ValueError(f'Cannot decode {where} ({len(img_bytes)} bytes): '
-                           f'{type(e).__name__}: {e}. Is it corrupt?'), e)
+                           f'{detail}'), e)
         if self.to_float32:
             img = img.astype(np.float32)
         results['img'] = img

@@ -1,33 +1,30 @@
 """Pascal VOC XML annotations to COCO json, one file per split.
 
-Input: an images folder and a folder of one VOC XML file per image
-(``JPEGImages/`` and ``Annotations/`` in a VOC devkit), and optionally
-``ImageSets/Main/{train,val,trainval,test}.txt`` listing the image stems of
-each split. Without split files, the images are shuffled with a seed and
-``val_frac`` of them go to ``val``.
+Input: an images folder (``JPEGImages/``), a folder of one VOC XML file per
+image (``Annotations/``) and optionally the split files
+(``ImageSets/Main/{train,val,trainval,test}.txt``, image stems); without
+them the images are shuffled with a seed and ``val_frac`` go to ``val``.
 
-Conventions (the same as mmdet's VOC loader, ``XMLDataset``)
--------------------------------------------------------------
-* VOC coordinates are 1-based pixel indices: ``xmin = 1`` is the first
-  column. Like mmdet (``minus_one=True``), every coordinate is reduced by
-  1, and the COCO box is ``[xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]``.
-  (mmdet also truncates fractional coordinates to integers first; we keep
-  the fractions. On integer coordinates, VOC's own, the boxes are equal.)
+Conventions (those of mmdet's VOC loader, ``XMLDataset``)
+---------------------------------------------------------
+* VOC coordinates are 1-based: like mmdet (``minus_one=True``) the COCO box
+  is ``[xmin - 1, ymin - 1, xmax - xmin, ymax - ymin]``. (mmdet also
+  truncates fractional coordinates; we keep them. On VOC's integer
+  coordinates the boxes are equal.)
 * ``difficult`` objects: ``'ignore'`` (default) writes them with
-  ``iscrowd=1``: mmdet's COCO loader turns that into ``ignore_flag=1``, as
-  its VOC loader does for difficult objects, so they are no training target
-  and COCO evaluation neither rewards nor penalises detections on them.
-  ``'drop'`` leaves them out; ``'keep'`` writes them as ordinary boxes.
+  ``iscrowd=1``, which mmdet's COCO loader turns into ``ignore_flag=1`` as
+  its VOC loader does: no training target, neither rewarded nor penalised
+  in evaluation. ``'drop'`` leaves them out; ``'keep'`` makes them ordinary.
 * ``truncated`` (and ``occluded``) objects are ordinary boxes.
 * Class names come from the XML (sorted) unless given; category ids are
   1..K in that order. Objects of other classes are dropped (counted).
 * The image size comes from the XML's ``<size>``; when it is missing or 0,
   from the image file (as a viewer shows it, EXIF orientation applied).
-* Boxes partly outside the image are clipped to it; boxes with no area left,
-  or without four numeric coordinates, are dropped. Every such change is
-  counted in the summary with the first file names.
-* Images without objects are written too (training configs usually filter
-  them with ``filter_empty_gt``; they still count in evaluation).
+* Boxes partly outside the image are clipped; boxes with no area left or
+  without four numeric coordinates are dropped. Every change is counted in
+  the summary with the first file names.
+* Images without objects are written too (training configs filter them with
+  ``filter_empty_gt``; they count in evaluation).
 """
 import json
 import os
@@ -41,11 +38,12 @@ from PIL import Image
 
 from fcos_mm.datasets.image_io import (
     EXIF_ORIENTATION_TAG,
+    IMG_EXTENSIONS,
     TRANSPOSING_ORIENTATIONS,
 )
 
-IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp',
-                  '.JPG', '.JPEG', '.PNG')
+# Extensions tried for an image file: the usual ones, and common upper case.
+STEM_EXTENSIONS = IMG_EXTENSIONS + ('.JPG', '.JPEG', '.PNG')
 VOC_SPLITS = ('train', 'val', 'trainval', 'test')
 DIFFICULT_POLICIES = ('ignore', 'drop', 'keep')
 
@@ -73,8 +71,8 @@ class ConversionSummary:
         """The summary as printed by the converter."""
         lines = [self.split_source] if self.split_source else []
         for split, num_images in self.images.items():
-            per_class = ', '.join(f'{name}: {n}'
-                                  for name, n in self.boxes[split].items())
+            per_class = ', '.join(f'{name}: {count}' for name, count in
+                                  self.boxes[split].items())
             lines.append(f'{split}: {num_images} images, '
                          f'{sum(self.boxes[split].values())} boxes '
                          f'({per_class or "none"})')
@@ -138,8 +136,8 @@ def parse_voc_xml(xml_path: str) -> Dict:
 
 def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
                     height: float) -> Tuple[Optional[List[float]], str]:
-    """A VOC box (1-based ``xmin, ymin, xmax, ymax`` strings) as a COCO
-    ``[x, y, w, h]`` box in 0-based pixels, clipped to the image.
+    """A 1-based VOC box as a 0-based COCO ``[x, y, w, h]`` box, clipped to
+    the image.
 
     Args:
         coords (Sequence[str | None]): ``xmin, ymin, xmax, ymax`` as text.
@@ -151,7 +149,7 @@ def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
         ``''``, ``'clipped'`` or the reason for dropping it.
     """
     try:
-        x1, y1, x2, y2 = (float(c) - 1 for c in coords)
+        x1, y1, x2, y2 = (float(coord) - 1 for coord in coords)
     except (TypeError, ValueError):
         return None, 'dropped: bndbox without four numbers'
     if x2 <= x1 or y2 <= y1:
@@ -165,10 +163,10 @@ def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
 
 
 def _find_image(img_dir: str, stem: str, filename: Optional[str]) -> str:
-    """The image file of an annotation: the XML's ``<filename>`` when it
-    exists, else ``stem`` with a usual extension; the relative name."""
+    """The image file's name relative to ``img_dir``: the XML's
+    ``<filename>`` if it exists, else ``stem`` with a usual extension."""
     candidates = ([filename] if filename else []) + [
-        stem + ext for ext in IMG_EXTENSIONS
+        stem + ext for ext in STEM_EXTENSIONS
     ]
     for name in candidates:
         if osp.isfile(osp.join(img_dir, name)):
@@ -265,7 +263,7 @@ def convert_voc_to_coco(img_dir: str,
                          f'not {difficult!r}.')
     splits = split_stems(ann_dir, split_dir, val_frac, seed)
     parsed = {}
-    for stem in sorted({s for stems in splits.values() for s in stems}):
+    for stem in sorted(set().union(*splits.values())):
         xml_path = osp.join(ann_dir, f'{stem}.xml')
         if not osp.isfile(xml_path):
             raise FileNotFoundError(
@@ -285,7 +283,8 @@ def convert_voc_to_coco(img_dir: str,
 
     summary = ConversionSummary()
     if split_dir is not None and osp.isdir(split_dir) and any(
-            osp.isfile(osp.join(split_dir, f'{s}.txt')) for s in VOC_SPLITS):
+            osp.isfile(osp.join(split_dir, f'{split}.txt'))
+            for split in VOC_SPLITS):
         summary.split_source = f'splits from the files in {split_dir}'
     else:
         summary.split_source = (f'no split files: random split, val_frac '

@@ -1,27 +1,22 @@
 """A deterministic synthetic detection set in COCO format, for the demo.
 
-The demo must run on a fresh machine with no COCO and no pretrained weights,
-so it trains on pictures it draws itself: filled ellipses, rectangles and
-triangles, each class in its own colour with a dark outline, on a light,
-slightly noisy background. The set is made to be learnable by a narrow
-detector trained from scratch on a CPU in minutes, while still exercising
-what FCOS is about:
+The demo runs on a fresh machine with no COCO and no pretrained weights, so
+it trains on shapes it draws itself (ellipses, rectangles, triangles, one
+colour per class, dark outline, light noisy background), learnable from
+scratch on a CPU in minutes while exercising what FCOS is about:
 
-* **every FPN level gets objects.** FCOS sends a location to the level whose
-  regress range holds ``max(l, t, r, b)``, about half the longer box side near
-  the box centre. :data:`DEMO_REGRESS_RANGES` (1.5 strides at each level, for
-  256 px images and strides 8..128) are split into the side ranges of
-  :func:`side_ranges_for`, and each object draws its level first, so box sides
-  run from 16 px to most of the image;
+* **every FPN level gets objects.** Each object draws its level first, then
+  a longer side in that level's range (:func:`side_ranges_for` of
+  :data:`DEMO_REGRESS_RANGES`), so sides run from 16 px to most of the image;
 * **objects overlap.** Shapes are drawn largest first and a later (smaller or
   equal) shape may cover up to ``max_cover`` of the boxes under it, so boxes
   intersect while every shape keeps most of its outline visible;
 * **boxes are tight.** Boxes have integer corners and each shape touches all
   four sides of its box.
 
-Every image comes from its own random generator seeded by ``(seed, split,
-index)``, so a split is identical on every machine and run, and the first
-``n`` images of a split do not depend on how many are made.
+Each image has its own random generator seeded by ``(seed, split, index)``:
+a split is identical on every machine, and its first ``n`` images do not
+depend on how many are made.
 
 Layout written under ``data_root``::
 
@@ -60,8 +55,9 @@ def side_ranges_for(regress_ranges: Sequence[Sequence[float]],
                     max_side: int = 240) -> List[Tuple[int, int]]:
     """Integer ranges of the longer box side that land on each FPN level.
 
-    A level with regress range ``(lo, hi]`` gets the boxes whose half longer
-    side ``s / 2`` lies in it, i.e. ``2 * lo < s <= 2 * hi``.
+    FCOS sends a box centre to the level whose regress range ``(lo, hi]``
+    holds ``max(l, t, r, b)``, about half the longer side ``s``, so
+    ``2 * lo < s <= 2 * hi``.
 
     Args:
         regress_ranges (Sequence[Sequence[float]]): ``(lo, hi)`` per level,
@@ -132,23 +128,22 @@ def _outline(mask: np.ndarray, width: int) -> np.ndarray:
 def _place(boxes: List[List[int]], covered: List[float], w: int, h: int,
            img_size: int, max_cover: float, rng: np.random.Generator,
            tries: int) -> Optional[List[int]]:
-    """Find a position for a ``w`` x ``h`` box drawn over ``boxes``.
-
-    The new box may cover at most ``max_cover`` of each box already placed,
-    counting what earlier boxes covered (``covered``, updated in place).
-    """
+    """A position for a ``w`` x ``h`` box covering at most ``max_cover`` of
+    each box placed before, counting what earlier boxes covered
+    (``covered``, updated in place); None after ``tries`` draws."""
     for _ in range(tries):
         x = int(rng.integers(0, img_size - w + 1))
         y = int(rng.integers(0, img_size - h + 1))
-        inters = []
-        for bx, by, bw, bh in boxes:
-            iw = min(x + w, bx + bw) - max(x, bx)
-            ih = min(y + h, by + bh) - max(y, by)
-            inters.append(max(iw, 0) * max(ih, 0))
-        if all(c + i <= max_cover * bw * bh
-               for c, i, (_, _, bw, bh) in zip(covered, inters, boxes)):
-            for k, inter in enumerate(inters):
-                covered[k] += inter
+        overlaps = []
+        for box_x, box_y, box_w, box_h in boxes:
+            overlap_w = min(x + w, box_x + box_w) - max(x, box_x)
+            overlap_h = min(y + h, box_y + box_h) - max(y, box_y)
+            overlaps.append(max(overlap_w, 0) * max(overlap_h, 0))
+        if all(before + overlap <= max_cover * box_w * box_h
+               for before, overlap, (_, _, box_w, box_h) in zip(
+                   covered, overlaps, boxes)):
+            for index, overlap in enumerate(overlaps):
+                covered[index] += overlap
             return [x, y, w, h]
     return None
 
@@ -225,7 +220,7 @@ def generate_image(
         else:
             sizes.append((short_side, long_side, label))
     # largest first, so that later (smaller) shapes sit on top and stay whole
-    sizes.sort(key=lambda s: -s[0] * s[1])
+    sizes.sort(key=lambda size: -size[0] * size[1])
 
     base = rng.uniform(200, 240) + rng.uniform(-8, 8, size=3)
     canvas = np.empty((img_size, img_size, 3), dtype=np.float32)

@@ -1,19 +1,14 @@
 """Fast CPU inference: bf16 autocast and channels_last where the CPU has
 bf16 matrix units, conv + BatchNorm folding everywhere.
 
-bf16 convolutions are fast only on CPUs with bf16 matrix instructions
-(Intel AMX, AVX-512 BF16; oneDNN uses them through ``torch.backends.mkldnn``);
-elsewhere oneDNN emulates them and they were measured ~10x slower than fp32
-(AVX2-only AMD EPYC). So bf16 is switched on only when such units are found
-at run time, by :func:`bf16_support` (torch's own CPU capability checks, or
-the flags of ``/proc/cpuinfo``), and the model stays fp32 otherwise with a
-one-line note saying why.
+bf16 convolutions are fast only on CPUs with bf16 matrix instructions (Intel
+AMX, AVX-512 BF16, used by oneDNN); elsewhere they are emulated, measured ~10x
+slower than fp32 (AVX2-only AMD EPYC), so :func:`bf16_support` switches them
+on only when such units are found at run time.
 
-Folding a BatchNorm into the conv before it is exact in eval mode (the norm
-uses its running statistics), which is how a detector runs at inference:
-the backbone's norms are frozen (``requires_grad=False``, ``norm_eval``) in
-the COCO configs and in eval mode in every config. GroupNorm (the head)
-cannot be folded.
+Folding a BatchNorm into the conv before it is exact in eval mode (running
+statistics), as a detector runs at inference; GroupNorm (the head) cannot
+be folded.
 """
 import contextlib
 from typing import Iterable, Optional, Tuple
@@ -90,9 +85,9 @@ def _fold_into_conv(conv: nn.Conv2d, norm: nn.modules.batchnorm._BatchNorm
 
 
 def _conv_norm_pairs(module: nn.Module):
-    """``(parent, conv, norm attribute name)`` of conv -> BN pairs that
-    mmcv's ``ConvModule``, mmdet's ResNet (stem and blocks) and the
-    ``downsample`` Sequentials form."""
+    """``(parent, conv, norm attribute name)`` of the conv -> norm pairs of
+    mmcv's ``ConvModule``, mmdet's ResNet and Sequentials (``downsample``);
+    a Sequential's children are attributes ``'0'``, ``'1'``, ..."""
     for parent in module.modules():
         if type(parent).__name__ == 'ConvModule':
             if (getattr(parent, 'with_norm', False) and tuple(
@@ -100,12 +95,12 @@ def _conv_norm_pairs(module: nn.Module):
                 yield parent, parent.conv, parent.norm_name
             continue
         if isinstance(parent, nn.Sequential) and len(parent) >= 2:
-            for i in range(len(parent) - 1):
-                yield parent, parent[i], str(i + 1)
+            for index in range(len(parent) - 1):
+                yield parent, parent[index], str(index + 1)
             continue
-        for i in (1, 2, 3):
-            norm_name = getattr(parent, f'norm{i}_name', None)
-            conv = getattr(parent, f'conv{i}', None)
+        for index in (1, 2, 3):
+            norm_name = getattr(parent, f'norm{index}_name', None)
+            conv = getattr(parent, f'conv{index}', None)
             if norm_name is not None and conv is not None:
                 yield parent, conv, norm_name
 
@@ -125,17 +120,12 @@ def fold_batchnorm(model: nn.Module) -> int:
     folded = 0
     for parent, conv, norm_name in list(_conv_norm_pairs(model)):
         norm = getattr(parent, norm_name, None)
-        if norm is None and isinstance(parent, nn.Sequential):
-            norm = parent[int(norm_name)]
         if not (type(conv) is nn.Conv2d
                 and isinstance(norm, nn.modules.batchnorm._BatchNorm)
                 and not norm.training and norm.track_running_stats):
             continue
         _fold_into_conv(conv, norm)
-        if isinstance(parent, nn.Sequential) and norm_name.isdigit():
-            parent[int(norm_name)] = nn.Identity()
-        else:
-            setattr(parent, norm_name, nn.Identity())
+        setattr(parent, norm_name, nn.Identity())
         folded += 1
     return folded
 
@@ -143,13 +133,10 @@ def fold_batchnorm(model: nn.Module) -> int:
 def prepare_cpu_inference(model: nn.Module,
                           amp: bool = True,
                           flags: Optional[Iterable[str]] = None) -> str:
-    """Make an eval-mode detector fast on this CPU, in place.
-
-    Folds the BatchNorms (:func:`fold_batchnorm`); with ``amp`` and a CPU
-    with bf16 matrix units (:func:`bf16_support`) also converts the weights
-    to channels_last and sets ``model.inference_autocast`` to
-    ``torch.bfloat16``, which :func:`inference_autocast` (used by the FCOS
-    detector's ``predict`` and by the benchmark) turns into CPU autocast.
+    """Make an eval-mode detector fast on this CPU, in place: fold the
+    BatchNorms; with ``amp`` and bf16 units, channels_last weights and
+    ``model.inference_autocast = torch.bfloat16`` (see
+    :func:`inference_autocast`).
 
     Args:
         model (nn.Module): The detector, in eval mode.
@@ -174,11 +161,12 @@ def prepare_cpu_inference(model: nn.Module,
 
 
 def inference_autocast(model: nn.Module):
-    """CPU autocast to ``model.inference_autocast`` (a no-op if unset).
+    """CPU autocast to ``model.inference_autocast`` (a no-op if unset), as
+    the detector's ``predict`` and the benchmark use it.
 
     Args:
-        model (nn.Module): A model prepared by :func:`prepare_cpu_inference`
-            (or not).
+        model (nn.Module): A model, prepared by
+            :func:`prepare_cpu_inference` or not.
 
     Returns:
         A context manager.

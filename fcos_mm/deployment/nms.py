@@ -41,21 +41,20 @@ class ONNXNonMaxSuppression(torch.autograd.Function):
         """
         selected = []
         num_imgs, num_classes, _ = scores.shape
-        for img in range(num_imgs):
-            for cls in range(num_classes):
-                cls_scores = scores[img, cls]
+        for img_index in range(num_imgs):
+            for class_index in range(num_classes):
+                cls_scores = scores[img_index, class_index]
                 candidates = (cls_scores > score_threshold).nonzero()[:, 0]
                 if candidates.numel() == 0:
                     continue
-                _, keep = nms(boxes[img, candidates].float(),
+                _, keep = nms(boxes[img_index, candidates].float(),
                               cls_scores[candidates].float(), iou_threshold)
                 keep = candidates[keep[:max_output_boxes_per_class]]
                 selected.append(
                     torch.stack([
-                        torch.full_like(keep, img),
-                        torch.full_like(keep, cls), keep
-                    ],
-                                dim=1))
+                        torch.full_like(keep, img_index),
+                        torch.full_like(keep, class_index), keep
+                    ], dim=1))
         if not selected:
             return boxes.new_zeros((0, 3), dtype=torch.long)
         return torch.cat(selected).long()

@@ -1,23 +1,17 @@
 """Export an FCOS detector to ONNX and check it against PyTorch.
 
-Exporter
---------
-torch's TorchScript exporter (``torch.onnx.export(..., dynamo=False)``,
-deprecated but present in torch 2.13) is used, not the default
-``torch.export``-based one, because:
+The TorchScript exporter (``torch.onnx.export(..., dynamo=False)``,
+deprecated but present in torch 2.13) is used, not the ``torch.export`` one:
 
 * it writes :class:`~fcos_mm.deployment.nms.ONNXNonMaxSuppression` as the
-  standard ``NonMaxSuppression`` node through the op's ``symbolic``, and it
-  decomposes ``GroupNorm`` into ``InstanceNormalization`` + ``Mul`` + ``Add``
-  at every opset (opset 18's ``GroupNormalization`` changed meaning in opset
-  21 and runtimes disagree on it);
+  standard ``NonMaxSuppression`` node (the op's ``symbolic``) and decomposes
+  ``GroupNorm`` into ``InstanceNormalization`` + ``Mul`` + ``Add`` (opset
+  18's ``GroupNormalization`` changed meaning in opset 21);
 * it targets opsets 11-17, what deployed FCOS models use (mmdeploy: 11);
-  the dynamo exporter starts at opset 18;
-* its ``dynamic_axes`` keeps data-dependent sizes (``TopK``'s k, NMS
-  output) symbolic without guards; the dynamo exporter (which also needs
-  the ``onnxscript`` package) fails on this graph in ``torch.export`` with
-  ``GuardOnDataDependentSymNode`` on the NMS output size (tried with torch
-  2.13 and onnxscript 0.7).
+  the dynamo exporter starts at 18;
+* its ``dynamic_axes`` keep data-dependent sizes (``TopK``'s k, NMS output)
+  symbolic; the dynamo exporter fails on this graph with
+  ``GuardOnDataDependentSymNode`` (torch 2.13, onnxscript 0.7).
 """
 import json
 import warnings
@@ -85,22 +79,12 @@ def export_onnx(detector: nn.Module,
     img_shapes = torch.tensor([[float(height), float(width)]] * batch_size)
     dynamic_axes = None
     if dynamic:
-        dynamic_axes = {
-            'input': {
-                0: 'batch',
-                2: 'height',
-                3: 'width'
-            },
-            'img_shapes': {
-                0: 'batch'
-            },
-            'dets': {
-                0: 'batch'
-            },
-            'labels': {
-                0: 'batch'
-            }
-        }
+        batch_axis = {0: 'batch'}
+        dynamic_axes = dict(
+            input={0: 'batch', 2: 'height', 3: 'width'},
+            img_shapes=batch_axis,
+            dets=batch_axis,
+            labels=batch_axis)
     with torch.no_grad(), warnings.catch_warnings():
         # the deprecation notice of the TorchScript exporter (see above)
         # and tracer notes on Python-side shape arithmetic
@@ -149,15 +133,16 @@ def pytorch_detections(detector: nn.Module, images: Tensor,
             outs[0],
             outs[1],
             centernesses,
-            batch_img_metas=[dict(img_shape=tuple(s)) for s in img_shapes],
+            batch_img_metas=[
+                dict(img_shape=tuple(shape)) for shape in img_shapes
+            ],
             rescale=False)
 
 
 def compare_detections(reference: List, dets: Tensor,
                        labels: Tensor) -> Dict[str, float]:
-    """The largest differences between PyTorch and exported detections.
-
-    Rows are compared in order (both are sorted by decreasing score).
+    """The largest differences between PyTorch and exported detections,
+    row by row (both are sorted by decreasing score).
 
     Args:
         reference (list[InstanceData]): From :func:`pytorch_detections`.
@@ -177,10 +162,11 @@ def compare_detections(reference: List, dets: Tensor,
         label_mismatch=0,
         max_box_diff=0.0,
         max_score_diff=0.0)
-    for i, ref in enumerate(reference):
-        valid = labels[i] >= 0
-        got_boxes, got_labels = dets[i, valid, :4], labels[i, valid]
-        got_scores = dets[i, valid, 4]
+    for img_index, ref in enumerate(reference):
+        valid = labels[img_index] >= 0
+        got_boxes = dets[img_index, valid, :4]
+        got_scores = dets[img_index, valid, 4]
+        got_labels = labels[img_index, valid]
         num = min(len(ref), len(got_labels))
         result['detections'] += len(ref)
         result['count_diff'] += int(len(ref) != len(got_labels))
@@ -213,14 +199,15 @@ def default_export_shape(cfg) -> Tuple[int, int]:
         pipeline = get_test_pipeline_cfg(cfg)
     except (AttributeError, KeyError):
         pipeline = []
-    scale = next((t['scale'] for t in pipeline
-                  if str(t.get('type', '')).endswith('Resize')
-                  and isinstance(t.get('scale'), (list, tuple))), None)
+    scale = next((transform['scale'] for transform in pipeline
+                  if str(transform.get('type', '')).endswith('Resize')
+                  and isinstance(transform.get('scale'), (list, tuple))),
+                 None)
     if scale is None:
         return (800, 1344)
     divisor = int(cfg.model.get('data_preprocessor', {}).get(
         'pad_size_divisor', 1) or 1)
-    width, height = (int(v) for v in scale)
+    width, height = (int(side) for side in scale)
     return (-(-height // divisor) * divisor, -(-width // divisor) * divisor)
 
 
@@ -259,9 +246,8 @@ def verification_inputs(detector: nn.Module,
 
 def verify_onnx(detector: nn.Module, onnx_file: str, inputs: Tensor,
                 img_shapes: Sequence[Tuple[int, int]]) -> Dict[str, float]:
-    """Run ``onnx_file`` in onnxruntime and PyTorch on the same batch.
-
-    A static model's input is padded to its shape first, for both.
+    """Run ``onnx_file`` in onnxruntime and PyTorch on the same batch
+    (padded to a static model's shape first, for both).
 
     Args:
         detector (nn.Module): The exported detector.

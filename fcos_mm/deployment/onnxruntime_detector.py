@@ -1,17 +1,15 @@
 """A detector backed by an exported ONNX file, run by onnxruntime.
 
 :class:`ONNXRuntimeDetector` is an mmengine model: ``test_step`` runs the
-config's data preprocessor (normalise, pad) in PyTorch, the graph of
+data preprocessor in PyTorch, the graph of
 :mod:`fcos_mm.deployment.export_model` in onnxruntime, and returns
-``DetDataSample`` objects as the PyTorch detector does (boxes divided by
-``scale_factor``, i.e. in the original image's pixels). So
-:func:`~fcos_mm.apis.inference_detector`, ``tools/image_demo.py`` and the
-Runner of ``tools/test.py`` use it unchanged.
+``DetDataSample`` objects as the PyTorch detector does (boxes in original
+image pixels), so :func:`~fcos_mm.apis.inference_detector` and the Runner of
+``tools/test.py`` use it unchanged.
 
-A model exported with static shapes still takes any batch: images are run
-``batch`` at a time (the last chunk filled with blank images), and a smaller
-padded input is padded further with zeros, which is what the data
-preprocessor pads with; a larger one is refused.
+A static-shape export still takes any batch: images run ``batch`` at a time
+(the last chunk filled with blank images), and a smaller input is padded with
+zeros as the data preprocessor pads; a larger one is refused.
 """
 import json
 import os.path as osp
@@ -85,7 +83,7 @@ class ONNXRuntimeDetector(BaseModel):
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.onnx_file = onnx_file
         self.session = create_session(onnx_file, num_threads)
-        names = [i.name for i in self.session.get_inputs()]
+        names = [node.name for node in self.session.get_inputs()]
         if names != ['input', 'img_shapes']:
             raise ValueError(
                 f'{onnx_file}: inputs {names} are not those of an fcos_mm '
@@ -128,7 +126,8 @@ class ONNXRuntimeDetector(BaseModel):
             ``(N, K)`` in input pixels (see :mod:`.export_model`).
         """
         inputs = self._pad_to_static(inputs.detach().float().cpu())
-        shapes = torch.tensor([[float(h), float(w)] for h, w in img_shapes])
+        shapes = torch.tensor(
+            [[float(height), float(width)] for height, width in img_shapes])
         num_imgs = inputs.size(0)
         chunk = self.static_batch or num_imgs
         all_dets, all_labels = [], []
@@ -177,22 +176,22 @@ class ONNXRuntimeDetector(BaseModel):
             data_samples = [DetDataSample() for _ in range(inputs.size(0))]
             for sample in data_samples:
                 sample.set_metainfo(dict(img_shape=tuple(inputs.shape[-2:])))
-        for i, sample in enumerate(data_samples):
+        for index, sample in enumerate(data_samples):
             if 'img_shape' not in sample.metainfo:
-                raise ValueError(f'Image {i} of the batch has no img_shape '
-                                 'in its metainfo')
+                raise ValueError(f'Image {index} of the batch has no '
+                                 'img_shape in its metainfo')
         dets, labels = self.run(
-            inputs, [s.metainfo['img_shape'][:2] for s in data_samples])
+            inputs,
+            [sample.metainfo['img_shape'][:2] for sample in data_samples])
         for sample, img_dets, img_labels in zip(data_samples, dets, labels):
             valid = img_labels >= 0
             bboxes = img_dets[valid, :4]
             scale_factor = sample.metainfo.get('scale_factor')
             if scale_factor is not None:
                 bboxes = bboxes * bboxes.new_tensor(
-                    [1 / s for s in scale_factor] * 2)
-            results = InstanceData()
-            results.bboxes = bboxes
-            results.scores = img_dets[valid, 4]
-            results.labels = img_labels[valid]
-            sample.pred_instances = results
+                    [1 / factor for factor in scale_factor] * 2)
+            sample.pred_instances = InstanceData(
+                bboxes=bboxes,
+                scores=img_dets[valid, 4],
+                labels=img_labels[valid])
         return data_samples

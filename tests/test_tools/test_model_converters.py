@@ -52,13 +52,6 @@ convert_official_state_dict = official2fcos_mm.convert_official_state_dict
 official_extra_convs_source = official2fcos_mm.official_extra_convs_source
 
 
-@pytest.fixture(scope='session')
-def model_cfg():
-    """The analysis tests' small FCOS config (``model_cfg(scope='mmdet.')``
-    gives mmdet's with the same settings)."""
-    return _load('analysis_conftest',
-                 osp.join(TESTS, 'test_analysis', 'conftest.py'))._model_cfg
-
 # Widths of the conftest model: ResNet-50 layout at 1/8 width (C2..C5
 # have 32..256 channels), FPN and head 32 wide (GroupNorm(32) needs >= 32).
 BASE = 8

@@ -35,26 +35,19 @@ def _loader(dataset) -> Optional[LoadImageFromFile]:
 @HOOKS.register_module()
 class CheckImagesHook(Hook):
     """Find missing (and, optionally, undecodable) training and validation
-    images before training starts, instead of when the loader reaches them
-    hours later.
+    images before training starts, not when the loader reaches them.
 
-    For every training and validation data set loaded by our
-    :class:`~fcos_mm.datasets.LoadImageFromFile`, with local files:
-
-    * ``decode=False`` (default, in the base runtime): checks that every
-      image file exists (one ``stat`` per image: about a second for COCO's
-      118k images);
-    * ``decode=True``: also decodes every image, as
-      ``tools/misc/check_dataset.py`` does (minutes for a large set).
-
-    What is found is listed (count and first file names). With the training
-    loader's ``on_bad_image='raise'`` (default) training then refuses to
-    start (:class:`RuntimeError`); with ``'skip'`` a warning says which
-    images will be skipped. A bad validation image always refuses the start:
-    validation needs every image.
+    Checks the local files of every data set loaded by our
+    :class:`~fcos_mm.datasets.LoadImageFromFile`. A bad training image with
+    ``on_bad_image='raise'`` (default), or any bad validation image, is a
+    :class:`RuntimeError` naming the files; with ``'skip'`` a warning names
+    the training images that will be skipped.
 
     Args:
-        decode (bool): Decode every image too. Defaults to False.
+        decode (bool): Decode every image too, as
+            ``tools/misc/check_dataset.py`` does (minutes for a large set);
+            else one ``stat`` per image (a second for COCO's 118k).
+            Defaults to False.
         workers (int): Threads for the check. Defaults to 8.
         max_listed (int): File names listed. Defaults to 10.
     """
@@ -81,7 +74,8 @@ class CheckImagesHook(Hook):
                                                                    str]]:
         with ThreadPoolExecutor(max(1, self.workers)) as pool:
             problems = pool.map(self._problem, paths, [backend] * len(paths))
-            return [(p, what) for p, what in zip(paths, problems) if what]
+            return [(path, what) for path, what in zip(paths, problems)
+                    if what]
 
     def _check_dataset(self, dataset, split: str) -> None:
         loader = _loader(dataset)
@@ -90,14 +84,14 @@ class CheckImagesHook(Hook):
             return  # not our loader, or not local files
         dataset.full_init()
         # The data list may be serialised: read it entry by entry.
-        infos = (dataset.get_data_info(i) for i in range(len(dataset)))
+        infos = (dataset.get_data_info(index) for index in range(len(dataset)))
         paths = [str(info['img_path']) for info in infos if 'img_path' in info]
-        paths = [p for p in paths if '://' not in p]
+        paths = [path for path in paths if '://' not in path]
         bad = self._check(paths, loader.imdecode_backend)
         if not bad:
             return
-        listed = ', '.join(f'{p} ({what})'
-                           for p, what in bad[:self.max_listed])
+        listed = ', '.join(f'{path} ({what})'
+                           for path, what in bad[:self.max_listed])
         more = (f' and {len(bad) - self.max_listed} more'
                 if len(bad) > self.max_listed else '')
         message = (f'{len(bad)} of the {len(paths)} {split} images of '

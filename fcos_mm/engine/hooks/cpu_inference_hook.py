@@ -10,12 +10,9 @@ from fcos_mm.registry import HOOKS
 
 @HOOKS.register_module()
 class CPUInferenceHook(Hook):
-    """Fold BatchNorms and, where the CPU has bf16 matrix units, switch to
-    bf16 autocast and channels_last, once the checkpoint is loaded
-    (``before_test``). ``tools/test.py --amp`` adds it on CPU.
-
-    See :func:`fcos_mm.deployment.prepare_cpu_inference`; the note saying
-    what was done (or why it stays fp32) is logged.
+    """:func:`fcos_mm.deployment.prepare_cpu_inference` once the checkpoint
+    is loaded (``before_test``), logging its note; ``tools/test.py --amp``
+    adds it on CPU.
 
     Args:
         amp (bool): Use bf16 where the CPU supports it. Defaults to True.

@@ -15,15 +15,12 @@ from fcos_mm.registry import HOOKS
 @HOOKS.register_module()
 class DetVisualizationHook(MMDetVisHook):
     """Draw validation / test predictions (``tools/test.py --show-dir``) on
-    the picture the model was given.
+    the picture the model was given; mmdet's arguments.
 
-    mmdet's hook decodes each image again with ``mmcv.imfrombytes``: a
-    truncated JPEG that the loader read with the tolerant decoder comes back
-    as None there and the drawing fails at the end of a test run, and
-    transparent areas are drawn in whatever colour they store. This one
-    decodes with :func:`~fcos_mm.datasets.image_io.decode_image`, as
-    training and inference do. Registered as ``DetVisualizationHook`` in the
-    ``fcos_mm`` scope; the arguments are mmdet's.
+    Difference from mmdet: images are decoded with
+    :func:`~fcos_mm.datasets.image_io.decode_image`, as training does, not
+    ``mmcv.imfrombytes`` (which returns None for a truncated JPEG the loader
+    read, failing the end of a test run, and ignores transparency).
     """
 
     def _read_rgb(self, img_path: str) -> np.ndarray:

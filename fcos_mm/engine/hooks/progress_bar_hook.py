@@ -57,6 +57,9 @@ class ProgressBarHook(Hook):
     def before_test_epoch(self, runner) -> None:
         self._start(self.test, runner.test_dataloader)
 
+    def before_val_epoch(self, runner) -> None:
+        self._start(self.val, runner.val_dataloader)
+
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs=None) -> None:
         self._update()
@@ -64,12 +67,5 @@ class ProgressBarHook(Hook):
     def after_test_epoch(self, runner, metrics=None) -> None:
         self._finish()
 
-    def before_val_epoch(self, runner) -> None:
-        self._start(self.val, runner.val_dataloader)
-
-    def after_val_iter(self, runner, batch_idx: int, data_batch=None,
-                       outputs=None) -> None:
-        self._update()
-
-    def after_val_epoch(self, runner, metrics=None) -> None:
-        self._finish()
+    after_val_iter = after_test_iter
+    after_val_epoch = after_test_epoch

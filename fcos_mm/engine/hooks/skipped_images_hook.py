@@ -17,20 +17,11 @@ class SkippedImagesHook(Hook):
     """Report the images that ``LoadImageFromFile(on_bad_image='skip')``
     left out, so that a skip is never silent.
 
-    Images are skipped inside dataloader worker processes; our
-    :class:`~fcos_mm.datasets.CocoDataset` attaches the records to the
-    sample that replaced them (metainfo ``skipped_images``), so this hook,
-    in the main process, sees them with the batch. It logs (as warnings):
-
-    * each image the first time it is skipped, with the reason;
-    * at the end of every training epoch, how many images were skipped in
-      it and which, summed over all ranks (the main process logs);
-    * at the end of training, the total (the only summary of an
-      iteration-based loop). ``runner.message_hub`` keeps the
-      list under ``skipped_images`` (info, not a scalar).
-
-    Nothing is logged when nothing was skipped. The hook is in
-    ``custom_hooks`` of ``configs/_base_/default_runtime.py``.
+    The records come with the batch (see :mod:`fcos_mm.datasets.coco`).
+    Warnings: each image the first time it is skipped, with the reason; per
+    training epoch and at the end of training, how many and which, summed
+    over ranks. ``runner.message_hub`` keeps the list under
+    ``skipped_images`` (info). Nothing is logged when nothing was skipped.
 
     Args:
         max_listed (int): At most this many files are named per summary
@@ -77,9 +68,10 @@ class SkippedImagesHook(Hook):
         if get_world_size() == 1:
             return count, paths
         gathered = all_gather_object((count, paths))
-        total = sum(c for c, _ in gathered)
-        merged = list(OrderedDict.fromkeys(p for _, ps in gathered
-                                           for p in ps))
+        total = sum(rank_count for rank_count, _ in gathered)
+        merged = list(
+            OrderedDict.fromkeys(path for _, rank_paths in gathered
+                                 for path in rank_paths))
         return total, merged
 
     def _summary(self, what: str, count: int, paths: List[str]) -> str:

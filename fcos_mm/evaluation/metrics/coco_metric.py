@@ -1,13 +1,11 @@
 """mmdet's ``CocoMetric`` with a ``proposal_fast`` that runs on numpy >= 1.24.
 
-``metric='proposal_fast'`` (the recall of the top-N proposals that mmdet's
-RPN configs report) ends in mmdet 3.3's ``eval_recalls``, which stacks the
-per-image ``(gts, proposals)`` IoU matrices with ``np.array``. Images with
-different numbers of boxes make that a ragged array, which numpy 1.24
-turned from a warning into a ``ValueError``, so the metric fails on any
-real data set. Ours keeps the matrices in a list; the matching, the recall
-and the printed table are mmdet's own (``_recalls``,
-``print_recall_summary``). Every other metric is mmdet's, untouched.
+The one difference from mmdet: ``metric='proposal_fast'`` (top-N proposal
+recall, reported by RPN configs) ends in mmdet 3.3's ``eval_recalls``, which
+stacks the per-image IoU matrices with ``np.array``; with different box
+counts per image that ragged array is a ``ValueError`` since numpy 1.24. Ours
+keeps the matrices in an object array; matching, recall and table are
+mmdet's own (``_recalls``, ``print_recall_summary``).
 """
 from typing import List, Optional, Sequence
 
@@ -49,16 +47,16 @@ def eval_recalls(gts: List[np.ndarray],
                          f'{len(proposals)} with proposals')
     proposal_nums, iou_thrs = set_recall_param(proposal_nums, iou_thrs)
     all_ious = np.empty(len(gts), dtype=object)  # ragged: (G_i, k_i)
-    for i, (img_gts, img_proposals) in enumerate(zip(gts, proposals)):
+    for index, (img_gts, img_proposals) in enumerate(zip(gts, proposals)):
         if img_proposals.ndim == 2 and img_proposals.shape[1] == 5:
             img_proposals = img_proposals[np.argsort(
                 img_proposals[:, 4])[::-1]]
         num = min(img_proposals.shape[0], proposal_nums[-1])
         if img_gts is None or img_gts.shape[0] == 0:
-            all_ious[i] = np.zeros((0, img_proposals.shape[0]),
-                                   dtype=np.float32)
+            all_ious[index] = np.zeros((0, img_proposals.shape[0]),
+                                       dtype=np.float32)
         else:
-            all_ious[i] = bbox_overlaps(img_gts, img_proposals[:num, :4])
+            all_ious[index] = bbox_overlaps(img_gts, img_proposals[:num, :4])
     recalls = _recalls(all_ious, proposal_nums, iou_thrs)
     print_recall_summary(recalls, proposal_nums, iou_thrs, logger=logger)
     return recalls
@@ -66,21 +64,16 @@ def eval_recalls(gts: List[np.ndarray],
 
 @METRICS.register_module()
 class CocoMetric(MMDetCocoMetric):
-    """mmdet's ``CocoMetric``; ``proposal_fast`` works with any numpy.
-
-    Registered in the ``fcos_mm`` scope under mmdet's name, so configs say
-    ``type='CocoMetric'`` as usual. See the module docstring for the fix.
-    """
+    """mmdet's ``CocoMetric`` (same name, ``fcos_mm`` scope) whose
+    ``proposal_fast`` works with any numpy."""
 
     def fast_eval_recall(self,
                          results: List[dict],
                          proposal_nums: Sequence[int],
                          iou_thrs: Sequence[float],
                          logger: Optional[MMLogger] = None) -> np.ndarray:
-        """Average recall (over ``iou_thrs``) at each of ``proposal_nums``.
-
-        The ground truth comes from ``ann_file``, crowd and ignored boxes
-        left out, as in mmdet.
+        """Average recall (over ``iou_thrs``) at each of ``proposal_nums``,
+        against ``ann_file``'s boxes less crowd and ignored ones.
 
         Args:
             results (list[dict]): Per image ``bboxes`` ``(K, 4)``, by
