@@ -127,12 +127,8 @@ def pytorch_detections(detector: nn.Module, images: Tensor,
     """
     head = detector.bbox_head
     with torch.no_grad():
-        outs = head(detector.extract_feat(images))
-        centernesses = outs[2] if len(outs) > 2 else None
         return head.predict_by_feat(
-            outs[0],
-            outs[1],
-            centernesses,
+            *head(detector.extract_feat(images)),
             batch_img_metas=[
                 dict(img_shape=tuple(shape)) for shape in img_shapes
             ],
