@@ -34,15 +34,13 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 def _numpy_globals() -> List[Any]:
     """numpy objects a pickled array, scalar or dtype refers to."""
+    found = [np.ndarray, np.dtype]
     # numpy 2 moved numpy.core to numpy._core; pickles name either module.
-    modules = []
     for name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
         try:
-            modules.append(__import__(name, fromlist=['_reconstruct']))
+            module = __import__(name, fromlist=['_reconstruct'])
         except ImportError:
             continue
-    found = [np.ndarray, np.dtype]
-    for module in modules:
         found += [module._reconstruct, module.scalar]
     # Each dtype has its own class (numpy.dtypes.Float64DType, ...), which a
     # pickled dtype names since numpy 1.25.
@@ -50,6 +48,9 @@ def _numpy_globals() -> List[Any]:
         {type(np.dtype(scalar)) for scalar in np.sctypeDict.values()},
         key=lambda dtype_class: dtype_class.__name__)
     return found
+
+
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
@@ -63,9 +64,6 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     raise pickle.UnpicklingError(
         f'getattr({obj!r}, {name!r}) is not on the allow-list: only '
         f'HistoryBuffer statistics {_HISTORY_BUFFER_STATISTICS} are.')
-
-
-_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def safe_globals() -> List[Any]:
@@ -105,10 +103,7 @@ def _unsafe_globals_in(f: Union[str, IO[bytes]]) -> List[str]:
 
 def _reason(error: Exception) -> str:
     """The part of torch's long weights_only message that says why."""
-    text = str(error)
-    marker = 'WeightsUnpickler error:'
-    if marker in text:
-        text = text.split(marker, 1)[1]
+    text = str(error).split('WeightsUnpickler error:', 1)[-1]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 
