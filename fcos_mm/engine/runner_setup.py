@@ -16,6 +16,8 @@ from mmengine.runner import Runner
 from fcos_mm.registry import SCOPE
 from fcos_mm.utils.dist import LAUNCHERS, cpu_model_wrapper_cfg, init_dist_env
 
+from .optim_wrappers import AutocastOptimWrapper
+
 
 def parse_tool_args(parser: argparse.ArgumentParser,
                     argv: Optional[Sequence[str]],
@@ -93,8 +95,6 @@ def enable_amp(cfg: Config) -> str:
     Returns:
         str: The wrapper type now in the config.
     """
-    from fcos_mm.engine.optim_wrappers import AutocastOptimWrapper
-
     wrapper = cfg.optim_wrapper
     current = wrapper.get('type', 'OptimWrapper')
     if current in ('AmpOptimWrapper', AutocastOptimWrapper.__name__):
