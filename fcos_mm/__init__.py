@@ -6,9 +6,10 @@ in the versions we are tested with: it registers and patches nothing
 """
 from .version import __version__, version_info
 
-MMCV_WINDOW = ('2.0.0', '2.2.0')
-MMENGINE_WINDOW = ('0.10.0', '1.0.0')
-MMDET_WINDOW = ('3.3.0', '3.4.0')
+# The [low, high) versions we are tested with.
+VERSION_WINDOWS = dict(
+    mmcv=('2.0.0', '2.2.0'), mmengine=('0.10.0', '1.0.0'),
+    mmdet=('3.3.0', '3.4.0'))
 
 _INSTALL_HINT = ('Run `bash tools/misc/setup_env.sh` (CPU) or see README.md '
                  '"With a GPU" for the commands.')
@@ -34,9 +35,7 @@ def _check_version(package: str, window: tuple) -> None:
             f'`pip install "{wanted}"`. {_INSTALL_HINT}')
 
 
-for _package, _window in (('mmcv', MMCV_WINDOW),
-                          ('mmengine', MMENGINE_WINDOW),
-                          ('mmdet', MMDET_WINDOW)):
+for _package, _window in VERSION_WINDOWS.items():
     _check_version(_package, _window)
 
 __all__ = ['__version__', 'version_info']

@@ -1,35 +1,24 @@
 """Registry nodes of scope ``fcos_mm``.
 
-How the scopes connect
-----------------------
-Each of our nodes is a child of **mmdet's** node of the same kind, which
-hangs under mmengine's root::
+Each node is a child of **mmdet's** node of the same kind (for inferencers,
+which mmdet 3.3 lacks, of mmengine's)::
 
     mmengine.MODELS            (scope 'mmengine')
       └── mmdet.MODELS         (scope 'mmdet')
             └── fcos_mm.MODELS (scope 'fcos_mm')
 
-With ``default_scope = 'fcos_mm'`` a config builds from our node, and
-mmengine's ``Registry.get`` resolves a name as follows:
+With ``default_scope = 'fcos_mm'``, mmengine's ``Registry.get`` finds
+``type='FCOSHead'`` or ``'CocoMetric'`` in our node first (**ours wins** a
+name clash), walks up to the parent for a name we lack (``'ResNet'``,
+``'FPN'``, ``'CocoDataset'``, ``'PackDetInputs'`` get **mmdet's** class,
+``'LoadImageFromFile'`` mmcv's), and an explicit ``type='mmdet.FCOSHead'``
+always reaches mmdet's (how tests build the reference beside ours).
 
-* ``type='FCOSHead'`` / ``'CocoMetric'``: found in our node first, so
-  **ours wins** where a name clashes with mmdet's.
-* ``type='ResNet'`` / ``'FPN'`` / ``'CocoDataset'`` /
-  ``'PackDetInputs'`` / ``'DetLocalVisualizer'``: not in our node, so the
-  lookup walks up to the parent and gets **mmdet's** class (or mmengine's /
-  mmcv's further up, e.g. ``'LoadImageFromFile'``).
-* ``type='mmdet.FCOSHead'``: an explicit scope always reaches **mmdet's**
-  class, which is how tests build the reference implementation beside ours.
-
-(mmdet 3.3 has no node for inferencers; ours hangs under mmengine's.)
-
-A parent's classes are only visible once its module has been imported, and
-``Registry.get`` imports the ``locations`` of the node it is called on only.
-So each node lists mmdet's modules of that kind before our own: a lookup
-through ``fcos_mm`` imports both lazily. These lists are the one record of
-what registers; :func:`fcos_mm.utils.register_all_modules` imports them all
-up front. This module imports none of our packages, so it stays at the
-bottom of the import graph.
+``Registry.get`` imports the ``locations`` of the node it is called on only,
+so each node lists mmdet's modules of that kind before ours: a lookup imports
+both lazily. These lists are the one record of what registers
+(:func:`fcos_mm.utils.register_all_modules` imports them all up front). This
+module imports none of our packages: it is the bottom of the import graph.
 """
 from mmdet import registry as mmdet
 from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS

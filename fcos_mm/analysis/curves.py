@@ -2,19 +2,12 @@
 
 mmengine's ``LocalVisBackend`` appends one JSON object per line to
 ``<work_dir>/<timestamp>/vis_data/scalars.json`` (and to
-``vis_data/<timestamp>.json``):
-
-* a **training** record every ``LoggerHook.interval`` iterations, with
-  ``lr``, ``loss``, ``loss_<name>``..., ``time``, ``data_time``, ``iter``
-  (and ``epoch`` for epoch-based loops) and ``step``, the 1-based global
-  iteration;
-* a **validation** record after each evaluation, with the metrics (e.g.
-  ``coco/bbox_mAP``), ``time``, ``data_time`` and ``step``, which is the
-  global iteration for iteration-based loops and the epoch for epoch-based
-  ones (``LoggerHook(log_metric_by_epoch=...)``).
-
-A record holding a ``loss*`` key is a training record; any other record is a
-validation record.
+``vis_data/<timestamp>.json``): a **training** record (one holding ``loss*``
+keys, besides ``lr``, ``time``, ``iter``, ``epoch`` for epoch-based loops
+and ``step``, the 1-based global iteration) every ``LoggerHook.interval``
+iterations, and a **validation** record after each evaluation, with the
+metrics (e.g. ``coco/bbox_mAP``) and ``step``: the global iteration, or the
+epoch for epoch-based loops (``LoggerHook(log_metric_by_epoch=...)``).
 """
 import json
 import os
@@ -153,11 +146,9 @@ def plot_curves(curves: Curves,
             if key.split('/')[-1] in DEFAULT_METRIC_SUFFIXES
         ] or None
     metrics = _pick(curves.metrics, metric_keys, 'metric')
-    panels = [(keys, series, x_label, y_label)
-              for keys, series, x_label, y_label in (
-                  (losses, curves.losses, 'iter', 'loss'),
-                  (metrics, curves.metrics, curves.metric_unit, 'metric'))
-              if keys]
+    panels = [(losses, curves.losses, 'iter', 'loss'),
+              (metrics, curves.metrics, curves.metric_unit, 'metric')]
+    panels = [panel for panel in panels if panel[0]]  # those with keys
     if not panels:
         raise ValueError('The log has no loss and no metric to plot.')
 

@@ -14,7 +14,9 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from fcos_mm.registry import SCOPE
-from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
+from fcos_mm.utils.dist import LAUNCHERS, cpu_model_wrapper_cfg, init_dist_env
+
+from .optim_wrappers import AutocastOptimWrapper
 
 
 def parse_tool_args(parser: argparse.ArgumentParser,
@@ -41,10 +43,7 @@ def parse_tool_args(parser: argparse.ArgumentParser,
         action=DictAction,
         help=f'override config settings, e.g. {cfg_options_example}')
     parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
+        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -71,8 +70,9 @@ def build_runner(cfg: Config, launcher: str) -> Runner:
     return Runner.from_cfg(cfg)
 
 
-def _set_work_dir(cfg: Config, work_dir: Optional[str],
-                  config_path: Optional[str]) -> None:
+def _set_scope_and_work_dir(cfg: Config, work_dir: Optional[str],
+                            config_path: Optional[str]) -> None:
+    cfg.setdefault('default_scope', SCOPE)
     # Command line > config > ./work_dirs/<config name>.
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -95,8 +95,6 @@ def enable_amp(cfg: Config) -> str:
     Returns:
         str: The wrapper type now in the config.
     """
-    from fcos_mm.engine.optim_wrappers import AutocastOptimWrapper
-
     wrapper = cfg.optim_wrapper
     current = wrapper.get('type', 'OptimWrapper')
     if current in ('AmpOptimWrapper', AutocastOptimWrapper.__name__):
@@ -116,17 +114,14 @@ def enable_amp(cfg: Config) -> str:
 
 
 def prepare_launch(cfg: Config, launcher: str) -> Optional[str]:
-    """Start the process group for ``launcher`` and adapt DDP to the device.
-
-    The group is started here rather than by the Runner so that a CPU-only
-    machine gets gloo (see :mod:`fcos_mm.utils.dist`); the Runner then finds
-    it initialised. On CPU the DDP wrapper is configured without
-    ``device_ids``.
+    """Start the process group for ``launcher`` before the Runner would,
+    so that a CPU-only machine gets gloo and a DDP wrapper without
+    ``device_ids`` (see :mod:`fcos_mm.utils.dist`).
 
     Args:
         cfg (Config): The config; ``launcher`` and, on CPU,
             ``model_wrapper_cfg`` are set in place.
-        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+        launcher (str): One of :data:`~fcos_mm.utils.dist.LAUNCHERS`.
 
     Returns:
         str or None: The process group's backend, None without a launcher.
@@ -149,7 +144,7 @@ def setup_train_cfg(cfg: Config,
                     amp: bool = False,
                     resume: Optional[str] = None,
                     auto_scale_lr: bool = False) -> Config:
-    """Apply tools/train.py's options to ``cfg``.
+    """Apply tools/train.py's options to ``cfg`` (changed in place).
 
     Args:
         cfg (Config): The loaded config (``--cfg-options`` already merged).
@@ -157,21 +152,16 @@ def setup_train_cfg(cfg: Config,
             work dir.
         work_dir (str, optional): ``--work-dir``.
         amp (bool): ``--amp``: see :func:`enable_amp`.
-        resume (str, optional): ``--resume``. ``'auto'`` resumes from the
-            latest checkpoint in the work dir (or starts afresh if there is
-            none); a path resumes from that checkpoint; None does not resume.
+        resume (str, optional): ``--resume``: ``'auto'`` for the latest
+            checkpoint in the work dir (if any), or a checkpoint path.
         auto_scale_lr (bool): ``--auto-scale-lr``: scale the lr by the real
-            total batch size over ``auto_scale_lr.base_batch_size``.
+            total batch size over ``auto_scale_lr.base_batch_size``, which
+            the config must set.
 
     Returns:
-        Config: ``cfg``, changed in place.
-
-    Raises:
-        RuntimeError: ``auto_scale_lr`` is asked for but the config has no
-            ``auto_scale_lr.base_batch_size``.
+        Config: ``cfg``.
     """
-    cfg.setdefault('default_scope', SCOPE)
-    _set_work_dir(cfg, work_dir, config_path)
+    _set_scope_and_work_dir(cfg, work_dir, config_path)
     if amp:
         enable_amp(cfg)
     if auto_scale_lr:
@@ -192,33 +182,26 @@ def setup_test_cfg(cfg: Config,
                    work_dir: Optional[str] = None,
                    show_dir: Optional[str] = None,
                    amp: bool = False) -> Config:
-    """Apply tools/test.py's options to ``cfg``.
-
-    A ``checkpoint`` ending in ``.onnx`` (from
-    ``tools/deployment/pytorch2onnx.py``) replaces the model by an
-    :class:`~fcos_mm.deployment.ONNXRuntimeDetector` of that file with the
-    config's data preprocessor, so the same data set and metric evaluate
-    the exported model.
+    """Apply tools/test.py's options to ``cfg`` (changed in place).
 
     Args:
         cfg (Config): The loaded config (``--cfg-options`` already merged).
-        checkpoint (str): The weights to test.
+        checkpoint (str): The weights to test, or an ``.onnx`` file from
+            ``tools/deployment/pytorch2onnx.py``, which replaces the model by
+            an :class:`~fcos_mm.deployment.ONNXRuntimeDetector` with the
+            config's data preprocessor.
         config_path (str, optional): The config file, naming the default
             work dir.
         work_dir (str, optional): ``--work-dir``.
         show_dir (str, optional): ``--show-dir``: where the visualization
-            hook draws each image's predictions, relative to the run's
-            timestamped log folder in the work dir.
-        amp (bool): ``--amp``: on CPU a :class:`CPUInferenceHook` (bf16
-            autocast and channels_last where the CPU has bf16 matrix units,
-            BatchNorm folding everywhere); with CUDA the test loop's fp16
-            autocast. Not for ONNX models (a warning says so).
+            hook draws the predictions, inside the run's log folder.
+        amp (bool): ``--amp``: a :class:`CPUInferenceHook` on CPU, the test
+            loop's fp16 autocast with CUDA; ignored for ONNX, with a warning.
 
     Returns:
-        Config: ``cfg``, changed in place.
+        Config: ``cfg``.
     """
-    cfg.setdefault('default_scope', SCOPE)
-    _set_work_dir(cfg, work_dir, config_path)
+    _set_scope_and_work_dir(cfg, work_dir, config_path)
     is_onnx = str(checkpoint).endswith('.onnx')
     if is_onnx:
         cfg.model = dict(

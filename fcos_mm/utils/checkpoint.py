@@ -12,10 +12,8 @@ serves only HistoryBuffer's statistics. Anything else is refused with an
 user who trusts the file can allow their types with
 ``torch.serialization.add_safe_globals``).
 
-:func:`register_safe_checkpoint_loader` routes mmengine's checkpoint loaders
-through :func:`load_safely`. Nothing here runs on import: tools,
-:func:`~fcos_mm.utils.register_all_modules` and
-:func:`~fcos_mm.apis.init_detector` call it.
+Nothing here runs on import: the tools, ``register_all_modules`` and
+``init_detector`` call :func:`register_safe_checkpoint_loader`.
 """
 import contextlib
 import os
@@ -36,15 +34,13 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
 
 def _numpy_globals() -> List[Any]:
     """numpy objects a pickled array, scalar or dtype refers to."""
+    found = [np.ndarray, np.dtype]
     # numpy 2 moved numpy.core to numpy._core; pickles name either module.
-    modules = []
     for name in ('numpy._core.multiarray', 'numpy.core.multiarray'):
         try:
-            modules.append(__import__(name, fromlist=['_reconstruct']))
+            module = __import__(name, fromlist=['_reconstruct'])
         except ImportError:
             continue
-    found = [np.ndarray, np.dtype]
-    for module in modules:
         found += [module._reconstruct, module.scalar]
     # Each dtype has its own class (numpy.dtypes.Float64DType, ...), which a
     # pickled dtype names since numpy 1.25.
@@ -54,22 +50,20 @@ def _numpy_globals() -> List[Any]:
     return found
 
 
-def _history_buffer_getattr(obj: Any, name: str) -> Any:
-    """Stands in for ``builtins.getattr`` while unpickling.
+_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 
-    HistoryBuffer pickles its statistics as ``getattr(HistoryBuffer, 'min')``
-    and so on; a general ``getattr`` would let a pickle walk to anything
-    (``__subclasses__`` and on to ``os.system``), so only those are served.
-    """
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``builtins.getattr`` while unpickling, serving only HistoryBuffer's
+    statistics (pickled as ``getattr(HistoryBuffer, 'min')``): a general
+    ``getattr`` would let a pickle walk to anything (``__subclasses__`` and
+    on to ``os.system``)."""
     from mmengine.logging import HistoryBuffer
     if obj is HistoryBuffer and name in _HISTORY_BUFFER_STATISTICS:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
         f'getattr({obj!r}, {name!r}) is not on the allow-list: only '
         f'HistoryBuffer statistics {_HISTORY_BUFFER_STATISTICS} are.')
-
-
-_HISTORY_BUFFER_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
 def safe_globals() -> List[Any]:
@@ -85,8 +79,8 @@ def safe_globals() -> List[Any]:
 
 
 def _allow_list() -> List[Any]:
-    """:func:`safe_globals` as this torch takes them: ``(stand-in, name)``
-    pairs only from torch 2.6."""
+    """:func:`safe_globals` less the ``(stand-in, name)`` pairs before torch
+    2.6, which cannot register them."""
     from packaging.version import parse
     entries = safe_globals()
     if parse(torch.__version__).release < (2, 6):
@@ -109,10 +103,7 @@ def _unsafe_globals_in(f: Union[str, IO[bytes]]) -> List[str]:
 
 def _reason(error: Exception) -> str:
     """The part of torch's long weights_only message that says why."""
-    text = str(error)
-    marker = 'WeightsUnpickler error:'
-    if marker in text:
-        text = text.split(marker, 1)[1]
+    text = str(error).split('WeightsUnpickler error:', 1)[-1]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 
@@ -171,9 +162,7 @@ def load_safely(path: str, map_location: MapLocation = None) -> Any:
     return _torch_load(path, path, map_location)
 
 
-def load_from_http(filename: str,
-                   map_location: MapLocation = None,
-                   model_dir: Optional[str] = None) -> Any:
+def load_from_http(filename: str, map_location: MapLocation = None) -> Any:
     """Download once into the torch hub cache, then :func:`load_safely`.
 
     In a distributed run the first process of each node downloads while the
@@ -183,8 +172,7 @@ def load_from_http(filename: str,
     from urllib.parse import urlparse
 
     from mmengine.dist import barrier, get_dist_info, get_local_rank
-    if model_dir is None:
-        model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
+    model_dir = osp.join(torch.hub.get_dir(), 'checkpoints')
     cached = osp.join(model_dir, osp.basename(urlparse(filename).path))
 
     def fetch() -> None:
@@ -245,19 +233,13 @@ def load_from_ceph(filename: str, map_location: MapLocation = None) -> Any:
 
 
 def register_safe_checkpoint_loader() -> None:
-    """Route mmengine's checkpoint reading through the safe loaders above.
+    """Add the allow-list to torch's own and route mmengine's checkpoint
+    loaders through the safe ones above.
 
-    The allow-list is added to torch's own (so any ``torch.load`` with
-    ``weights_only=True`` accepts a Runner checkpoint), and mmengine's loaders
-    for local files, http(s), ``open-mmlab://``, ``torchvision://`` /
-    ``modelzoo://``, ``mmcls://`` and ``s3://`` / ``petrel://`` are replaced
-    by ones that always pass ``weights_only=True``, which covers
-    ``load_checkpoint``, ``Runner.load_checkpoint``, ``Runner.resume`` and
-    ``init_cfg=dict(type='Pretrained')``. (``pavi://`` keeps mmengine's.)
-
-    torch 2.4 / 2.5 cannot register the ``(obj, name)`` getattr stand-in, so
-    Runner checkpoints (HistoryBuffer pickles use getattr) are refused there
-    with a clear message.
+    This covers ``load_checkpoint``, ``Runner.load_checkpoint``,
+    ``Runner.resume`` and ``init_cfg=dict(type='Pretrained')`` for every
+    scheme but ``pavi://``. On torch 2.4 / 2.5, which cannot register the
+    getattr stand-in, Runner checkpoints are refused with a clear message.
     """
     if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
         torch.serialization.add_safe_globals(_allow_list())

@@ -64,15 +64,12 @@ def launcher_env(launcher: str,
     """The torch.distributed variables for a process started by a launcher.
 
     Args:
-        launcher (str): ``'pytorch'`` (torchrun sets RANK, LOCAL_RANK,
-            WORLD_SIZE, MASTER_ADDR, MASTER_PORT), ``'slurm'`` (srun sets
-            SLURM_PROCID, SLURM_LOCALID, SLURM_NTASKS, SLURM_NODELIST) or
-            ``'mpi'`` (OpenMPI sets OMPI_COMM_WORLD_RANK, _LOCAL_RANK, _SIZE;
-            MASTER_ADDR must be exported).
+        launcher (str): ``'pytorch'`` (torchrun), ``'slurm'`` (srun) or
+            ``'mpi'`` (OpenMPI, with MASTER_ADDR exported).
         env (Mapping[str, str], optional): The environment to read. Defaults
             to ``os.environ``.
-        port (int, optional): Master port for slurm and mpi, overriding
-            MASTER_PORT. Defaults to MASTER_PORT, else 29500.
+        port (int, optional): Master port for slurm and mpi. Defaults to
+            MASTER_PORT, else 29500.
 
     Returns:
         dict[str, str]: RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR and
@@ -108,23 +105,20 @@ def launcher_env(launcher: str,
 
 def init_dist_env(launcher: str,
                   backend: str = 'nccl',
-                  timeout: Optional[float] = None,
                   **kwargs) -> Optional[str]:
-    """Initialise the default process group for ``launcher``.
+    """Initialise the default process group for ``launcher``, unless one
+    exists.
 
     Args:
-        launcher (str): One of ``'none'``, ``'pytorch'``, ``'slurm'``,
-            ``'mpi'``.
-        backend (str): The backend to use where CUDA is available (the
-            config's ``env_cfg.dist_cfg.backend``). Without CUDA, gloo is
-            used whatever this says, since NCCL needs GPUs.
-        timeout (float, optional): Seconds before a collective gives up.
-        **kwargs: Passed on to mmengine's ``init_dist`` (CUDA only), e.g.
-            ``port`` for slurm.
+        launcher (str): One of :data:`LAUNCHERS`.
+        backend (str): The backend where CUDA is available (the config's
+            ``env_cfg.dist_cfg.backend``). Without CUDA: gloo, since NCCL
+            needs GPUs.
+        **kwargs: Options of mmengine's ``init_dist``, also honoured
+            without CUDA: ``timeout`` (seconds), ``port`` (slurm and mpi).
 
     Returns:
-        str or None: The backend of the process group, or None for
-        ``'none'``. Nothing is done when a group already exists.
+        str or None: The process group's backend, None for ``'none'``.
     """
     if launcher == 'none':
         return None
@@ -134,14 +128,13 @@ def init_dist_env(launcher: str,
         return torch_dist.get_backend()
     if torch.cuda.is_available():
         from mmengine.dist import init_dist
-        if timeout is not None:
-            kwargs['timeout'] = timeout
         init_dist(launcher, backend=backend, **kwargs)
         return torch_dist.get_backend()
     os.environ.update(launcher_env(launcher, port=kwargs.get('port')))
-    group_kwargs = {}
-    if timeout is not None:
-        group_kwargs['timeout'] = timedelta(seconds=timeout)
+    # torch < 2.2 takes no timeout=None
+    timeout = kwargs.get('timeout')
+    group_kwargs = {} if timeout is None else dict(
+        timeout=timedelta(seconds=timeout))
     torch_dist.init_process_group(
         backend='gloo',
         init_method='env://',
@@ -152,9 +145,8 @@ def init_dist_env(launcher: str,
 
 
 def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
-    """The Runner's DDP wrapper config for a model on the CPU.
-
-    A config's ``device_ids`` wins over the Runner's ``[LOCAL_RANK]``.
+    """The Runner's DDP wrapper config for a model on the CPU: its
+    ``device_ids=None`` wins over the Runner's ``[LOCAL_RANK]``.
 
     Args:
         find_unused_parameters (bool): As for DDP.

@@ -38,12 +38,11 @@ def build_test_pipeline(config: Config, from_array: bool) -> Compose:
     """
     # Evaluation pipelines may load annotations; a bare image has none.
     pipeline = [
-        t for t in get_test_pipeline_cfg(config)
-        if not str(t.get('type', '')).endswith('LoadAnnotations')
+        transform for transform in get_test_pipeline_cfg(config)
+        if not str(transform.get('type', '')).endswith('LoadAnnotations')
     ]
     if from_array:
         pipeline[0] = dict(pipeline[0], type='mmdet.LoadImageFromNDArray')
-    # Transforms resolve their types through the default scope, as the
-    # model does.
+    # Transforms resolve their types through the default scope.
     init_default_scope(config.get('default_scope', SCOPE) or SCOPE)
     return Compose(pipeline)
