@@ -11,8 +11,7 @@ Shape shorthand
   ``(N, P, C)``. ``centernesses``: per level ``(N, 1, H_l, W_l)`` logits.
 * ``bbox_preds``: per level ``(N, 4, H_l, W_l)`` distances ``(l, t, r, b)``
   from the point to the box sides, **in pixels**; flattened ``(N, P, 4)``.
-* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``; ``(P,
-  2)`` once concatenated.
+* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``.
 * ``labels``: ``(N, P)`` class of each point, ``C`` for background;
   ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from
   each point to its assigned box.
@@ -21,19 +20,16 @@ Differences from mmdet
 ----------------------
 * Distances are pixels in training and at test time alike: with
   ``norm_on_bbox`` :meth:`FCOSHead.forward_single` multiplies
-  ``ReLU(s * x)`` by the stride, the one place where strides enter the box
-  computation, where mmdet divides the targets by the stride in training.
-  IoU/GIoU losses and center-ness targets are invariant to that common
-  scale, so the losses equal mmdet's up to float rounding (a distance loss
-  such as L1 would see pixels where mmdet's sees strides).
-* The assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER` when
-  absent) decides which point learns which box, so ``regress_ranges``,
-  ``center_sampling`` and ``center_sample_radius`` are its options
-  (:func:`_assigner_cfg` moves them there when given to the head).
+  ``ReLU(s * x)`` by the stride, where mmdet divides the targets by the
+  stride in training. IoU/GIoU losses and center-ness targets are invariant
+  to that common scale, so the losses equal mmdet's up to float rounding.
+* ``regress_ranges``, ``center_sampling`` and ``center_sample_radius`` are
+  options of the assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER`
+  when absent); :func:`_assigner_cfg` moves them there from the head.
 * ``forward`` returns ``(cls_scores, bbox_preds, centernesses)`` whatever
   the config; ``centernesses`` is None with ``use_centerness=False`` (the
-  'None' row of the paper's Table 4: no center-ness loss, the box loss a
-  plain mean over the positives, test scores the class scores alone).
+  paper's Table 4 'None' row: no center-ness loss, the box loss a plain
+  mean over the positives, test scores the class scores alone).
 * Ground truth is checked once (:func:`check_ground_truth`); post-processing
   is batched over images (:class:`BatchedPredictMixin`).
 """
@@ -72,10 +68,8 @@ _LEGACY_PREDICTORS = dict(fcos_cls='conv_cls', fcos_reg='conv_reg',
 
 
 def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
-    """``train_cfg.assigner`` (:data:`DEFAULT_ASSIGNER` when absent) with
-    the assigner options that mmdet's FCOSHead takes as head kwargs
-    (``regress_ranges``, ``center_sampling``, ``center_sample_radius``)
-    moved in: deprecated, and refused when also set in the assigner."""
+    """``train_cfg.assigner`` (or :data:`DEFAULT_ASSIGNER`) with the
+    deprecated head kwargs moved in; refused when also set there."""
     given = (train_cfg or {}).get('assigner') or {}
     moved = {key: val for key, val in head_kwargs.items() if val is not None}
     clash = sorted(key for key in moved if key in given)
@@ -111,18 +105,18 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
     Parameter names equal mmdet's (``cls_convs.N.conv``, ``cls_convs.N.gn``,
     ``reg_convs...``, ``conv_cls``, ``conv_reg``, ``conv_centerness``,
     ``scales.N.scale``), so mmdet's FCOS checkpoints load with
-    ``strict=True``. mmdet's ``BaseDenseHead`` drives ``loss``, ``predict``
-    and ``loss_and_predict``.
+    ``strict=True``; mmdet's ``BaseDenseHead`` drives ``loss`` and
+    ``predict``.
 
     Args:
         num_classes (int): Number of object classes (no background).
         in_channels (int): Channels of each input feature map.
         feat_channels (int): Channels of the tower convs. Defaults to 256.
         stacked_convs (int): Convs in each of the two towers. Defaults to 4.
-        strides (Sequence[int]): Stride of each level, in pixels. Defaults
-            to mmdet's (4, 8, 16, 32, 64); FCOS configs give 8 ... 128.
-        dcn_on_last_conv (bool): Make the last conv of each tower a
-            modulated deformable conv (mmcv's DCNv2). Defaults to False.
+        strides (Sequence[int]): Stride of each level, in pixels.
+            Defaults to (4, 8, 16, 32, 64).
+        dcn_on_last_conv (bool): Make the last conv of each tower mmcv's
+            DCNv2. Defaults to False.
         conv_bias (bool or str): Bias of the tower convs; ``'auto'`` means
             no bias when there is a norm layer. Defaults to ``'auto'``.
         norm_on_bbox (bool): Predict ``ReLU(s * x) * stride`` instead of
@@ -137,15 +131,13 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             Defaults to ``DistancePointBBoxCoder``.
         prior_generator (dict): Point generator; ``strides`` is filled in.
             Defaults to ``MlvlPointGenerator`` with offset 0.5.
-        conv_cfg (dict, optional): Conv config of the towers.
-            Defaults to None.
+        conv_cfg (dict, optional): Conv of the towers. Defaults to None.
         norm_cfg (dict, optional): Norm config of the towers. Defaults to
             GN with 32 groups.
         train_cfg (dict, optional): Training config; its ``assigner`` is
             built with ``TASK_UTILS``. Defaults to None.
-        test_cfg (dict, optional): Post-processing config: ``nms_pre``,
-            ``score_thr``, ``min_bbox_size``, ``nms``, ``max_per_img``.
-            Defaults to None.
+        test_cfg (dict, optional): Post-processing config (see
+            :meth:`predict_by_feat`). Defaults to None.
         init_cfg (dict or list[dict]): Initialisation. Defaults to normal
             convs (std 0.01), the focal prior 0.01 on ``conv_cls``.
         regress_ranges (Sequence[Tuple[float, float]], optional):
@@ -209,7 +201,6 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 f'FCOSHead: prior_generator strides '
                 f'{tuple(prior_generator["strides"])} differ from the '
                 f"head's strides {self.strides}; set them once, in the head")
-        prior_generator['strides'] = self.strides
         with fcos_mm_scope():
             self.loss_cls = MODELS.build(loss_cls)
             self.loss_bbox = MODELS.build(loss_bbox)
@@ -275,17 +266,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
 
     def forward_single(self, x: Tensor, scale: Scale,
                        stride: int) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
-        """Run the head on one level.
-
-        Args:
-            x (Tensor): ``(N, in_channels, H, W)`` features.
-            scale (Scale): The level's learnable scale of the regression.
-            stride (int): The level's stride in pixels.
-
-        Returns:
-            tuple: ``(N, C, H, W)`` logits, ``(N, 4, H, W)`` float32 pixel
-            distances, ``(N, 1, H, W)`` center-ness logits or None.
-        """
+        """One level of :meth:`forward`, with its regression ``scale`` and
+        ``stride``; the distances are float32."""
         cls_feat = x
         for layer in self.cls_convs:
             cls_feat = layer(cls_feat)
@@ -318,10 +300,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         """The losses, float32 under autocast too.
 
         Classification over all points and center-ness over the positives,
-        both divided by the number of positives; the box loss over the
-        positives, weighted by their center-ness targets and divided by their
-        sum (by the number of positives without center-ness). Both divisors
-        are averaged over distributed ranks.
+        divided by the number of positives; the box loss over the positives,
+        weighted by their center-ness targets and divided by their sum (by
+        the number of positives without center-ness). Divisors are averaged
+        over ranks.
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
@@ -434,15 +416,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
 
     @staticmethod
     def centerness_target(bbox_targets: Tensor) -> Tensor:
-        """Center-ness ``sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b))``
-        of positives (background targets may divide by zero).
-
-        Args:
-            bbox_targets (Tensor): ``(n, 4)`` ``(l, t, r, b)`` distances.
-
-        Returns:
-            Tensor: ``(n,)`` center-ness in ``(0, 1]``.
-        """
+        """``(n,)`` center-ness ``sqrt(min(l, r) / max(l, r) * min(t, b) /
+        max(t, b))`` of ``(n, 4)`` positive targets (background ones may
+        divide by zero)."""
         left_right = bbox_targets[:, [0, 2]]
         top_bottom = bbox_targets[:, [1, 3]]
         return torch.sqrt(
