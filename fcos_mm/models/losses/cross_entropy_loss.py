@@ -35,8 +35,7 @@ class CrossEntropyLoss(WeightedLoss):
             ``(n, C)`` logits with ``(n,)`` class indices.
             Defaults to False.
         use_mask (bool): Must be False. Defaults to False.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
+        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         class_weight (List[float], optional): Per-class weight (the
             ``pos_weight`` of the binary form). Defaults to None.
         ignore_index (int, optional): Label to ignore; None means -100.
@@ -83,7 +82,7 @@ class CrossEntropyLoss(WeightedLoss):
                 avg_factor: Optional[Union[float, Tensor]] = None,
                 reduction_override: Optional[str] = None,
                 ignore_index: Optional[int] = None) -> Tensor:
-        """Compute the loss.
+        """:meth:`WeightedLoss.forward` with an ``ignore_index`` override.
 
         Args:
             cls_score (Tensor): Logits, ``(n,)`` / ``(n, C)`` (binary) or
@@ -95,11 +94,8 @@ class CrossEntropyLoss(WeightedLoss):
                 loss for ``'mean'``. Defaults to None.
             reduction_override (str, optional): Overrides ``reduction``.
                 Defaults to None.
-            ignore_index (int, optional): Overrides the ``ignore_index`` of
-                the constructor. Defaults to None.
-
-        Returns:
-            Tensor: The loss, times ``loss_weight``.
+            ignore_index (int, optional): Overrides ``ignore_index``.
+                Defaults to None.
         """
         reduction = self.resolve_reduction(reduction_override)
         if ignore_index is None:

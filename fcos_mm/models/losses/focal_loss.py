@@ -59,8 +59,7 @@ class FocalLoss(WeightedLoss):
         use_sigmoid (bool): Must be True. Defaults to True.
         gamma (float): Focusing exponent. Defaults to 2.0.
         alpha (float): Weight of the positives. Defaults to 0.25.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
+        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         loss_weight (float): Factor on the loss. Defaults to 1.0.
         activated (bool): Whether predictions are probabilities rather than
             logits. Defaults to False.
@@ -84,16 +83,9 @@ class FocalLoss(WeightedLoss):
 
     def elementwise(self, pred: Tensor, target: Tensor,
                     weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """``(n, C)`` loss and weight.
-
-        Args:
-            pred (Tensor): ``(n, C)`` logits (probabilities if
-                ``activated``).
-            target (Tensor): ``(n,)`` class indices, ``C`` meaning
-                background, or ``(n, C)`` one-hot targets.
-            weight (Tensor, optional): ``(n,)`` per sample or ``(n, C)``
-                weights.
-        """
+        """``(n, C)`` loss and weight of ``(n, C)`` logits against ``(n,)``
+        class indices (``C``: background) or ``(n, C)`` one-hot targets, with
+        ``(n,)`` or ``(n, C)`` weights."""
         class_indices = pred.dim() != target.dim()
         if class_indices and pred.is_cuda and not self.activated:
             from mmcv.ops import sigmoid_focal_loss as fused_focal_loss

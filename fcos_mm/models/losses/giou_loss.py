@@ -15,10 +15,9 @@ class GIoULoss(BoxIoULoss):
     """``1 - GIoU`` between predicted and target boxes.
 
     Args:
-        eps (float): Lower bound of the union and of the enclosing box's
-            area. Defaults to 1e-6.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
+        eps (float): Lower bound of the union and the enclosing area.
+            Defaults to 1e-6.
+        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         loss_weight (float): Factor on the loss. Defaults to 1.0.
     """
 

@@ -27,8 +27,7 @@ class IoULoss(BoxIoULoss):
             Defaults to False.
         eps (float): Lower bound of the IoU, so ``log`` stays finite.
             Defaults to 1e-6.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
+        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         loss_weight (float): Factor on the loss. Defaults to 1.0.
         mode (str): ``'log'`` (``-log(IoU)``, FCOS's), ``'linear'``
             (``1 - IoU``) or ``'square'`` (``1 - IoU ** 2``).

@@ -30,12 +30,8 @@ def check_reduction(reduction: Optional[str]) -> None:
 
 
 def onehot_labels(labels: Tensor, num_classes: int) -> Tensor:
-    """``(n,)`` class indices to ``(n, C)`` one-hot (long).
-
-    An index outside ``[0, C)`` (background, ignored) gives an all-zero row.
-    A comparison, not ``F.one_hot``, which reads the indices' range back to
-    the host.
-    """
+    """``(n,)`` class indices to ``(n, C)`` one-hot (long), all zeros for
+    an index outside ``[0, C)``; unlike ``F.one_hot``, no host read-back."""
     classes = torch.arange(num_classes, device=labels.device)
     return (labels[:, None] == classes).long()
 
@@ -44,19 +40,15 @@ def aligned_box_iou(pred: Tensor,
                     target: Tensor,
                     mode: str = 'iou',
                     eps: float = 1e-6) -> Tensor:
-    """IoU or GIoU of each box in ``pred`` with the same row of ``target``.
+    """``(n,)`` IoU or GIoU, in ``pred``'s dtype, of each ``(n, 4)`` box
+    ``(x1, y1, x2, y2)`` of ``pred`` with the same row of ``target``.
 
     Args:
-        pred (Tensor): ``(n, 4)`` boxes ``(x1, y1, x2, y2)``.
-        target (Tensor): ``(n, 4)`` boxes ``(x1, y1, x2, y2)``.
+        pred (Tensor): ``(n, 4)`` boxes.
+        target (Tensor): ``(n, 4)`` boxes.
         mode (str): ``'iou'`` or ``'giou'``. Defaults to ``'iou'``.
-        eps (float): Lower bound of the union (and, for GIoU, of the
-            enclosing area), so empty boxes do not divide by zero.
+        eps (float): Lower bound of the union (and of the enclosing area).
             Defaults to 1e-6.
-
-    Returns:
-        Tensor: ``(n,)`` IoU (in ``[0, 1]``) or GIoU (in ``[-1, 1]``), in
-        ``pred``'s dtype.
     """
     if pred.dtype == torch.float16:
         return aligned_box_iou(pred.float(), target.float(), mode,
@@ -83,9 +75,8 @@ def aligned_box_iou(pred: Tensor,
 
 
 class WeightedLoss(nn.Module):
-    """Base of the losses: ``reduction`` and ``loss_weight``, checked once,
-    and the forward of the losses called ``(pred, target, weight,
-    avg_factor, reduction_override)``; a subclass gives :meth:`elementwise`.
+    """Base of the losses: ``reduction`` and ``loss_weight``, and the
+    forward; a subclass gives :meth:`elementwise`.
 
     Args:
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
@@ -93,10 +84,9 @@ class WeightedLoss(nn.Module):
         loss_weight (float): Factor on the loss. Defaults to 1.0.
     """
 
-    # The reductions for which, when no element has a positive weight,
-    # forward returns ``(pred * weight).sum()`` as mmdet's IoU and GIoU
-    # losses do: a zero that keeps the graph, rather than a loss that would
-    # divide by a zero avg_factor.
+    # Reductions for which forward returns ``(pred * weight).sum()`` when no
+    # weight is positive, as mmdet's IoU and GIoU losses do: a zero that
+    # keeps the graph.
     zero_weight_reductions: Tuple[str, ...] = ()
 
     def __init__(self,
@@ -151,9 +141,8 @@ class WeightedLoss(nn.Module):
     def weight_reduce(self, loss: Tensor, weight: Optional[Tensor],
                       reduction: str,
                       avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
-        """Weight the element-wise ``loss``, reduce it (``'mean'`` divides
-        the sum by ``avg_factor`` when given) and scale by ``loss_weight``.
-        """
+        """Weight ``loss``, reduce it (``'mean'`` divides the sum by
+        ``avg_factor`` when given) and scale by ``loss_weight``."""
         if weight is not None:
             loss = loss * weight
         if reduction == 'sum' and avg_factor is not None:
@@ -170,15 +159,8 @@ class WeightedLoss(nn.Module):
 
 class BoxIoULoss(WeightedLoss):
     """Base of :class:`IoULoss` and :class:`GIoULoss`, which differ only in
-    :meth:`box_loss` (and :attr:`zero_weight_reductions`).
-
-    Args:
-        eps (float): Used by :meth:`box_loss` (see the subclass).
-            Defaults to 1e-6.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
-        loss_weight (float): Factor on the loss. Defaults to 1.0.
-    """
+    :meth:`box_loss` (and :attr:`zero_weight_reductions`); arguments as in
+    the subclasses."""
 
     zero_weight_reductions = ('mean', 'sum')
 
@@ -195,14 +177,8 @@ class BoxIoULoss(WeightedLoss):
 
     def elementwise(self, pred: Tensor, target: Tensor,
                     weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """``(n,)`` loss and weight.
-
-        Args:
-            pred (Tensor): ``(n, 4)`` predicted boxes ``(x1, y1, x2, y2)``.
-            target (Tensor): ``(n, 4)`` target boxes.
-            weight (Tensor, optional): ``(n,)`` or ``(n, 4)`` weights; the
-                latter are averaged per box.
-        """
+        """``(n,)`` loss of ``(n, 4)`` boxes and weight (``(n, 4)`` weights
+        averaged per box)."""
         if weight is not None and weight.dim() > 1:
             if weight.shape != pred.shape:
                 raise ValueError(
