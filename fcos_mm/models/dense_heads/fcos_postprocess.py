@@ -38,12 +38,11 @@ class BatchedPredictMixin:
                         with_nms: bool = True) -> InstanceList:
         """Post-process the head's outputs into detections, as mmdet does.
 
-        Per level and image: keep the class scores above ``score_thr`` and
-        of those the ``nms_pre`` highest (``nms_pre <= 0``: all); decode the
-        boxes and clip them to ``img_shape``; with ``rescale`` divide by
-        ``scale_factor``; multiply the scores by the center-ness; drop boxes
-        not wider and taller than ``min_bbox_size`` (if >= 0); class-wise
-        NMS; keep ``max_per_img``.
+        Per level and image keep the class scores above ``score_thr``, of
+        those the ``nms_pre`` highest (``<= 0``: all); decode and clip to
+        ``img_shape``; with ``rescale`` divide by ``scale_factor``; multiply
+        by the center-ness; drop boxes not wider and taller than
+        ``min_bbox_size`` (if >= 0); class-wise NMS; keep ``max_per_img``.
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
