@@ -12,9 +12,8 @@ Shape shorthand
 * ``bbox_preds``: per level ``(N, 4, H_l, W_l)`` distances ``(l, t, r, b)``
   from the point to the box sides, **in pixels**; flattened ``(N, P, 4)``.
 * ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``.
-* ``labels``: ``(N, P)`` class of each point, ``C`` for background;
-  ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from
-  each point to its assigned box.
+* ``labels`` ``(N, P)`` and ``bbox_targets`` ``(N, P, 4)``: the targets,
+  as in :mod:`~fcos_mm.models.task_modules.assigners.fcos_point_assigner`.
 
 Differences from mmdet
 ----------------------
@@ -86,16 +85,16 @@ def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
 
 def _tower(in_channels: int, feat_channels: int, num_convs: int,
            conv_cfg: OptConfigType, norm_cfg: OptConfigType,
-           bias: Union[bool, str], dcn_on_last_conv: bool) -> nn.ModuleList:
+           bias: Union[bool, str], dcn_on_last_conv: bool) -> nn.Sequential:
     """``num_convs`` 3x3 conv + norm + ReLU blocks, the last one mmcv's
     DCNv2 with ``dcn_on_last_conv``."""
-    return nn.ModuleList(
+    return nn.Sequential(*(
         ConvModule(
             in_channels if conv_idx == 0 else feat_channels,
             feat_channels, 3, padding=1,
             conv_cfg=dict(type='DCNv2') if dcn_on_last_conv
             and conv_idx == num_convs - 1 else conv_cfg,
-            norm_cfg=norm_cfg, bias=bias) for conv_idx in range(num_convs))
+            norm_cfg=norm_cfg, bias=bias) for conv_idx in range(num_convs)))
 
 
 @MODELS.register_module()
@@ -268,12 +267,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                        stride: int) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
         """One level of :meth:`forward`, with its regression ``scale`` and
         ``stride``; the distances are float32."""
-        cls_feat = x
-        for layer in self.cls_convs:
-            cls_feat = layer(cls_feat)
-        reg_feat = x
-        for layer in self.reg_convs:
-            reg_feat = layer(reg_feat)
+        cls_feat = self.cls_convs(x)
+        reg_feat = self.reg_convs(x)
         cls_score = self.conv_cls(cls_feat)
         # float32 so exp cannot overflow under fp16/bf16 autocast
         bbox_pred = scale(self.conv_reg(reg_feat)).float()
@@ -307,8 +302,7 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
-            bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)``,
-                pixels.
+            bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)``.
             centernesses (list[Tensor], optional): Per level
                 ``(N, 1, H_l, W_l)``; None without center-ness.
             batch_gt_instances (list[InstanceData]): ``bboxes`` ``(G, 4)``

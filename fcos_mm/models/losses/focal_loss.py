@@ -22,7 +22,7 @@ def sigmoid_focal_loss(pred: Tensor,
                        gamma: float = 2.0,
                        alpha: float = 0.25,
                        activated: bool = False) -> Tensor:
-    """Element-wise sigmoid focal loss in pure torch.
+    """``(n, C)`` element-wise sigmoid focal loss in pure torch.
 
     Args:
         pred (Tensor): ``(n, C)`` logits, or probabilities when
@@ -33,9 +33,6 @@ def sigmoid_focal_loss(pred: Tensor,
             ``1 - alpha``. Defaults to 0.25.
         activated (bool): Whether ``pred`` holds probabilities.
             Defaults to False.
-
-    Returns:
-        Tensor: ``(n, C)`` loss.
     """
     target = target.type_as(pred)
     prob = pred if activated else pred.sigmoid()
