@@ -116,12 +116,12 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             Defaults to (4, 8, 16, 32, 64).
         dcn_on_last_conv (bool): Make the last conv of each tower mmcv's
             DCNv2. Defaults to False.
-        conv_bias (bool or str): Bias of the tower convs; ``'auto'`` means
-            no bias when there is a norm layer. Defaults to ``'auto'``.
+        conv_bias (bool or str): Bias of the tower convs; ``'auto'``: none
+            with a norm layer. Defaults to ``'auto'``.
         norm_on_bbox (bool): Predict ``ReLU(s * x) * stride`` instead of
             ``exp(s * x)``. Defaults to False.
-        centerness_on_reg (bool): Center-ness on the regression tower, not
-            the classification tower. Defaults to False.
+        centerness_on_reg (bool): Center-ness on the regression tower.
+            Defaults to False.
         use_centerness (bool): Have a center-ness branch. Defaults to True.
         loss_cls (dict): Sigmoid classification loss. Defaults to focal.
         loss_bbox (dict): Loss on the decoded boxes. Defaults to IoULoss.
@@ -131,10 +131,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         prior_generator (dict): Point generator; ``strides`` is filled in.
             Defaults to ``MlvlPointGenerator`` with offset 0.5.
         conv_cfg (dict, optional): Conv of the towers. Defaults to None.
-        norm_cfg (dict, optional): Norm config of the towers. Defaults to
-            GN with 32 groups.
-        train_cfg (dict, optional): Training config; its ``assigner`` is
-            built with ``TASK_UTILS``. Defaults to None.
+        norm_cfg (dict, optional): Norm of the towers. Defaults to GN.
+        train_cfg (dict, optional): Its ``assigner`` is built with
+            ``TASK_UTILS``. Defaults to None.
         test_cfg (dict, optional): Post-processing config (see
             :meth:`predict_by_feat`). Defaults to None.
         init_cfg (dict or list[dict]): Initialisation. Defaults to normal
@@ -217,7 +216,6 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 'assign_batch, such as FCOSPointAssigner; got '
                 f'{type(self.assigner).__name__} (mmdet 2.x FCOS configs '
                 'carried an unused MaxIoUAssigner there: replace it)')
-        # one point per location, in the terms of mmdet's anchor heads
         self.num_base_priors = self.prior_generator.num_base_priors[0]
         tower = (in_channels, feat_channels, stacked_convs, conv_cfg,
                  norm_cfg, conv_bias, dcn_on_last_conv)
@@ -251,8 +249,7 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             x (Sequence[Tensor]): Per level ``(N, in_channels, H_l, W_l)``.
 
         Returns:
-            tuple: Per level ``cls_scores``, ``bbox_preds`` and
-            ``centernesses`` (None without center-ness).
+            tuple: ``cls_scores``, ``bbox_preds``, ``centernesses`` or None.
         """
         if len(x) != len(self.strides):
             raise ValueError(
@@ -292,13 +289,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_img_metas: List[dict],
         batch_gt_instances_ignore: OptInstanceList = None
     ) -> Dict[str, Tensor]:
-        """The losses, float32 under autocast too.
-
-        Classification over all points and center-ness over the positives,
-        divided by the number of positives; the box loss over the positives,
-        weighted by their center-ness targets and divided by their sum (by
-        the number of positives without center-ness). Divisors are averaged
-        over ranks.
+        """The losses, float32 under autocast too: classification (all
+        points) and center-ness (positives) over the number of positives,
+        the box loss over the positives weighted by their center-ness targets
+        and divided by their sum (or their number); divisors rank-averaged.
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
@@ -312,8 +306,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 used, as in mmdet's FCOS. Defaults to None.
 
         Returns:
-            dict[str, Tensor]: ``loss_cls``, ``loss_bbox`` and
-            ``loss_centerness`` (with center-ness).
+            dict[str, Tensor]: ``loss_cls``, ``loss_bbox`` (and
+            ``loss_centerness``).
         """
         if len(cls_scores) != len(bbox_preds):
             raise ValueError('cls_scores and bbox_preds differ in levels')
@@ -388,15 +382,13 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
             batch_gt_instances (list[InstanceData]): ``bboxes`` and
                 ``labels`` of each image.
-            batch_img_metas (list[dict], optional): Meta information, to
-                name an image with bad ground truth. Defaults to None.
+            batch_img_metas (list[dict], optional): To name an image with bad
+                ground truth. Defaults to None.
             featmap_sizes (Sequence[tuple[int, int]], optional): Per level
-                ``(H_l, W_l)`` of the point grids, so that the assigner tests
-                a window per box. Defaults to None (every point tested).
+                ``(H_l, W_l)``, see the assigner. Defaults to None.
 
         Returns:
-            tuple[Tensor, Tensor]: ``labels`` ``(N, P)`` and
-            ``bbox_targets`` ``(N, P, 4)`` in pixels.
+            tuple[Tensor, Tensor]: ``labels`` and ``bbox_targets``.
         """
         batch_gt_bboxes = [get_box_tensor(gt.bboxes)
                            for gt in batch_gt_instances]

@@ -1,4 +1,4 @@
-"""Batched post-processing of a dense point head, as mmdet's but batched.
+"""Post-processing of a dense point head, as mmdet's but batched.
 
 ``N``: images; ``C``: classes; ``L``: levels, level ``l`` with ``H_l x W_l``
 points; ``K``: candidates of one image kept for NMS (at most ``nms_pre`` per
@@ -7,9 +7,8 @@ level).
 Differences from mmdet
 ----------------------
 mmdet's ``BaseDenseHead.predict_by_feat`` loops over images and levels;
-here candidate selection, decoding, rescaling and the score and size tests
-run on the whole batch at once (faster on GPU), and only NMS runs per
-image. The kept detections are the same.
+here all but NMS runs on the whole batch at once (faster on GPU), and only
+NMS per image. The kept detections are the same.
 """
 from typing import List, Optional
 
@@ -52,13 +51,12 @@ class BatchedPredictMixin:
             batch_img_metas (list[dict], optional): ``img_shape`` (and
                 ``scale_factor`` to rescale) of each image.
             cfg (dict, optional): Overrides ``test_cfg``. Defaults to None.
-            rescale (bool): Map boxes to the original image.
-                Defaults to False.
+            rescale (bool): Boxes in original-image pixels. Defaults to False.
             with_nms (bool): Run NMS and ``max_per_img``. Defaults to True.
 
         Returns:
             list[InstanceData]: Per image ``bboxes`` ``(n, 4)``, ``scores``
-            ``(n,)`` and ``labels`` ``(n,)``, by decreasing score after NMS.
+            and ``labels`` ``(n,)``, by decreasing score after NMS.
         """
         cfg = self.test_cfg if cfg is None else cfg
         if cfg is None:

@@ -29,10 +29,8 @@ class CrossEntropyLoss(WeightedLoss):
     """Binary (``use_sigmoid=True``) or softmax cross-entropy.
 
     Args:
-        use_sigmoid (bool): Binary cross-entropy on logits, with targets of
-            the prediction's shape (soft targets allowed) or class indices
-            to expand to one-hot. Otherwise softmax cross-entropy over
-            ``(n, C)`` logits with ``(n,)`` class indices.
+        use_sigmoid (bool): Binary cross-entropy (targets of the logits'
+            shape, soft allowed, or class indices) instead of softmax.
             Defaults to False.
         use_mask (bool): Must be False. Defaults to False.
         reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
@@ -71,7 +69,6 @@ class CrossEntropyLoss(WeightedLoss):
         self.avg_non_ignore = avg_non_ignore
 
     def extra_repr(self) -> str:
-        """Show the options in the module's repr."""
         return (f'use_sigmoid={self.use_sigmoid}, '
                 f'avg_non_ignore={self.avg_non_ignore}')
 

@@ -58,8 +58,7 @@ class FocalLoss(WeightedLoss):
         alpha (float): Weight of the positives. Defaults to 0.25.
         reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         loss_weight (float): Factor on the loss. Defaults to 1.0.
-        activated (bool): Whether predictions are probabilities rather than
-            logits. Defaults to False.
+        activated (bool): Predictions are probabilities. Defaults to False.
     """
 
     def __init__(self,

@@ -1,7 +1,5 @@
 """The one check of ground truth, shared by the head and the assigner.
-
-``G``: boxes of one image; ``B``: boxes of the batch; ``L``: pyramid levels.
-"""
+``G``: boxes of one image; ``B``: boxes of the batch; ``L``: levels."""
 from typing import List, Optional, Sequence
 
 import torch

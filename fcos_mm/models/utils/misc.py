@@ -40,9 +40,9 @@ def select_candidates(cls_scores: List[Tensor], bbox_preds: List[Tensor],
         nms_pre (int): Pairs to keep per level; ``<= 0`` keeps all.
 
     Returns:
-        tuple: ``(N, K)`` probabilities (decreasing within a level) and
-        labels, ``(N, K, 2)`` points, ``(N, K, 4)`` distances and ``(N, K)``
-        center-ness probabilities (None without), levels concatenated.
+        tuple: ``(N, K)`` probabilities (decreasing within a level), labels,
+        ``(N, K, 2)`` points, ``(N, K, 4)`` distances, ``(N, K)`` center-ness
+        probabilities or None.
     """
     candidates = []
     for level_idx, (cls_score, bbox_pred, points) in enumerate(

@@ -83,10 +83,8 @@ class FCOSAssignResult(NamedTuple):
 
 
 class _Level(NamedTuple):
-    """Host-side geometry of one level: where its points start in ``P``, its
-    grid (``rows x cols``; a level given without its grid size is one row of
-    all its points) and the window tested per box (``win_rows x win_cols``
-    cells)."""
+    """Host-side geometry of one level: its first point in ``P``, its grid
+    (one row without ``featmap_sizes``) and the window tested per box."""
     start: int
     rows: int
     cols: int
@@ -129,8 +127,8 @@ class FCOSPointAssigner:
         regress_ranges (Sequence[Tuple[float, float]]): ``(low, high)`` of
             ``max(l, t, r, b)`` per level, both ends inclusive. Defaults to
             :data:`FCOS_REGRESS_RANGES`.
-        center_sampling (bool): Whether a point must lie in the box's centre
-            region instead of anywhere in the box. Defaults to False.
+        center_sampling (bool): A point must lie in the box's centre
+            region. Defaults to False.
         center_sample_radius (float): Half-size of the centre region in
             strides of the level. Defaults to 1.5.
         max_pairs (int): Most (box, cell) pairs tested at once: boxes are
@@ -187,13 +185,11 @@ class FCOSPointAssigner:
         """Assign every point of every image to a box or to background.
 
         Args:
-            points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float ``(x,
-                y)`` points, shared by all images.
+            points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float
+                points, shared by all images.
             strides (Sequence[int]): Per level stride in pixels.
-            batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float
-                ``(x1, y1, x2, y2)`` boxes in pixels; ``G`` may be 0.
-            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long
-                class indices.
+            batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float.
+            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long.
             num_classes (int): Number of classes; the background label.
             featmap_sizes (Sequence[tuple[int, int]], optional): Per level
                 ``(H_l, W_l)`` of a ``MlvlPointGenerator`` grid of spacing
