@@ -342,11 +342,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             pos_centerness = flatten_levels(centernesses).float()[
                 pos_img_inds, pos_point_inds, 0]
             pos_centerness_targets = self.centerness_target(pos_bbox_targets)
+            bbox_weight = pos_centerness_targets
             # every rank reduces, whether or not it has positives
-            centerness_denorm = reduce_mean(
+            bbox_denorm = reduce_mean(
                 pos_centerness_targets.sum().detach()).clamp(min=1e-6)
-            bbox_weight, bbox_denorm = (pos_centerness_targets,
-                                        centerness_denorm)
         else:
             bbox_weight, bbox_denorm = None, num_pos
 

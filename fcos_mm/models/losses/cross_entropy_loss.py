@@ -99,9 +99,8 @@ class CrossEntropyLoss(WeightedLoss):
             ignore_index = self.ignore_index
         if ignore_index is None:
             ignore_index = _IGNORE_INDEX
-        class_weight = None
-        if self.class_weight is not None:
-            class_weight = cls_score.new_tensor(self.class_weight)
+        class_weight = (None if self.class_weight is None else
+                        cls_score.new_tensor(self.class_weight))
         if not self.use_sigmoid:
             loss = F.cross_entropy(
                 cls_score, label, class_weight, reduction='none',

@@ -73,6 +73,9 @@ INF = 1e8
 FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512),
                        (512, INF))
 
+#: ``featmap_sizes``: per level ``(H_l, W_l)``, or None.
+FeatmapSizes = Optional[Sequence[Tuple[int, int]]]
+
 
 class FCOSAssignResult(NamedTuple):
     """Targets of one image (``(P, ...)``) or a batch (``(N, P, ...)``),
@@ -116,12 +119,10 @@ class _Tables(NamedTuple):
 class FCOSPointAssigner:
     """Assign FCOS prior points to ground-truth boxes, batched and sync-free.
 
-    Built by the head from ``train_cfg.assigner``; the module docstring
-    gives the rule and the design. Memory besides the ``O(N * P)`` outputs:
-    about 25 bytes per (box, cell) pair, ``max_pairs`` at a time (25 MiB at
-    the default). A box's frame is ``L x Wr x Wc`` cells: 5 x 6 x 6 with
-    centre sampling (radius 1.5), 5 x 11 x 11 with the paper's ranges
-    without it.
+    The module docstring gives the rule and the design. Memory besides the
+    ``O(N * P)`` outputs: about 25 bytes per (box, cell) pair, ``max_pairs``
+    at a time. A box's frame is 5 x 6 x 6 cells with centre sampling (radius
+    1.5), 5 x 11 x 11 with the paper's ranges without it.
 
     Args:
         regress_ranges (Sequence[Tuple[float, float]]): ``(low, high)`` of
@@ -165,8 +166,7 @@ class FCOSPointAssigner:
 
     def assign(self, points: List[Tensor], strides: Sequence[int],
                gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
-               featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
-               ) -> FCOSAssignResult:
+               featmap_sizes: FeatmapSizes = None) -> FCOSAssignResult:
         """:meth:`assign_batch` of one image: ``(P, ...)`` targets."""
         result = self.assign_batch(points, strides, [gt_bboxes], [gt_labels],
                                    num_classes, featmap_sizes)
@@ -179,8 +179,7 @@ class FCOSPointAssigner:
                      batch_gt_bboxes: Sequence[Tensor],
                      batch_gt_labels: Sequence[Tensor],
                      num_classes: int,
-                     featmap_sizes: Optional[Sequence[Tuple[int,
-                                                            int]]] = None,
+                     featmap_sizes: FeatmapSizes = None,
                      validate: bool = True) -> FCOSAssignResult:
         """Assign every point of every image to a box or to background.
 
@@ -300,8 +299,7 @@ class FCOSPointAssigner:
         return FCOSAssignResult(labels, bbox_targets, gt_inds)
 
     def _levels(self, points: List[Tensor], strides: Sequence[int],
-                featmap_sizes: Optional[Sequence[Tuple[int, int]]]
-                ) -> List[_Level]:
+                featmap_sizes: FeatmapSizes) -> List[_Level]:
         """Each level's geometry and window size, from host-known values."""
         levels = []
         start = 0
@@ -471,8 +469,7 @@ class FCOSPointAssigner:
                 torch.minimum(rows, tables.last_row))
 
     def _check_levels(self, points: List[Tensor], strides: Sequence[int],
-                      featmap_sizes: Optional[Sequence[Tuple[int, int]]]
-                      ) -> None:
+                      featmap_sizes: FeatmapSizes) -> None:
         """Raise a ValueError naming the level of a bad shape or dtype."""
         if not len(points) == len(strides) == len(self.regress_ranges):
             raise ValueError(
