@@ -66,11 +66,11 @@ class BatchedPredictMixin:
             raise ValueError('predict_by_feat needs batch_img_metas')
         needed = ('img_shape', 'scale_factor') if rescale else ('img_shape', )
         for img_idx, meta in enumerate(batch_img_metas):
-            if not all(key in meta for key in needed):
+            missing = ', '.join(key for key in needed if key not in meta)
+            if missing:
                 raise ValueError(
                     'predict_by_feat: the metainfo of '
-                    f'{image_name(img_idx, batch_img_metas)} lacks '
-                    f'{", ".join(key for key in needed if key not in meta)}'
+                    f'{image_name(img_idx, batch_img_metas)} lacks {missing}'
                     f'{" (needed to rescale)" if rescale else ""}')
         nms_pre = cfg.get('nms_pre', -1)
         min_bbox_size = cfg.get('min_bbox_size', -1)

@@ -25,8 +25,7 @@ def sigmoid_focal_loss(pred: Tensor,
     """``(n, C)`` element-wise sigmoid focal loss in pure torch.
 
     Args:
-        pred (Tensor): ``(n, C)`` logits, or probabilities when
-            ``activated``.
+        pred (Tensor): ``(n, C)`` logits (probabilities if ``activated``).
         target (Tensor): ``(n, C)`` one-hot (or soft) targets.
         gamma (float): Focusing exponent. Defaults to 2.0.
         alpha (float): Weight of the positives; negatives get

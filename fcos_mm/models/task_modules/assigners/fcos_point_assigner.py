@@ -46,16 +46,12 @@ sampling), so each (box, level) gets a **window of fixed size**
 ``min(H_l, bound_l / s_l + 3) x min(W_l, ...)`` cells (one of margin each
 side), placed on the grid by arithmetic, ``x_j = x_0 + j * s_l``.
 
-The exact test separates by axis (``max(l, t, r, b) = max(max(l, r),
-max(t, b))``), so it runs once per window column and row, and a cell
-combines the two in an outer product, all levels and images at once. Each
-box carries a key (rank of its area in the batch, then its index); one
-scatter-min of the candidates' keys per point gives mmdet's choice. Window
-shapes, the constant tables (cached per batch shape) and the chunks all
-come from shapes the host knows: no synchronisation, no ``nonzero``, no
-data-dependent loop. Without ``featmap_sizes`` every point of a level is
-tested against every box, exact for points in any order. Ground truth is
-checked by :func:`~fcos_mm.models.utils.check_ground_truth`.
+The exact test separates by axis (:meth:`FCOSPointAssigner._grid_pairs`),
+all levels and images at once; one scatter-min per point of its candidates'
+keys (area rank, then index) gives mmdet's choice. Window shapes, the
+constant tables (cached per batch shape) and the chunks come from shapes
+the host knows: no synchronisation, no ``nonzero``, no data-dependent loop.
+Without ``featmap_sizes`` every point is tested against every box.
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
