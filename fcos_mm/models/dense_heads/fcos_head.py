@@ -101,19 +101,17 @@ def _tower(in_channels: int, feat_channels: int, num_convs: int,
 class FCOSHead(BatchedPredictMixin, BaseDenseHead):
     """Anchor-free FCOS head, a drop-in for mmdet 3.3's ``FCOSHead``.
 
-    Parameter names equal mmdet's (``cls_convs.N.conv``, ``cls_convs.N.gn``,
-    ``reg_convs...``, ``conv_cls``, ``conv_reg``, ``conv_centerness``,
-    ``scales.N.scale``), so mmdet's FCOS checkpoints load with
-    ``strict=True``; mmdet's ``BaseDenseHead`` drives ``loss`` and
-    ``predict``.
+    Parameter names equal mmdet's (``cls_convs.N.conv``, ``conv_cls``,
+    ``scales.N.scale``, ...), so its checkpoints load with ``strict=True``;
+    mmdet's ``BaseDenseHead`` drives ``loss`` and ``predict``.
 
     Args:
         num_classes (int): Number of object classes (no background).
         in_channels (int): Channels of each input feature map.
         feat_channels (int): Channels of the tower convs. Defaults to 256.
         stacked_convs (int): Convs in each of the two towers. Defaults to 4.
-        strides (Sequence[int]): Stride of each level, in pixels.
-            Defaults to (4, 8, 16, 32, 64).
+        strides (Sequence[int]): Stride of each level, in pixels. Defaults
+            to (4, 8, 16, 32, 64).
         dcn_on_last_conv (bool): Make the last conv of each tower mmcv's
             DCNv2. Defaults to False.
         conv_bias (bool or str): Bias of the tower convs; ``'auto'``: none
@@ -126,16 +124,15 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         loss_cls (dict): Sigmoid classification loss. Defaults to focal.
         loss_bbox (dict): Loss on the decoded boxes. Defaults to IoULoss.
         loss_centerness (dict): Center-ness loss. Defaults to sigmoid BCE.
-        bbox_coder (dict): Decodes distances at points into boxes.
-            Defaults to ``DistancePointBBoxCoder``.
+        bbox_coder (dict): Box coder. Defaults to DistancePointBBoxCoder.
         prior_generator (dict): Point generator; ``strides`` is filled in.
             Defaults to ``MlvlPointGenerator`` with offset 0.5.
         conv_cfg (dict, optional): Conv of the towers. Defaults to None.
         norm_cfg (dict, optional): Norm of the towers. Defaults to GN.
         train_cfg (dict, optional): Its ``assigner`` is built with
             ``TASK_UTILS``. Defaults to None.
-        test_cfg (dict, optional): Post-processing config (see
-            :meth:`predict_by_feat`). Defaults to None.
+        test_cfg (dict, optional): See :meth:`predict_by_feat`. Defaults
+            to None.
         init_cfg (dict or list[dict]): Initialisation. Defaults to normal
             convs (std 0.01), the focal prior 0.01 on ``conv_cls``.
         regress_ranges (Sequence[Tuple[float, float]], optional):

@@ -30,8 +30,7 @@ def sigmoid_focal_loss(pred: Tensor,
         gamma (float): Focusing exponent. Defaults to 2.0.
         alpha (float): Weight of the positives; negatives get
             ``1 - alpha``. Defaults to 0.25.
-        activated (bool): Whether ``pred`` holds probabilities.
-            Defaults to False.
+        activated (bool): ``pred`` holds probabilities. Defaults to False.
     """
     target = target.type_as(pred)
     prob = pred if activated else pred.sigmoid()
