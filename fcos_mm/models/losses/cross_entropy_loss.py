@@ -20,9 +20,6 @@ from fcos_mm.registry import MODELS
 
 from .utils import WeightedLoss, onehot_labels
 
-# F.cross_entropy's default, used when ignore_index is None.
-_IGNORE_INDEX = -100
-
 
 @MODELS.register_module()
 class CrossEntropyLoss(WeightedLoss):
@@ -97,8 +94,8 @@ class CrossEntropyLoss(WeightedLoss):
         reduction = self.resolve_reduction(reduction_override)
         if ignore_index is None:
             ignore_index = self.ignore_index
-        if ignore_index is None:
-            ignore_index = _IGNORE_INDEX
+        if ignore_index is None:  # F.cross_entropy's default
+            ignore_index = -100
         class_weight = (None if self.class_weight is None else
                         cls_score.new_tensor(self.class_weight))
         if not self.use_sigmoid:

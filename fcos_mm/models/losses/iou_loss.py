@@ -61,8 +61,8 @@ def aligned_box_iou(pred: Tensor,
 
 class BoxIoULoss(WeightedLoss):
     """Base of :class:`IoULoss` and :class:`GIoULoss`, which differ only in
-    :meth:`box_loss` (and :attr:`zero_weight_reductions`); arguments as in
-    the subclasses."""
+    ``box_loss(pred, target)``, the ``(n,)`` loss (and in
+    :attr:`zero_weight_reductions`); arguments as in the subclasses."""
 
     zero_weight_reductions = ('mean', 'sum')
 
@@ -72,10 +72,6 @@ class BoxIoULoss(WeightedLoss):
                  loss_weight: float = 1.0) -> None:
         super().__init__(reduction, loss_weight)
         self.eps = eps
-
-    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        """``(n,)`` loss of the boxes against the targets."""
-        raise NotImplementedError
 
     def elementwise(self, pred: Tensor, target: Tensor,
                     weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:

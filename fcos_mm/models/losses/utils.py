@@ -33,8 +33,9 @@ def onehot_labels(labels: Tensor, num_classes: int) -> Tensor:
 
 
 class WeightedLoss(nn.Module):
-    """Base of the losses: ``reduction`` and ``loss_weight``, and the
-    forward; a subclass gives :meth:`elementwise`.
+    """Base of the losses: ``reduction``, ``loss_weight`` and the forward. A
+    subclass gives ``elementwise(pred, target, weight)``: the element-wise
+    loss and the weight shaped to broadcast on it.
 
     Args:
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
@@ -60,11 +61,6 @@ class WeightedLoss(nn.Module):
         check_reduction(reduction_override)
         return reduction_override or self.reduction
 
-    def elementwise(self, pred: Tensor, target: Tensor,
-                    weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """The element-wise loss and ``weight`` shaped to broadcast on it."""
-        raise NotImplementedError
-
     def forward(self,
                 pred: Tensor,
                 target: Tensor,
@@ -74,8 +70,7 @@ class WeightedLoss(nn.Module):
         """Compute the loss.
 
         Args:
-            pred (Tensor): ``(n, C)`` logits or ``(n, 4)`` boxes (see the
-                subclass's :meth:`elementwise`).
+            pred (Tensor): ``(n, C)`` logits or ``(n, 4)`` boxes.
             target (Tensor): Targets of the ``n`` predictions.
             weight (Tensor, optional): ``(n,)`` or element-wise weights.
                 Defaults to None.
