@@ -13,9 +13,8 @@ from ..utils import fcos_mm_scope
 class FCOS(SingleStageDetector):
     """`FCOS <https://arxiv.org/abs/1904.01355>`_, a single-stage detector.
 
-    mmdet's :class:`SingleStageDetector` does the work, with its arguments;
-    the parts are built in our scope (:func:`fcos_mm_scope`), so
-    ``type='FCOSHead'`` means ours and ``'mmdet.FCOSHead'`` mmdet's.
+    mmdet's :class:`SingleStageDetector` does the work, with its arguments,
+    building the parts in our scope (:func:`fcos_mm_scope`).
     """
 
     def __init__(self,

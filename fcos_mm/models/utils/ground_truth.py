@@ -8,9 +8,8 @@ from torch import Tensor
 
 def image_name(img_idx: int,
                batch_img_metas: Optional[Sequence[dict]] = None) -> str:
-    """``image 'a.jpg' (batch index 1)``: image ``img_idx`` named by the
-    ``img_path`` or ``img_id`` of its meta information, else ``image 1 of
-    the batch``."""
+    """``image 'a.jpg' (batch index 1)`` (its ``img_path`` or ``img_id``)
+    or ``image 1 of the batch``."""
     meta = batch_img_metas[img_idx] if batch_img_metas else {}
     img = meta.get('img_path') or meta.get('img_id')
     if img is None:

@@ -74,8 +74,7 @@ FeatmapSizes = Optional[Sequence[Tuple[int, int]]]
 
 
 class FCOSAssignResult(NamedTuple):
-    """Targets of one image (``(P, ...)``) or a batch (``(N, P, ...)``),
-    named and shaped as in the module shorthand."""
+    """The module shorthand's targets; ``(P, ...)`` for one image."""
     labels: Tensor
     bbox_targets: Tensor
     gt_inds: Tensor
