@@ -11,29 +11,24 @@ Shape shorthand
   ``(N, P, C)``. ``centernesses``: per level ``(N, 1, H_l, W_l)`` logits.
 * ``bbox_preds``: per level ``(N, 4, H_l, W_l)`` distances ``(l, t, r, b)``
   from the point to the box sides, **in pixels**; flattened ``(N, P, 4)``.
-* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``; ``(P,
-  2)`` once concatenated.
-* ``labels``: ``(N, P)`` class of each point, ``C`` for background;
-  ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from
-  each point to its assigned box.
+* ``points``: per level ``(H_l * W_l, 2)`` coordinates ``(x, y)``.
+* ``labels`` ``(N, P)`` and ``bbox_targets`` ``(N, P, 4)``: the targets,
+  as in :mod:`~fcos_mm.models.task_modules.assigners.fcos_point_assigner`.
 
 Differences from mmdet
 ----------------------
 * Distances are pixels in training and at test time alike: with
   ``norm_on_bbox`` :meth:`FCOSHead.forward_single` multiplies
-  ``ReLU(s * x)`` by the stride, the one place where strides enter the box
-  computation, where mmdet divides the targets by the stride in training.
-  IoU/GIoU losses and center-ness targets are invariant to that common
-  scale, so the losses equal mmdet's up to float rounding (a distance loss
-  such as L1 would see pixels where mmdet's sees strides).
-* The assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER` when
-  absent) decides which point learns which box, so ``regress_ranges``,
-  ``center_sampling`` and ``center_sample_radius`` are its options
-  (:func:`_assigner_cfg` moves them there when given to the head).
+  ``ReLU(s * x)`` by the stride, where mmdet divides the targets by the
+  stride in training. IoU/GIoU losses and center-ness targets are invariant
+  to that common scale, so the losses equal mmdet's up to float rounding.
+* ``regress_ranges``, ``center_sampling`` and ``center_sample_radius`` are
+  options of the assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER`
+  when absent); :func:`_assigner_cfg` moves them there from the head.
 * ``forward`` returns ``(cls_scores, bbox_preds, centernesses)`` whatever
   the config; ``centernesses`` is None with ``use_centerness=False`` (the
-  'None' row of the paper's Table 4: no center-ness loss, the box loss a
-  plain mean over the positives, test scores the class scores alone).
+  paper's Table 4 'None' row: no center-ness loss, the box loss a plain
+  mean over the positives, test scores the class scores alone).
 * Ground truth is checked once (:func:`check_ground_truth`); post-processing
   is batched over images (:class:`BatchedPredictMixin`).
 """
@@ -72,10 +67,8 @@ _LEGACY_PREDICTORS = dict(fcos_cls='conv_cls', fcos_reg='conv_reg',
 
 
 def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
-    """``train_cfg.assigner`` (:data:`DEFAULT_ASSIGNER` when absent) with
-    the assigner options that mmdet's FCOSHead takes as head kwargs
-    (``regress_ranges``, ``center_sampling``, ``center_sample_radius``)
-    moved in: deprecated, and refused when also set in the assigner."""
+    """``train_cfg.assigner`` (or :data:`DEFAULT_ASSIGNER`) with the
+    deprecated head kwargs moved in; refused when also set there."""
     given = (train_cfg or {}).get('assigner') or {}
     moved = {key: val for key, val in head_kwargs.items() if val is not None}
     clash = sorted(key for key in moved if key in given)
@@ -92,27 +85,25 @@ def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
 
 def _tower(in_channels: int, feat_channels: int, num_convs: int,
            conv_cfg: OptConfigType, norm_cfg: OptConfigType,
-           bias: Union[bool, str], dcn_on_last_conv: bool) -> nn.ModuleList:
+           bias: Union[bool, str], dcn_on_last_conv: bool) -> nn.Sequential:
     """``num_convs`` 3x3 conv + norm + ReLU blocks, the last one mmcv's
     DCNv2 with ``dcn_on_last_conv``."""
-    return nn.ModuleList(
+    return nn.Sequential(*(
         ConvModule(
             in_channels if conv_idx == 0 else feat_channels,
             feat_channels, 3, padding=1,
             conv_cfg=dict(type='DCNv2') if dcn_on_last_conv
             and conv_idx == num_convs - 1 else conv_cfg,
-            norm_cfg=norm_cfg, bias=bias) for conv_idx in range(num_convs))
+            norm_cfg=norm_cfg, bias=bias) for conv_idx in range(num_convs)))
 
 
 @MODELS.register_module()
 class FCOSHead(BatchedPredictMixin, BaseDenseHead):
     """Anchor-free FCOS head, a drop-in for mmdet 3.3's ``FCOSHead``.
 
-    Parameter names equal mmdet's (``cls_convs.N.conv``, ``cls_convs.N.gn``,
-    ``reg_convs...``, ``conv_cls``, ``conv_reg``, ``conv_centerness``,
-    ``scales.N.scale``), so mmdet's FCOS checkpoints load with
-    ``strict=True``. mmdet's ``BaseDenseHead`` drives ``loss``, ``predict``
-    and ``loss_and_predict``.
+    Parameter names equal mmdet's (``cls_convs.N.conv``, ``conv_cls``,
+    ``scales.N.scale``, ...), so its checkpoints load with ``strict=True``;
+    mmdet's ``BaseDenseHead`` drives ``loss`` and ``predict``.
 
     Args:
         num_classes (int): Number of object classes (no background).
@@ -120,32 +111,28 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         feat_channels (int): Channels of the tower convs. Defaults to 256.
         stacked_convs (int): Convs in each of the two towers. Defaults to 4.
         strides (Sequence[int]): Stride of each level, in pixels. Defaults
-            to mmdet's (4, 8, 16, 32, 64); FCOS configs give 8 ... 128.
-        dcn_on_last_conv (bool): Make the last conv of each tower a
-            modulated deformable conv (mmcv's DCNv2). Defaults to False.
-        conv_bias (bool or str): Bias of the tower convs; ``'auto'`` means
-            no bias when there is a norm layer. Defaults to ``'auto'``.
+            to (4, 8, 16, 32, 64).
+        dcn_on_last_conv (bool): Make the last conv of each tower mmcv's
+            DCNv2. Defaults to False.
+        conv_bias (bool or str): Bias of the tower convs; ``'auto'``: none
+            with a norm layer. Defaults to ``'auto'``.
         norm_on_bbox (bool): Predict ``ReLU(s * x) * stride`` instead of
             ``exp(s * x)``. Defaults to False.
-        centerness_on_reg (bool): Center-ness on the regression tower, not
-            the classification tower. Defaults to False.
+        centerness_on_reg (bool): Center-ness on the regression tower.
+            Defaults to False.
         use_centerness (bool): Have a center-ness branch. Defaults to True.
         loss_cls (dict): Sigmoid classification loss. Defaults to focal.
         loss_bbox (dict): Loss on the decoded boxes. Defaults to IoULoss.
         loss_centerness (dict): Center-ness loss. Defaults to sigmoid BCE.
-        bbox_coder (dict): Decodes distances at points into boxes.
-            Defaults to ``DistancePointBBoxCoder``.
+        bbox_coder (dict): Box coder. Defaults to DistancePointBBoxCoder.
         prior_generator (dict): Point generator; ``strides`` is filled in.
             Defaults to ``MlvlPointGenerator`` with offset 0.5.
-        conv_cfg (dict, optional): Conv config of the towers.
-            Defaults to None.
-        norm_cfg (dict, optional): Norm config of the towers. Defaults to
-            GN with 32 groups.
-        train_cfg (dict, optional): Training config; its ``assigner`` is
-            built with ``TASK_UTILS``. Defaults to None.
-        test_cfg (dict, optional): Post-processing config: ``nms_pre``,
-            ``score_thr``, ``min_bbox_size``, ``nms``, ``max_per_img``.
-            Defaults to None.
+        conv_cfg (dict, optional): Conv of the towers. Defaults to None.
+        norm_cfg (dict, optional): Norm of the towers. Defaults to GN.
+        train_cfg (dict, optional): Its ``assigner`` is built with
+            ``TASK_UTILS``. Defaults to None.
+        test_cfg (dict, optional): See :meth:`predict_by_feat`. Defaults
+            to None.
         init_cfg (dict or list[dict]): Initialisation. Defaults to normal
             convs (std 0.01), the focal prior 0.01 on ``conv_cls``.
         regress_ranges (Sequence[Tuple[float, float]], optional):
@@ -209,7 +196,6 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 f'FCOSHead: prior_generator strides '
                 f'{tuple(prior_generator["strides"])} differ from the '
                 f"head's strides {self.strides}; set them once, in the head")
-        prior_generator['strides'] = self.strides
         with fcos_mm_scope():
             self.loss_cls = MODELS.build(loss_cls)
             self.loss_bbox = MODELS.build(loss_bbox)
@@ -227,7 +213,6 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 'assign_batch, such as FCOSPointAssigner; got '
                 f'{type(self.assigner).__name__} (mmdet 2.x FCOS configs '
                 'carried an unused MaxIoUAssigner there: replace it)')
-        # one point per location, in the terms of mmdet's anchor heads
         self.num_base_priors = self.prior_generator.num_base_priors[0]
         tower = (in_channels, feat_channels, stacked_convs, conv_cfg,
                  norm_cfg, conv_bias, dcn_on_last_conv)
@@ -261,8 +246,7 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             x (Sequence[Tensor]): Per level ``(N, in_channels, H_l, W_l)``.
 
         Returns:
-            tuple: Per level ``cls_scores``, ``bbox_preds`` and
-            ``centernesses`` (None without center-ness).
+            tuple: ``cls_scores``, ``bbox_preds``, ``centernesses`` or None.
         """
         if len(x) != len(self.strides):
             raise ValueError(
@@ -275,23 +259,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
 
     def forward_single(self, x: Tensor, scale: Scale,
                        stride: int) -> Tuple[Tensor, Tensor, Optional[Tensor]]:
-        """Run the head on one level.
-
-        Args:
-            x (Tensor): ``(N, in_channels, H, W)`` features.
-            scale (Scale): The level's learnable scale of the regression.
-            stride (int): The level's stride in pixels.
-
-        Returns:
-            tuple: ``(N, C, H, W)`` logits, ``(N, 4, H, W)`` float32 pixel
-            distances, ``(N, 1, H, W)`` center-ness logits or None.
-        """
-        cls_feat = x
-        for layer in self.cls_convs:
-            cls_feat = layer(cls_feat)
-        reg_feat = x
-        for layer in self.reg_convs:
-            reg_feat = layer(reg_feat)
+        """One level of :meth:`forward`, with its regression ``scale`` and
+        ``stride``; the distances are float32."""
+        cls_feat = self.cls_convs(x)
+        reg_feat = self.reg_convs(x)
         cls_score = self.conv_cls(cls_feat)
         # float32 so exp cannot overflow under fp16/bf16 autocast
         bbox_pred = scale(self.conv_reg(reg_feat)).float()
@@ -315,18 +286,14 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_img_metas: List[dict],
         batch_gt_instances_ignore: OptInstanceList = None
     ) -> Dict[str, Tensor]:
-        """The losses, float32 under autocast too.
-
-        Classification over all points and center-ness over the positives,
-        both divided by the number of positives; the box loss over the
-        positives, weighted by their center-ness targets and divided by their
-        sum (by the number of positives without center-ness). Both divisors
-        are averaged over distributed ranks.
+        """The losses, float32 under autocast too: classification (all
+        points) and center-ness (positives) over the number of positives,
+        the box loss over the positives weighted by their center-ness targets
+        and divided by their sum (or their number); divisors rank-averaged.
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
-            bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)``,
-                pixels.
+            bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)``.
             centernesses (list[Tensor], optional): Per level
                 ``(N, 1, H_l, W_l)``; None without center-ness.
             batch_gt_instances (list[InstanceData]): ``bboxes`` ``(G, 4)``
@@ -336,8 +303,8 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 used, as in mmdet's FCOS. Defaults to None.
 
         Returns:
-            dict[str, Tensor]: ``loss_cls``, ``loss_bbox`` and
-            ``loss_centerness`` (with center-ness).
+            dict[str, Tensor]: ``loss_cls``, ``loss_bbox`` (and
+            ``loss_centerness``).
         """
         if len(cls_scores) != len(bbox_preds):
             raise ValueError('cls_scores and bbox_preds differ in levels')
@@ -372,11 +339,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             pos_centerness = flatten_levels(centernesses).float()[
                 pos_img_inds, pos_point_inds, 0]
             pos_centerness_targets = self.centerness_target(pos_bbox_targets)
+            bbox_weight = pos_centerness_targets
             # every rank reduces, whether or not it has positives
-            centerness_denorm = reduce_mean(
+            bbox_denorm = reduce_mean(
                 pos_centerness_targets.sum().detach()).clamp(min=1e-6)
-            bbox_weight, bbox_denorm = (pos_centerness_targets,
-                                        centerness_denorm)
         else:
             bbox_weight, bbox_denorm = None, num_pos
 
@@ -412,15 +378,13 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
             batch_gt_instances (list[InstanceData]): ``bboxes`` and
                 ``labels`` of each image.
-            batch_img_metas (list[dict], optional): Meta information, to
-                name an image with bad ground truth. Defaults to None.
+            batch_img_metas (list[dict], optional): To name an image with bad
+                ground truth. Defaults to None.
             featmap_sizes (Sequence[tuple[int, int]], optional): Per level
-                ``(H_l, W_l)`` of the point grids, so that the assigner tests
-                a window per box. Defaults to None (every point tested).
+                ``(H_l, W_l)``, see the assigner. Defaults to None.
 
         Returns:
-            tuple[Tensor, Tensor]: ``labels`` ``(N, P)`` and
-            ``bbox_targets`` ``(N, P, 4)`` in pixels.
+            tuple[Tensor, Tensor]: ``labels`` and ``bbox_targets``.
         """
         batch_gt_bboxes = [get_box_tensor(gt.bboxes)
                            for gt in batch_gt_instances]
@@ -434,15 +398,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
 
     @staticmethod
     def centerness_target(bbox_targets: Tensor) -> Tensor:
-        """Center-ness ``sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b))``
-        of positives (background targets may divide by zero).
-
-        Args:
-            bbox_targets (Tensor): ``(n, 4)`` ``(l, t, r, b)`` distances.
-
-        Returns:
-            Tensor: ``(n,)`` center-ness in ``(0, 1]``.
-        """
+        """``(n,)`` center-ness ``sqrt(min(l, r) / max(l, r) * min(t, b) /
+        max(t, b))`` of ``(n, 4)`` positive targets (background ones may
+        divide by zero)."""
         left_right = bbox_targets[:, [0, 2]]
         top_bottom = bbox_targets[:, [1, 3]]
         return torch.sqrt(

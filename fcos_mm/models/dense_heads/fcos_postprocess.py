@@ -1,4 +1,4 @@
-"""Batched post-processing of a dense point head, as mmdet's but batched.
+"""Post-processing of a dense point head, as mmdet's but batched.
 
 ``N``: images; ``C``: classes; ``L``: levels, level ``l`` with ``H_l x W_l``
 points; ``K``: candidates of one image kept for NMS (at most ``nms_pre`` per
@@ -7,9 +7,8 @@ level).
 Differences from mmdet
 ----------------------
 mmdet's ``BaseDenseHead.predict_by_feat`` loops over images and levels;
-here candidate selection, decoding, rescaling and the score and size tests
-run on the whole batch at once (faster on GPU), and only NMS runs per
-image. The kept detections are the same.
+here all but NMS runs on the whole batch at once (faster on GPU), and only
+NMS per image. The kept detections are the same.
 """
 from typing import List, Optional
 
@@ -38,12 +37,11 @@ class BatchedPredictMixin:
                         with_nms: bool = True) -> InstanceList:
         """Post-process the head's outputs into detections, as mmdet does.
 
-        Per level and image: keep the class scores above ``score_thr`` and
-        of those the ``nms_pre`` highest (``nms_pre <= 0``: all); decode the
-        boxes and clip them to ``img_shape``; with ``rescale`` divide by
-        ``scale_factor``; multiply the scores by the center-ness; drop boxes
-        not wider and taller than ``min_bbox_size`` (if >= 0); class-wise
-        NMS; keep ``max_per_img``.
+        Per level and image keep the class scores above ``score_thr``, of
+        those the ``nms_pre`` highest (``<= 0``: all); decode and clip to
+        ``img_shape``; with ``rescale`` divide by ``scale_factor``; multiply
+        by the center-ness; drop boxes not wider and taller than
+        ``min_bbox_size`` (if >= 0); class-wise NMS; keep ``max_per_img``.
 
         Args:
             cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)``.
@@ -53,13 +51,12 @@ class BatchedPredictMixin:
             batch_img_metas (list[dict], optional): ``img_shape`` (and
                 ``scale_factor`` to rescale) of each image.
             cfg (dict, optional): Overrides ``test_cfg``. Defaults to None.
-            rescale (bool): Map boxes to the original image.
-                Defaults to False.
+            rescale (bool): Boxes in original-image pixels. Defaults to False.
             with_nms (bool): Run NMS and ``max_per_img``. Defaults to True.
 
         Returns:
             list[InstanceData]: Per image ``bboxes`` ``(n, 4)``, ``scores``
-            ``(n,)`` and ``labels`` ``(n,)``, by decreasing score after NMS.
+            and ``labels`` ``(n,)``, by decreasing score after NMS.
         """
         cfg = self.test_cfg if cfg is None else cfg
         if cfg is None:
@@ -69,11 +66,11 @@ class BatchedPredictMixin:
             raise ValueError('predict_by_feat needs batch_img_metas')
         needed = ('img_shape', 'scale_factor') if rescale else ('img_shape', )
         for img_idx, meta in enumerate(batch_img_metas):
-            if not all(key in meta for key in needed):
+            missing = ', '.join(key for key in needed if key not in meta)
+            if missing:
                 raise ValueError(
                     'predict_by_feat: the metainfo of '
-                    f'{image_name(img_idx, batch_img_metas)} lacks '
-                    f'{", ".join(key for key in needed if key not in meta)}'
+                    f'{image_name(img_idx, batch_img_metas)} lacks {missing}'
                     f'{" (needed to rescale)" if rescale else ""}')
         nms_pre = cfg.get('nms_pre', -1)
         min_bbox_size = cfg.get('min_bbox_size', -1)

@@ -1,7 +1,6 @@
 from .cross_entropy_loss import CrossEntropyLoss
 from .focal_loss import FocalLoss, sigmoid_focal_loss
-from .giou_loss import GIoULoss
-from .iou_loss import IoULoss
+from .iou_loss import GIoULoss, IoULoss
 
 __all__ = [
     'CrossEntropyLoss', 'FocalLoss', 'GIoULoss', 'IoULoss',

@@ -20,23 +20,17 @@ from fcos_mm.registry import MODELS
 
 from .utils import WeightedLoss, onehot_labels
 
-# F.cross_entropy's default, used when ignore_index is None.
-_IGNORE_INDEX = -100
-
 
 @MODELS.register_module()
 class CrossEntropyLoss(WeightedLoss):
     """Binary (``use_sigmoid=True``) or softmax cross-entropy.
 
     Args:
-        use_sigmoid (bool): Binary cross-entropy on logits, with targets of
-            the prediction's shape (soft targets allowed) or class indices
-            to expand to one-hot. Otherwise softmax cross-entropy over
-            ``(n, C)`` logits with ``(n,)`` class indices.
+        use_sigmoid (bool): Binary cross-entropy (targets of the logits'
+            shape, soft allowed, or class indices) instead of softmax.
             Defaults to False.
         use_mask (bool): Must be False. Defaults to False.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
+        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         class_weight (List[float], optional): Per-class weight (the
             ``pos_weight`` of the binary form). Defaults to None.
         ignore_index (int, optional): Label to ignore; None means -100.
@@ -72,7 +66,6 @@ class CrossEntropyLoss(WeightedLoss):
         self.avg_non_ignore = avg_non_ignore
 
     def extra_repr(self) -> str:
-        """Show the options in the module's repr."""
         return (f'use_sigmoid={self.use_sigmoid}, '
                 f'avg_non_ignore={self.avg_non_ignore}')
 
@@ -83,7 +76,7 @@ class CrossEntropyLoss(WeightedLoss):
                 avg_factor: Optional[Union[float, Tensor]] = None,
                 reduction_override: Optional[str] = None,
                 ignore_index: Optional[int] = None) -> Tensor:
-        """Compute the loss.
+        """:meth:`WeightedLoss.forward` with an ``ignore_index`` override.
 
         Args:
             cls_score (Tensor): Logits, ``(n,)`` / ``(n, C)`` (binary) or
@@ -95,20 +88,16 @@ class CrossEntropyLoss(WeightedLoss):
                 loss for ``'mean'``. Defaults to None.
             reduction_override (str, optional): Overrides ``reduction``.
                 Defaults to None.
-            ignore_index (int, optional): Overrides the ``ignore_index`` of
-                the constructor. Defaults to None.
-
-        Returns:
-            Tensor: The loss, times ``loss_weight``.
+            ignore_index (int, optional): Overrides ``ignore_index``.
+                Defaults to None.
         """
         reduction = self.resolve_reduction(reduction_override)
         if ignore_index is None:
             ignore_index = self.ignore_index
-        if ignore_index is None:
-            ignore_index = _IGNORE_INDEX
-        class_weight = None
-        if self.class_weight is not None:
-            class_weight = cls_score.new_tensor(self.class_weight)
+        if ignore_index is None:  # F.cross_entropy's default
+            ignore_index = -100
+        class_weight = (None if self.class_weight is None else
+                        cls_score.new_tensor(self.class_weight))
         if not self.use_sigmoid:
             loss = F.cross_entropy(
                 cls_score, label, class_weight, reduction='none',

@@ -22,20 +22,15 @@ def sigmoid_focal_loss(pred: Tensor,
                        gamma: float = 2.0,
                        alpha: float = 0.25,
                        activated: bool = False) -> Tensor:
-    """Element-wise sigmoid focal loss in pure torch.
+    """``(n, C)`` element-wise sigmoid focal loss in pure torch.
 
     Args:
-        pred (Tensor): ``(n, C)`` logits, or probabilities when
-            ``activated``.
+        pred (Tensor): ``(n, C)`` logits (probabilities if ``activated``).
         target (Tensor): ``(n, C)`` one-hot (or soft) targets.
         gamma (float): Focusing exponent. Defaults to 2.0.
         alpha (float): Weight of the positives; negatives get
             ``1 - alpha``. Defaults to 0.25.
-        activated (bool): Whether ``pred`` holds probabilities.
-            Defaults to False.
-
-    Returns:
-        Tensor: ``(n, C)`` loss.
+        activated (bool): ``pred`` holds probabilities. Defaults to False.
     """
     target = target.type_as(pred)
     prob = pred if activated else pred.sigmoid()
@@ -59,11 +54,9 @@ class FocalLoss(WeightedLoss):
         use_sigmoid (bool): Must be True. Defaults to True.
         gamma (float): Focusing exponent. Defaults to 2.0.
         alpha (float): Weight of the positives. Defaults to 0.25.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
+        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
         loss_weight (float): Factor on the loss. Defaults to 1.0.
-        activated (bool): Whether predictions are probabilities rather than
-            logits. Defaults to False.
+        activated (bool): Predictions are probabilities. Defaults to False.
     """
 
     def __init__(self,
@@ -84,16 +77,9 @@ class FocalLoss(WeightedLoss):
 
     def elementwise(self, pred: Tensor, target: Tensor,
                     weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """``(n, C)`` loss and weight.
-
-        Args:
-            pred (Tensor): ``(n, C)`` logits (probabilities if
-                ``activated``).
-            target (Tensor): ``(n,)`` class indices, ``C`` meaning
-                background, or ``(n, C)`` one-hot targets.
-            weight (Tensor, optional): ``(n,)`` per sample or ``(n, C)``
-                weights.
-        """
+        """``(n, C)`` loss and weight of ``(n, C)`` logits against ``(n,)``
+        class indices (``C``: background) or ``(n, C)`` one-hot targets, with
+        ``(n,)`` or ``(n, C)`` weights."""
         class_indices = pred.dim() != target.dim()
         if class_indices and pred.is_cuda and not self.activated:
             from mmcv.ops import sigmoid_focal_loss as fused_focal_loss

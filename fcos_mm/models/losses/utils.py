@@ -1,16 +1,12 @@
-"""What the losses share: the ``reduction`` / ``loss_weight`` base, weighting
-and reduction, class-index one-hot, aligned box IoU and the IoU-type base.
+"""What the losses share: the ``reduction`` / ``loss_weight`` base with its
+weighting and reduction, and class-index one-hot.
 
 Shapes: ``n`` predictions (points), ``C`` classes.
 
 Differences from mmdet:
     * Our loss classes shadow mmdet 3.3's of the same names, so
-      :meth:`WeightedLoss.weight_reduce` and :func:`aligned_box_iou`
-      reproduce its ``weight_reduce_loss`` and ``bbox_overlaps(...,
-      is_aligned=True)`` operation for operation: the numbers are mmdet's.
-    * Float16 boxes are computed in float32, both of them (mmdet casts only
-      the prediction, so its target areas overflow above 65504 square
-      pixels; below that the numbers agree).
+      :meth:`WeightedLoss.weight_reduce` reproduces its
+      ``weight_reduce_loss`` operation for operation.
     * Bad arguments raise a ValueError that names them, where mmdet asserts.
 """
 from typing import Optional, Tuple, Union
@@ -30,62 +26,16 @@ def check_reduction(reduction: Optional[str]) -> None:
 
 
 def onehot_labels(labels: Tensor, num_classes: int) -> Tensor:
-    """``(n,)`` class indices to ``(n, C)`` one-hot (long).
-
-    An index outside ``[0, C)`` (background, ignored) gives an all-zero row.
-    A comparison, not ``F.one_hot``, which reads the indices' range back to
-    the host.
-    """
+    """``(n,)`` class indices to ``(n, C)`` one-hot (long), all zeros for
+    an index outside ``[0, C)``; unlike ``F.one_hot``, no host read-back."""
     classes = torch.arange(num_classes, device=labels.device)
     return (labels[:, None] == classes).long()
 
 
-def aligned_box_iou(pred: Tensor,
-                    target: Tensor,
-                    mode: str = 'iou',
-                    eps: float = 1e-6) -> Tensor:
-    """IoU or GIoU of each box in ``pred`` with the same row of ``target``.
-
-    Args:
-        pred (Tensor): ``(n, 4)`` boxes ``(x1, y1, x2, y2)``.
-        target (Tensor): ``(n, 4)`` boxes ``(x1, y1, x2, y2)``.
-        mode (str): ``'iou'`` or ``'giou'``. Defaults to ``'iou'``.
-        eps (float): Lower bound of the union (and, for GIoU, of the
-            enclosing area), so empty boxes do not divide by zero.
-            Defaults to 1e-6.
-
-    Returns:
-        Tensor: ``(n,)`` IoU (in ``[0, 1]``) or GIoU (in ``[-1, 1]``), in
-        ``pred``'s dtype.
-    """
-    if pred.dtype == torch.float16:
-        return aligned_box_iou(pred.float(), target.float(), mode,
-                               eps).half()
-    if pred.shape != target.shape or pred.size(-1) != 4:
-        raise ValueError(
-            f'pred and target must both be (n, 4) boxes, got '
-            f'{tuple(pred.shape)} and {tuple(target.shape)}')
-    area_pred = (pred[..., 2] - pred[..., 0]) * (pred[..., 3] - pred[..., 1])
-    area_target = (target[..., 2] - target[..., 0]) * (
-        target[..., 3] - target[..., 1])
-    inter_wh = (torch.min(pred[..., 2:], target[..., 2:]) -
-                torch.max(pred[..., :2], target[..., :2])).clamp(min=0)
-    overlap = inter_wh[..., 0] * inter_wh[..., 1]
-    eps_t = area_pred.new_tensor([eps])
-    union = torch.max(area_pred + area_target - overlap, eps_t)
-    ious = overlap / union
-    if mode == 'iou':
-        return ious
-    enclose_wh = (torch.max(pred[..., 2:], target[..., 2:]) -
-                  torch.min(pred[..., :2], target[..., :2])).clamp(min=0)
-    enclose = torch.max(enclose_wh[..., 0] * enclose_wh[..., 1], eps_t)
-    return ious - (enclose - union) / enclose
-
-
 class WeightedLoss(nn.Module):
-    """Base of the losses: ``reduction`` and ``loss_weight``, checked once,
-    and the forward of the losses called ``(pred, target, weight,
-    avg_factor, reduction_override)``; a subclass gives :meth:`elementwise`.
+    """Base of the losses: ``reduction``, ``loss_weight`` and the forward. A
+    subclass gives ``elementwise(pred, target, weight)``: the element-wise
+    loss and the weight shaped to broadcast on it.
 
     Args:
         reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
@@ -93,10 +43,9 @@ class WeightedLoss(nn.Module):
         loss_weight (float): Factor on the loss. Defaults to 1.0.
     """
 
-    # The reductions for which, when no element has a positive weight,
-    # forward returns ``(pred * weight).sum()`` as mmdet's IoU and GIoU
-    # losses do: a zero that keeps the graph, rather than a loss that would
-    # divide by a zero avg_factor.
+    # Reductions for which forward returns ``(pred * weight).sum()`` when no
+    # weight is positive, as mmdet's IoU and GIoU losses do: a zero that
+    # keeps the graph.
     zero_weight_reductions: Tuple[str, ...] = ()
 
     def __init__(self,
@@ -112,11 +61,6 @@ class WeightedLoss(nn.Module):
         check_reduction(reduction_override)
         return reduction_override or self.reduction
 
-    def elementwise(self, pred: Tensor, target: Tensor,
-                    weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """The element-wise loss and ``weight`` shaped to broadcast on it."""
-        raise NotImplementedError
-
     def forward(self,
                 pred: Tensor,
                 target: Tensor,
@@ -126,8 +70,7 @@ class WeightedLoss(nn.Module):
         """Compute the loss.
 
         Args:
-            pred (Tensor): ``(n, C)`` logits or ``(n, 4)`` boxes (see the
-                subclass's :meth:`elementwise`).
+            pred (Tensor): ``(n, C)`` logits or ``(n, 4)`` boxes.
             target (Tensor): Targets of the ``n`` predictions.
             weight (Tensor, optional): ``(n,)`` or element-wise weights.
                 Defaults to None.
@@ -151,9 +94,8 @@ class WeightedLoss(nn.Module):
     def weight_reduce(self, loss: Tensor, weight: Optional[Tensor],
                       reduction: str,
                       avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
-        """Weight the element-wise ``loss``, reduce it (``'mean'`` divides
-        the sum by ``avg_factor`` when given) and scale by ``loss_weight``.
-        """
+        """Weight ``loss``, reduce it (``'mean'`` divides the sum by
+        ``avg_factor`` when given) and scale by ``loss_weight``."""
         if weight is not None:
             loss = loss * weight
         if reduction == 'sum' and avg_factor is not None:
@@ -166,47 +108,3 @@ class WeightedLoss(nn.Module):
             # the float32 eps keeps an avg_factor of 0 from dividing by 0
             loss = loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss
-
-
-class BoxIoULoss(WeightedLoss):
-    """Base of :class:`IoULoss` and :class:`GIoULoss`, which differ only in
-    :meth:`box_loss` (and :attr:`zero_weight_reductions`).
-
-    Args:
-        eps (float): Used by :meth:`box_loss` (see the subclass).
-            Defaults to 1e-6.
-        reduction (str): ``'none'``, ``'mean'`` or ``'sum'``.
-            Defaults to ``'mean'``.
-        loss_weight (float): Factor on the loss. Defaults to 1.0.
-    """
-
-    zero_weight_reductions = ('mean', 'sum')
-
-    def __init__(self,
-                 eps: float = 1e-6,
-                 reduction: str = 'mean',
-                 loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
-        self.eps = eps
-
-    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        """``(n,)`` loss of ``(n, 4)`` boxes against ``(n, 4)`` targets."""
-        raise NotImplementedError
-
-    def elementwise(self, pred: Tensor, target: Tensor,
-                    weight: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
-        """``(n,)`` loss and weight.
-
-        Args:
-            pred (Tensor): ``(n, 4)`` predicted boxes ``(x1, y1, x2, y2)``.
-            target (Tensor): ``(n, 4)`` target boxes.
-            weight (Tensor, optional): ``(n,)`` or ``(n, 4)`` weights; the
-                latter are averaged per box.
-        """
-        if weight is not None and weight.dim() > 1:
-            if weight.shape != pred.shape:
-                raise ValueError(
-                    f'weight of shape {tuple(weight.shape)} fits neither the '
-                    f'boxes {tuple(pred.shape)} nor one weight per box')
-            weight = weight.mean(-1)
-        return self.box_loss(pred, target), weight

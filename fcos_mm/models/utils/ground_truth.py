@@ -1,7 +1,5 @@
 """The one check of ground truth, shared by the head and the assigner.
-
-``G``: boxes of one image; ``B``: boxes of the batch; ``L``: pyramid levels.
-"""
+``G``: boxes of one image; ``B``: boxes of the batch; ``L``: levels."""
 from typing import List, Optional, Sequence
 
 import torch
@@ -10,9 +8,8 @@ from torch import Tensor
 
 def image_name(img_idx: int,
                batch_img_metas: Optional[Sequence[dict]] = None) -> str:
-    """``image 'a.jpg' (batch index 1)``: image ``img_idx`` named by the
-    ``img_path`` or ``img_id`` of its meta information, else ``image 1 of
-    the batch``."""
+    """``image 'a.jpg' (batch index 1)`` (its ``img_path`` or ``img_id``)
+    or ``image 1 of the batch``."""
     meta = batch_img_metas[img_idx] if batch_img_metas else {}
     img = meta.get('img_path') or meta.get('img_id')
     if img is None:
@@ -42,10 +39,9 @@ def check_ground_truth(batch_gt_bboxes: Sequence[Tensor],
                        points: Optional[List[Tensor]] = None) -> None:
     """Raise a ValueError naming the image and the box of bad ground truth.
 
-    Shapes and dtypes are checked on the host; the values of the whole batch
-    (and ``points``) with one host-device synchronisation. A box must be
-    finite with ``x2 > x1`` and ``y2 > y1``, a label in ``[0,
-    num_classes)``. Later stages trust what passes.
+    Shapes and dtypes are checked on the host, values with one host-device
+    synchronisation: a box must be finite with ``x2 > x1`` and ``y2 > y1``,
+    a label in ``[0, num_classes)``. Later stages trust what passes.
 
     Args:
         batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float
@@ -53,11 +49,10 @@ def check_ground_truth(batch_gt_bboxes: Sequence[Tensor],
         batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` integer
             labels.
         num_classes (int): Number of classes.
-        batch_img_metas (Sequence[dict], optional): Meta information of each
-            image, to name it (:func:`image_name`). Defaults to None.
+        batch_img_metas (Sequence[dict], optional): To name the images
+            (:func:`image_name`). Defaults to None.
         points (list[Tensor], optional): Per level ``(H_l * W_l, 2)``
-            points, checked finite in the same synchronisation.
-            Defaults to None.
+            points, checked finite too. Defaults to None.
     """
     if len(batch_gt_bboxes) != len(batch_gt_labels):
         raise ValueError(f'{len(batch_gt_bboxes)} images of boxes but '

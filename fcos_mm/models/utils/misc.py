@@ -6,19 +6,8 @@ from torch import Tensor
 
 
 def flatten_levels(mlvl_tensors: Sequence[Tensor]) -> Tensor:
-    """Per-level ``(N, C, H_l, W_l)`` maps to one ``(N, P, C)`` tensor.
-
-    Levels are concatenated level-major, row-major inside a level
-    (``P = sum_l H_l * W_l``): the order of
-    ``MlvlPointGenerator.grid_priors`` and of the assigner's targets.
-
-    Args:
-        mlvl_tensors (Sequence[Tensor]): One ``(N, C, H_l, W_l)`` tensor per
-            level, the same ``N`` and ``C`` for all.
-
-    Returns:
-        Tensor: ``(N, P, C)``.
-    """
+    """Per-level ``(N, C, H_l, W_l)`` maps to one ``(N, P, C)`` tensor,
+    ``P = sum_l H_l * W_l`` in ``MlvlPointGenerator.grid_priors`` order."""
     num_imgs, channels = mlvl_tensors[0].shape[:2]
     return torch.cat([
         level_tensor.permute(0, 2, 3, 1).reshape(num_imgs, -1, channels)
@@ -27,11 +16,8 @@ def flatten_levels(mlvl_tensors: Sequence[Tensor]) -> Tensor:
 
 
 def _topk_size(nms_pre: int, size) -> object:
-    """``min(nms_pre, size)``, kept symbolic while exporting to ONNX.
-
-    During export ``size`` (a traced dimension) may be a tensor, and a
-    Python ``min`` would freeze the export-time value into the graph.
-    """
+    """``min(nms_pre, size)``, kept symbolic for a traced ``size`` while
+    exporting to ONNX (a Python ``min`` would freeze it into the graph)."""
     if torch.onnx.is_in_onnx_export() and isinstance(size, Tensor):
         return torch.clamp(size, max=nms_pre)
     return min(nms_pre, int(size))
@@ -47,16 +33,16 @@ def select_candidates(cls_scores: List[Tensor], bbox_preds: List[Tensor],
 
     Args:
         cls_scores (list[Tensor]): Per level ``(N, C, H_l, W_l)`` logits.
-        bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)`` distances.
+        bbox_preds (list[Tensor]): Per level ``(N, 4, H_l, W_l)``.
         centernesses (list[Tensor], optional): Per level
             ``(N, 1, H_l, W_l)`` logits.
         mlvl_points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
         nms_pre (int): Pairs to keep per level; ``<= 0`` keeps all.
 
     Returns:
-        tuple: ``(N, K)`` probabilities (decreasing within a level) and
-        labels, ``(N, K, 2)`` points, ``(N, K, 4)`` distances and ``(N, K)``
-        center-ness probabilities (None without), levels concatenated.
+        tuple: ``(N, K)`` probabilities (decreasing within a level), labels,
+        ``(N, K, 2)`` points, ``(N, K, 4)`` distances, ``(N, K)`` center-ness
+        probabilities or None.
     """
     candidates = []
     for level_idx, (cls_score, bbox_pred, points) in enumerate(

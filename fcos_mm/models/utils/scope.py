@@ -11,12 +11,10 @@ from fcos_mm.registry import SCOPE
 def fcos_mm_scope() -> Iterator[None]:
     """Make ``fcos_mm`` the default scope inside the ``with`` block.
 
-    mmengine builds a config from the registry of the *current default
-    scope*. Under another scope (``mmdet``, or none set) an unscoped
-    ``type='FCOSPointAssigner'`` is not found and ``type='FCOSHead'`` means
-    mmdet's head. Our modules build their parts inside this block, so they
-    get ours while mmdet's names (``ResNet``, ``FPN``, ...) still fall
-    through, and an explicit ``'mmdet.X'`` still reaches mmdet's ``X``.
+    mmengine builds from the registry of the current default scope, so under
+    ``mmdet`` (or none) ``type='FCOSHead'`` would mean mmdet's head. Inside
+    this block our modules get ours, mmdet's names (``ResNet``, ...) fall
+    through, and ``'mmdet.X'`` still reaches mmdet's ``X``.
     """
     current = DefaultScope.get_current_instance()
     if current is not None and current.scope_name == SCOPE:

@@ -5,9 +5,7 @@ Shape shorthand
 * ``N``: images in the batch; ``L``: pyramid levels, ``l`` one level, with
   an ``H_l x W_l`` grid of points.
 * ``P = sum_l H_l * W_l``: all points of one image, levels concatenated
-  level-major, row-major inside a level, as mmdet's
-  ``MlvlPointGenerator.grid_priors`` returns them and the head flattens
-  its outputs.
+  level-major, row-major inside a level (``MlvlPointGenerator`` order).
 * ``G``: boxes of one image (may be 0); ``B = sum G``: boxes of the batch,
   images concatenated; ``b``: boxes of one chunk.
 * ``M``: cells tested per box (all levels), fixed by the config and the
@@ -18,8 +16,8 @@ Shape shorthand
   ``gt_labels``: ``(G,)`` classes in ``[0, num_classes)``.
 * ``labels``: ``(N, P)`` class of each point, ``num_classes`` = background;
   ``bbox_targets``: ``(N, P, 4)`` pixel distances ``(l, t, r, b)`` from the
-  point to the sides of its box; ``gt_inds``: ``(N, P)`` index into the
-  image's ``gt_bboxes`` of the point's box, ``-1`` for background.
+  point to the sides of its box (zeros for background); ``gt_inds``:
+  ``(N, P)`` index into the image's ``gt_bboxes``, ``-1`` for background.
 
 The rule (FCOS, Tian et al. 2019; mmdet 3.3 ``FCOSHead._get_targets_single``)
 -------------------------------------------------------------------------
@@ -31,43 +29,29 @@ A point ``(x, y)`` of level ``l`` with stride ``s_l`` and regress range
    center_sample_radius`` clipped to the box;
 2. ``low_l <= max(l, t, r, b) <= high_l`` (both ends inclusive).
 
-Among its candidates a point takes the box of smallest area
-``(x2 - x1) * (y2 - y1)``, the lowest box index on an exact tie; a point
-with no candidate is background. Every float operation that decides a
-comparison (point minus box side, the centre region, the range test in the
-points' dtype) is done in mmdet's order and dtype, so the targets are
-identical bit for bit. That includes mmdet's one pathological case: its
-"no candidate" sentinel is an area of :data:`INF` ``= 1e8``, so a box of
-area ``>= 1e8`` pixels only wins a point where every box of the image is a
-candidate and all their areas exceed ``1e8``.
+Among its candidates a point takes the box of smallest area, the lowest box
+index on a tie; a point with no candidate is background. Every float
+operation that decides a comparison is done in mmdet's order and dtype, so
+the targets are identical bit for bit, down to mmdet's "no candidate"
+sentinel, an area of :data:`INF` ``= 1e8``: a box of area ``>= 1e8`` only
+wins a point where every box of the image is a candidate and all their
+areas exceed ``1e8``.
 
 Differences from mmdet
 ----------------------
-mmdet materialises ``(P, G, 4)`` tensors and several expansions of them per
-image: hundreds of MiB to GiB at 800x1344 with hundreds of boxes. Here a
-candidate of box ``g`` on level ``l`` lies inside the box (or its centre
-region) and within ``high_l`` of all four sides, so along each axis the
-candidates span at most ``bound_l = high_l`` (``min(high_l, 2 * radius *
-s_l)`` with centre sampling), that is at most ``bound_l / s_l + 1`` cells.
-That bound comes from the config and the strides, so each (box, level) gets
-a **window of fixed size** ``min(H_l, bound_l / s_l + 3) x min(W_l, ...)``
-(a cell of margin each side for rounding), placed on the grid by
-arithmetic, ``x_j = x_0 + j * s_l``.
+mmdet materialises ``(P, G, 4)`` tensors per image (GiB at 800x1344 with
+hundreds of boxes). Here a candidate of level ``l`` lies within ``bound_l =
+high_l`` of the box's sides (``min(high_l, 2 * radius * s_l)`` with centre
+sampling), so each (box, level) gets a **window of fixed size**
+``min(H_l, bound_l / s_l + 3) x min(W_l, ...)`` cells (one of margin each
+side), placed on the grid by arithmetic, ``x_j = x_0 + j * s_l``.
 
-The exact test separates by axis ("inside" is all four sides > 0;
-``max(l, t, r, b) = max(max(l, r), max(t, b))``), so it runs once per
-window column and once per window row, and a cell combines the two in an
-outer product, all levels and all images of the batch at once. Each box
-carries a key (rank of its area in the batch, then its index); one
-scatter-min of the candidates' keys per point gives mmdet's choice,
-smallest area and lowest index on ties. Window shapes, the constant tables
-of a layout (cached per batch shape) and the number of chunks all come
-from shapes the host already knows: no host-device synchronisation, no
-``nonzero``, no data-dependent loop. A level given without its grid size
-(``featmap_sizes=None``) is tested whole, every point against every box,
-which is exact for points in any order. Ground truth is checked by
-:func:`~fcos_mm.models.utils.check_ground_truth` (``validate=True``, or
-by the head before it calls with ``validate=False``).
+The exact test separates by axis (:meth:`FCOSPointAssigner._grid_pairs`),
+all levels and images at once; one scatter-min per point of its candidates'
+keys (area rank, then index) gives mmdet's choice. Window shapes, the
+constant tables (cached per batch shape) and the chunks come from shapes
+the host knows: no synchronisation, no ``nonzero``, no data-dependent loop.
+Without ``featmap_sizes`` every point is tested against every box.
 """
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -85,26 +69,20 @@ INF = 1e8
 FCOS_REGRESS_RANGES = ((-1, 64), (64, 128), (128, 256), (256, 512),
                        (512, INF))
 
+#: ``featmap_sizes``: per level ``(H_l, W_l)``, or None.
+FeatmapSizes = Optional[Sequence[Tuple[int, int]]]
+
 
 class FCOSAssignResult(NamedTuple):
-    """Targets of one image (``(P, ...)``) or a batch (``(N, P, ...)``).
-
-    Attributes:
-        labels (Tensor): ``(N, P)`` long ``labels``.
-        bbox_targets (Tensor): ``(N, P, 4)`` float ``bbox_targets`` (not
-            divided by the stride), zeros for background.
-        gt_inds (Tensor): ``(N, P)`` long ``gt_inds``.
-    """
+    """The module shorthand's targets; ``(P, ...)`` for one image."""
     labels: Tensor
     bbox_targets: Tensor
     gt_inds: Tensor
 
 
 class _Level(NamedTuple):
-    """Host-side geometry of one level: where its points start in ``P``, its
-    grid (``rows x cols``; a level given without its grid size is one row of
-    all its points) and the window tested per box (``win_rows x win_cols``
-    cells)."""
+    """Host-side geometry of one level: its first point in ``P``, its grid
+    (one row without ``featmap_sizes``) and the window tested per box."""
     start: int
     rows: int
     cols: int
@@ -117,11 +95,7 @@ class _Level(NamedTuple):
 
 class _Tables(NamedTuple):
     """Device constants of one grid layout (levels, grid sizes, dtypes).
-
-    Every level's window sits in a common frame of ``Wr x Wc`` cells (the
-    largest window); the rows and columns past a level's own window are
-    padding, never candidates. Shapes are ``(L, 1)`` per level.
-    """
+    Each window sits in the ``Wr x Wc`` frame; cells past it are padding."""
     radius: Tensor  # (L,) box dtype: stride * center_sample_radius
     high_box: Tensor  # (L,) box dtype: upper range, to place the windows
     stride: Tensor  # (L,) box dtype: grid spacing, to place the windows
@@ -140,29 +114,21 @@ class _Tables(NamedTuple):
 class FCOSPointAssigner:
     """Assign FCOS prior points to ground-truth boxes, batched and sync-free.
 
-    A pure ``no_grad`` function of points and ground truth, built by the head
-    from ``train_cfg.assigner``; the module docstring gives the rule and the
-    design.
-
-    Memory: besides the ``O(N * P)`` outputs and per-point minima, the
-    working set is ``O(max_pairs)``: about 25 bytes per (box, cell) pair
-    (measured), so about 25 MiB at the default, however many boxes come. A
-    box is tested on a frame of ``L x Wr x Wc`` cells (every level's window
-    padded to the largest): 5 x 6 x 6 = 180 with centre sampling (radius
-    1.5), 5 x 11 x 11 = 605 with the paper's ranges without it (P7's whole
-    map fits in 11 x 11 up to 1408 px).
+    The module docstring gives the rule and the design. Memory besides the
+    ``O(N * P)`` outputs: about 25 bytes per (box, cell) pair, ``max_pairs``
+    at a time. A box's frame is 5 x 6 x 6 cells with centre sampling (radius
+    1.5), 5 x 11 x 11 with the paper's ranges without it.
 
     Args:
         regress_ranges (Sequence[Tuple[float, float]]): ``(low, high)`` of
             ``max(l, t, r, b)`` per level, both ends inclusive. Defaults to
             :data:`FCOS_REGRESS_RANGES`.
-        center_sampling (bool): Whether a point must lie in the box's centre
-            region instead of anywhere in the box. Defaults to False.
+        center_sampling (bool): A point must lie in the box's centre
+            region. Defaults to False.
         center_sample_radius (float): Half-size of the centre region in
             strides of the level. Defaults to 1.5.
-        max_pairs (int): Most (box, cell) pairs tested at once; bounds the
-            working memory. Boxes are taken ``max(1, max_pairs // M)`` at a
-            time, ``M`` the cells per box. Defaults to 1048576.
+        max_pairs (int): Most (box, cell) pairs tested at once: boxes are
+            taken ``max(1, max_pairs // M)`` at a time. Defaults to 1048576.
     """
 
     def __init__(self,
@@ -184,8 +150,7 @@ class FCOSPointAssigner:
         self.center_sampling = center_sampling
         self.center_sample_radius = center_sample_radius
         self.max_pairs = max_pairs
-        # constant tables per layout: built once (host-to-device copies),
-        # then reused as long as the batch shape repeats
+        # constant tables per layout, reused while the batch shape repeats
         self._table_cache: Dict[tuple, _Tables] = {}
 
     def __repr__(self) -> str:
@@ -196,14 +161,8 @@ class FCOSPointAssigner:
 
     def assign(self, points: List[Tensor], strides: Sequence[int],
                gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
-               featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
-               ) -> FCOSAssignResult:
-        """Assign every point of one image: :meth:`assign_batch` of one.
-
-        Returns:
-            FCOSAssignResult: ``labels`` ``(P,)``, ``bbox_targets`` ``(P,
-            4)`` and ``gt_inds`` ``(P,)``.
-        """
+               featmap_sizes: FeatmapSizes = None) -> FCOSAssignResult:
+        """:meth:`assign_batch` of one image: ``(P, ...)`` targets."""
         result = self.assign_batch(points, strides, [gt_bboxes], [gt_labels],
                                    num_classes, featmap_sizes)
         return FCOSAssignResult(*(field[0] for field in result))
@@ -215,39 +174,27 @@ class FCOSPointAssigner:
                      batch_gt_bboxes: Sequence[Tensor],
                      batch_gt_labels: Sequence[Tensor],
                      num_classes: int,
-                     featmap_sizes: Optional[Sequence[Tuple[int,
-                                                            int]]] = None,
+                     featmap_sizes: FeatmapSizes = None,
                      validate: bool = True) -> FCOSAssignResult:
         """Assign every point of every image to a box or to background.
 
         Args:
-            points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float ``(x,
-                y)`` points, shared by all images.
-            strides (Sequence[int]): Per level stride in pixels, e.g.
-                ``(8, 16, 32, 64, 128)``: the centre region size, and with
-                ``featmap_sizes`` the spacing of the grid.
-            batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float
-                ``(x1, y1, x2, y2)`` boxes in pixels; ``G`` may be 0.
-            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long
-                class indices.
+            points (list[Tensor]): Per level ``(H_l * W_l, 2)`` float
+                points, shared by all images.
+            strides (Sequence[int]): Per level stride in pixels.
+            batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float.
+            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long.
             num_classes (int): Number of classes; the background label.
             featmap_sizes (Sequence[tuple[int, int]], optional): Per level
-                ``(H_l, W_l)``: the points of level ``l`` are then the
-                row-major grid of spacing ``strides[l]`` that mmdet's
-                ``MlvlPointGenerator`` makes (any offset), and only a window
-                of it is tested per box. None tests every point of every
-                level (points in any order). Defaults to None.
-            validate (bool): Check the ground truth and the points' values
-                with ``check_ground_truth`` (one host-device
-                synchronisation); the head checks before and passes False.
-                Defaults to True.
+                ``(H_l, W_l)`` of a ``MlvlPointGenerator`` grid of spacing
+                ``strides[l]``: only a window of it is tested per box. None
+                tests every point (any order). Defaults to None.
+            validate (bool): Check the ground truth and the points with
+                ``check_ground_truth`` (one synchronisation); the head checks
+                before and passes False. Defaults to True.
 
         Returns:
             FCOSAssignResult: ``(N, P, ...)`` targets.
-
-        Raises:
-            ValueError: Inconsistent levels or malformed points (naming the
-                level), or with ``validate`` bad ground truth.
         """
         self._check_levels(points, strides, featmap_sizes)
         if validate:
@@ -347,8 +294,7 @@ class FCOSPointAssigner:
         return FCOSAssignResult(labels, bbox_targets, gt_inds)
 
     def _levels(self, points: List[Tensor], strides: Sequence[int],
-                featmap_sizes: Optional[Sequence[Tuple[int, int]]]
-                ) -> List[_Level]:
+                featmap_sizes: FeatmapSizes) -> List[_Level]:
         """Each level's geometry and window size, from host-known values."""
         levels = []
         start = 0
@@ -417,26 +363,14 @@ class FCOSPointAssigner:
 
     def _grid_pairs(self, tables: _Tables, all_points: Tensor, boxes: Tensor,
                     point_offset: Tensor) -> Tuple[Tensor, Tensor]:
-        """Run mmdet's exact candidate test on every (box, window cell) pair.
+        """mmdet's exact test on every (box, window cell) pair: ``(b, L, Wr,
+        Wc)`` index in ``N * P`` of each pair's point (``point_offset``:
+        ``(b,)`` start of the box's image) and whether it is a candidate.
 
-        With ``m_x = max(l, r)`` and ``m_y = max(t, b)`` (exact in floating
-        point), ``low <= max(m_x, m_y) <= high`` holds iff both are ``<=
-        high`` and either is ``>= low``. So each window column gets a code
-        ``c_x = inside_x * (m_x <= high) * (1 + (m_x >= low))`` in {0, 1, 2},
-        each row a ``c_y`` likewise, and a cell is a candidate iff ``c_x *
-        c_y >= 2``, all levels at once.
-
-        Args:
-            tables (_Tables): The layout, from :meth:`_tables`.
-            all_points (Tensor): ``(P, 2)`` points.
-            boxes (Tensor): ``(b, 4)`` boxes of this chunk.
-            point_offset (Tensor): ``(b,)`` long, added to each pair's point
-                index (where the box's image starts in ``N * P``).
-
-        Returns:
-            tuple[Tensor, Tensor]: ``(b, L, Wr, Wc)`` long index of each
-            pair's point (plus ``point_offset``), and ``(b, L, Wr, Wc)``
-            bool, whether the point is a candidate of the box.
+        ``low <= max(m_x, m_y) <= high`` (``m_x = max(l, r)``, ``m_y =
+        max(t, b)``) iff both are ``<= high`` and either is ``>= low``; so
+        columns and rows get a :meth:`_code` in {0, 1, 2} and a cell is a
+        candidate iff ``code_x * code_y >= 2``.
         """
         region = self._regions(boxes, tables.radius)  # (b, L, 4)
         cols, rows = self._windows(tables, all_points[tables.first_point],
@@ -474,14 +408,8 @@ class FCOSPointAssigner:
     def _dense_pairs(self, levels: List[_Level], all_points: Tensor,
                      boxes: Tensor,
                      point_offset: Tensor) -> List[Tuple[Tensor, Tensor]]:
-        """mmdet's test on every (box, point) pair, level by level: points in
-        any order (no grid sizes given).
-
-        Returns:
-            list[tuple[Tensor, Tensor]]: Per level, ``(b, n)`` long index of
-            each pair's point (plus ``point_offset``) and ``(b, n)`` bool,
-            whether it is a candidate of the box.
-        """
+        """:meth:`_grid_pairs` without a grid: every (box, point) pair, per
+        level ``(b, H_l * W_l)`` point indices and candidate flags."""
         x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
         radius = torch.tensor([level.stride * self.center_sample_radius
                                for level in levels], dtype=boxes.dtype)
@@ -503,14 +431,8 @@ class FCOSPointAssigner:
         return pairs
 
     def _regions(self, boxes: Tensor, radius: Tensor) -> Tensor:
-        """``(b, L, 4)`` region a candidate must lie strictly inside, per
-        level: the box, or its centre region clipped to the box.
-
-        Args:
-            boxes (Tensor): ``(b, 4)`` boxes.
-            radius (Tensor): ``(L,)`` ``stride * center_sample_radius`` per
-                level, in the boxes' dtype.
-        """
+        """``(b, L, 4)`` region a candidate lies strictly inside: the box,
+        or its centre region (``(L,)`` ``radius``) clipped to the box."""
         if not self.center_sampling:
             return boxes[:, None].expand(-1, radius.numel(), -1)
         x1, y1, x2, y2 = boxes[:, :, None].unbind(1)  # (b, 1) each
@@ -525,18 +447,9 @@ class FCOSPointAssigner:
     @staticmethod
     def _windows(tables: _Tables, origin: Tensor, boxes: Tensor,
                  region: Tensor) -> Tuple[Tensor, Tensor]:
-        """Column and row indices of each box's windows, in their levels.
-
-        Along each axis a window starts one cell before the first cell that
-        can pass both "inside the region" and "within ``high`` of the far
-        side", and is shifted to stay on the grid; padding columns and rows
-        repeat the level's last one. The exact test decides: a window only
-        has to hold every candidate.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``(b, L, Wc)`` columns and ``(b, L, Wr)``
-            rows.
-        """
+        """``(b, L, Wc)`` columns and ``(b, L, Wr)`` rows of each box's
+        windows: from one cell before the first that can pass, shifted to
+        stay on the grid; padding repeats the level's last one."""
         # (b, L, 2): lowest coordinate that can pass, per level and axis
         first = torch.maximum(region[..., :2],
                               boxes[:, None, 2:] - tables.high_box[:, None])
@@ -551,8 +464,7 @@ class FCOSPointAssigner:
                 torch.minimum(rows, tables.last_row))
 
     def _check_levels(self, points: List[Tensor], strides: Sequence[int],
-                      featmap_sizes: Optional[Sequence[Tuple[int, int]]]
-                      ) -> None:
+                      featmap_sizes: FeatmapSizes) -> None:
         """Raise a ValueError naming the level of a bad shape or dtype."""
         if not len(points) == len(strides) == len(self.regress_ranges):
             raise ValueError(
