@@ -37,10 +37,10 @@ class FCOS(SingleStageDetector):
         input when :func:`~fcos_mm.deployment.prepare_cpu_inference` set
         ``inference_autocast`` (post-processing stays float32: the head
         casts its outputs)."""
-        from fcos_mm.deployment.cpu_inference import inference_autocast
-        if getattr(self, 'inference_autocast', None) is None:
+        dtype = getattr(self, 'inference_autocast', None)
+        if dtype is None:
             return super().predict(batch_inputs, batch_data_samples, rescale)
-        with inference_autocast(self):
+        with torch.autocast('cpu', dtype=dtype):
             return super().predict(
                 batch_inputs.contiguous(memory_format=torch.channels_last),
                 batch_data_samples, rescale)

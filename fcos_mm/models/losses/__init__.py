@@ -1,6 +1,7 @@
 from .cross_entropy_loss import CrossEntropyLoss
 from .focal_loss import FocalLoss, sigmoid_focal_loss
-from .iou_loss import GIoULoss, IoULoss
+from .giou_loss import GIoULoss
+from .iou_loss import IoULoss
 
 __all__ = [
     'CrossEntropyLoss', 'FocalLoss', 'GIoULoss', 'IoULoss',

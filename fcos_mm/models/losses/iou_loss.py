@@ -1,5 +1,5 @@
-"""IoU-type box losses, numerically mmdet 3.3's: IoU (UnitBox, Yu et al.
-2016) and generalised IoU (Rezatofighi et al., CVPR 2019).
+"""IoU loss (UnitBox, Yu et al. 2016), numerically mmdet 3.3's, and the
+base and box IoU it shares with the GIoU loss (:mod:`.giou_loss`).
 
 Shapes: ``n`` boxes ``(x1, y1, x2, y2)``.
 
@@ -130,20 +130,3 @@ class IoULoss(BoxIoULoss):
         ious = aligned_box_iou(pred, target, 'iou').clamp(min=self.eps)
         return _MODES[self.mode](ious)
 
-
-@MODELS.register_module()
-class GIoULoss(BoxIoULoss):
-    """``1 - GIoU`` between predicted and target boxes.
-
-    Args:
-        eps (float): Lower bound of the union and the enclosing area.
-            Defaults to 1e-6.
-        reduction (str): See :class:`WeightedLoss`. Defaults to ``'mean'``.
-        loss_weight (float): Factor on the loss. Defaults to 1.0.
-    """
-
-    zero_weight_reductions = ('none', 'mean', 'sum')
-
-    def box_loss(self, pred: Tensor, target: Tensor) -> Tensor:
-        """``(n,)`` ``1 - GIoU``."""
-        return 1 - aligned_box_iou(pred, target, 'giou', eps=self.eps)
