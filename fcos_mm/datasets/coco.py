@@ -52,15 +52,8 @@ class CocoDataset(MMDetCocoDataset):
     the module docstring); the arguments of mmdet's ``CocoDataset``."""
 
     def load_data_list(self) -> List[dict]:
-        """Load ``self.ann_file``, check it, and parse it image by image.
-
-        Returns:
-            list[dict]: One data info per image.
-
-        Raises:
-            ValueError: An annotation names an unknown category or image, or
-                has a malformed box; the message names the file and the ids.
-        """
+        """Load ``self.ann_file``, check it (ValueError naming the file and
+        the annotation), and parse it into one data info per image."""
         with get_local_path(
                 self.ann_file, backend_args=self.backend_args) as local_path:
             self.coco = self.COCOAPI(local_path)
@@ -89,18 +82,8 @@ class CocoDataset(MMDetCocoDataset):
 
     def __getitem__(self, idx: int) -> dict:
         """The ``idx``-th sample after the pipeline (mmengine draws another
-        image while it returns None), with the images skipped attached.
-
-        Args:
-            idx (int): Index into the data list.
-
-        Returns:
-            dict: The pipeline's output. When images were skipped, its
-            ``data_samples`` (if any) carries their records (``img_path``,
-            ``img_id``, ``reason``) in the metainfo key ``skipped_images``.
-
-        Raises:
-            ValueError: In test mode, the pipeline skipped the image.
+        image while it returns None); the records of the images skipped
+        meanwhile ride in its ``data_samples`` metainfo (module docstring).
         """
         pop_skipped_images()  # not ours: left over from another dataset
         if self.test_mode:
@@ -164,15 +147,8 @@ class CocoDataset(MMDetCocoDataset):
                     f'four finite numbers.')
 
     def parse_data_info(self, raw_data_info: dict) -> Union[dict, List[dict]]:
-        """Clip boxes to their image and drop those outside, then parse.
-
-        Args:
-            raw_data_info (dict): ``raw_img_info`` (the json's image entry
-                plus ``img_id``) and ``raw_ann_info`` (its annotations).
-
-        Returns:
-            dict: The data info of the image.
-        """
+        """Clip boxes to their image and drop those outside, then parse as
+        mmdet does."""
         img_info = raw_data_info['raw_img_info']
         width, height = img_info['width'], img_info['height']
         # Normally load_data_list sets these up and reports them at its end.

@@ -108,14 +108,8 @@ def _decode_opencv(img_bytes: bytes) -> Optional[np.ndarray]:
 
 
 def pillow_to_bgr(img: Image.Image) -> np.ndarray:
-    """A Pillow image, in any mode, as the 8-bit BGR array a viewer shows.
-
-    Args:
-        img (PIL.Image.Image): An opened (or loaded) image.
-
-    Returns:
-        np.ndarray: ``(H, W, 3)`` ``uint8`` in BGR order.
-    """
+    """An opened Pillow image, in any mode, as the ``(H, W, 3)`` 8-bit BGR
+    array a viewer shows."""
     img = ImageOps.exif_transpose(img)
     mode = img.mode
     if mode.startswith('I') or mode == 'F':
@@ -162,13 +156,12 @@ def _decode_fast(img_bytes: bytes, backend: str) -> Optional[np.ndarray]:
 
 def decode_image(img_bytes: bytes,
                  backend: str = 'cv2') -> Tuple[np.ndarray, Optional[str]]:
-    """Decode an image file's bytes into the 8-bit BGR picture a viewer
-    shows (see the module docstring for what is converted and how).
+    """Decode an image file's bytes as the module docstring says.
 
     Args:
         img_bytes (bytes): The file's content.
-        backend (str): The fast decoder: ``'cv2'`` (default), ``'pillow'``,
-            or another of mmcv's ``imfrombytes`` backends.
+        backend (str): The fast decoder: ``'cv2'``, ``'pillow'``, or another
+            of mmcv's ``imfrombytes`` backends.
 
     Returns:
         tuple[np.ndarray, str | None]: The ``(H, W, 3)`` ``uint8`` BGR image,
@@ -195,10 +188,6 @@ def decode_image(img_bytes: bytes,
 
 def inspect_image(img_bytes: bytes, backend: str = 'cv2') -> Dict:
     """Decode an image and describe the file, for the data check.
-
-    Args:
-        img_bytes (bytes): The file's content.
-        backend (str): As for :func:`decode_image`.
 
     Returns:
         dict: ``height`` and ``width`` as loaded (None if undecodable),
@@ -229,17 +218,9 @@ def inspect_image(img_bytes: bytes, backend: str = 'cv2') -> Dict:
 
 
 def inspect_image_file(path: str, backend: str = 'cv2') -> Dict:
-    """:func:`inspect_image` on a file, saying when it is missing.
-
-    Args:
-        path (str): The image file (any mmengine file backend).
-        backend (str): As for :func:`decode_image`.
-
-    Returns:
-        dict: ``dict(missing=True)`` when the file does not exist,
-        ``dict(error=...)`` when it cannot be read, else
-        :func:`inspect_image`'s description.
-    """
+    """:func:`inspect_image` on a file (any mmengine file backend);
+    ``dict(missing=True)`` when it does not exist, ``dict(error=...)`` when
+    it cannot be read."""
     try:
         img_bytes = get(path)
     except FileNotFoundError:

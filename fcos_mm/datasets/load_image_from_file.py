@@ -43,12 +43,9 @@ _warned_fallback: set = set()
 
 
 def pop_skipped_images() -> List[Dict]:
-    """Return and forget the images skipped in this process so far.
-
-    Returns:
-        list[dict]: One dict per skipped load, with ``img_path``,
-        ``img_id`` (None if unknown) and ``reason``.
-    """
+    """Return and forget the images skipped in this process so far: one
+    dict per skipped load, with ``img_path``, ``img_id`` (None if unknown)
+    and ``reason``."""
     records = list(_skipped)
     _skipped.clear()
     return records
@@ -88,7 +85,6 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
             dict(img_path=str(results['img_path']),
                  img_id=results.get('img_id'),
                  reason=str(error)))
-        return None
 
     def _decode(self, img_bytes: bytes, where: str) -> np.ndarray:
         """Decode with the viewer's conventions, warning on a fallback."""
@@ -109,20 +105,9 @@ class LoadImageFromFile(MMCVLoadImageFromFile):
         return img
 
     def transform(self, results: dict) -> Optional[dict]:
-        """Read ``results['img_path']`` into ``results['img']``.
-
-        Args:
-            results (dict): Needs ``img_path``; ``img_id`` is quoted in
-                errors when present.
-
-        Returns:
-            dict or None: ``results`` with ``img``, ``img_shape`` and
-            ``ori_shape``; None for a bad file when skipping.
-
-        Raises:
-            FileNotFoundError: The file does not exist.
-            ValueError: The file cannot be read or decoded as an image.
-        """
+        """Read ``results['img_path']`` into ``img``, ``img_shape`` and
+        ``ori_shape``; None for a bad file when skipping. Errors
+        (FileNotFoundError, ValueError) name the file and ``img_id``."""
         filename = results['img_path']
         where = f'image file {filename}'
         if 'img_id' in results:

@@ -31,7 +31,7 @@ import os
 import os.path as osp
 import random
 import xml.etree.ElementTree as ET
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from PIL import Image
@@ -54,8 +54,8 @@ class ConversionSummary:
 
     def __init__(self, max_examples: int = 3) -> None:
         self.max_examples = max_examples
-        self.images: Dict[str, int] = OrderedDict()
-        self.boxes: Dict[str, Counter] = OrderedDict()
+        self.images: Dict[str, int] = {}
+        self.boxes: Dict[str, Counter] = {}
         self.counts: Counter = Counter()
         self.examples: Dict[str, List[str]] = defaultdict(list)
         self.split_source = ''
@@ -95,19 +95,13 @@ def _int_or_zero(text: Optional[str]) -> int:
 
 
 def parse_voc_xml(xml_path: str) -> Dict:
-    """Read one VOC annotation file.
-
-    Args:
-        xml_path (str): The XML file.
+    """Read one VOC annotation file (ValueError naming it if malformed).
 
     Returns:
         dict: ``filename`` (str or None), ``width`` and ``height`` (0 when
         absent), and ``objects``: dicts with ``name``, ``difficult``,
         ``truncated`` (bools) and ``bndbox`` (the four strings
         ``xmin, ymin, xmax, ymax``, None when absent).
-
-    Raises:
-        ValueError: The file is not well-formed XML; the message names it.
     """
     try:
         root = ET.parse(xml_path).getroot()
@@ -134,20 +128,11 @@ def parse_voc_xml(xml_path: str) -> Dict:
         objects=objects)
 
 
-def voc_box_to_coco(coords: Sequence[Optional[str]], width: float,
+def voc_box_to_coco(coords: Optional[Sequence[Optional[str]]], width: float,
                     height: float) -> Tuple[Optional[List[float]], str]:
-    """A 1-based VOC box as a 0-based COCO ``[x, y, w, h]`` box, clipped to
-    the image.
-
-    Args:
-        coords (Sequence[str | None]): ``xmin, ymin, xmax, ymax`` as text.
-        width (float): Image width.
-        height (float): Image height.
-
-    Returns:
-        tuple[list[float] | None, str]: The box (None when dropped) and
-        ``''``, ``'clipped'`` or the reason for dropping it.
-    """
+    """1-based VOC ``xmin, ymin, xmax, ymax`` text as a 0-based COCO
+    ``[x, y, w, h]`` box clipped to the image (None when dropped), with
+    ``''``, ``'clipped'`` or the reason for dropping it."""
     try:
         x1, y1, x2, y2 = (float(coord) - 1 for coord in coords)
     except (TypeError, ValueError):
@@ -174,44 +159,39 @@ def _find_image(img_dir: str, stem: str, filename: Optional[str]) -> str:
     return filename or stem + '.jpg'
 
 
-def _image_header(path: str) -> Optional[Tuple[int, int, int]]:
-    """(stored width, stored height, EXIF orientation), None if unreadable;
-    reads the header only."""
+def _image_header(path: str) -> Optional[Tuple[tuple, tuple, int]]:
+    """((width, height) as stored, as shown, EXIF orientation), None if
+    unreadable; reads the header only."""
     try:
         with Image.open(path) as img:
             orientation = int(img.getexif().get(EXIF_ORIENTATION_TAG, 1) or 1)
-            return img.size[0], img.size[1], orientation
+            stored = img.size
     except Exception:
         return None
+    transposed = orientation in TRANSPOSING_ORIENTATIONS
+    return stored, stored[::-1] if transposed else stored, orientation
+
+
+def _split_files(split_dir: Optional[str]) -> Dict[str, str]:
+    """The VOC split files present in ``split_dir``, by split."""
+    paths = {split: osp.join(split_dir, f'{split}.txt')
+             for split in VOC_SPLITS} if split_dir else {}
+    return {split: path for split, path in paths.items() if osp.isfile(path)}
 
 
 def split_stems(ann_dir: str,
                 split_dir: Optional[str] = None,
                 val_frac: float = 0.2,
                 seed: int = 0) -> Dict[str, List[str]]:
-    """The image stems of each split.
-
-    Args:
-        ann_dir (str): The XML folder.
-        split_dir (str, optional): A folder with VOC split files
-            (``train.txt``, ``val.txt``, ``trainval.txt``, ``test.txt``; one
-            stem per line). Those present are used.
-        val_frac (float): Without split files: the fraction of images, after
-            a shuffle with ``seed``, that go to ``val``.
-        seed (int): Seed of that shuffle.
-
-    Returns:
-        dict[str, list[str]]: Split name to stems.
-    """
-    splits = OrderedDict()
-    if split_dir is not None and osp.isdir(split_dir):
-        for split in VOC_SPLITS:
-            path = osp.join(split_dir, f'{split}.txt')
-            if osp.isfile(path):
-                with open(path) as f:
-                    splits[split] = [
-                        line.split()[0] for line in f if line.strip()
-                    ]
+    """The image stems of each split: from the VOC split files in
+    ``split_dir`` (``train.txt``, ``val.txt``, ``trainval.txt``,
+    ``test.txt``; one stem per line) that are present, else from the XML
+    files of ``ann_dir`` shuffled with ``seed``, ``val_frac`` of them going
+    to ``val``."""
+    splits = {}
+    for split, path in _split_files(split_dir).items():
+        with open(path) as f:
+            splits[split] = [line.split()[0] for line in f if line.strip()]
     if splits:
         return splits
     if not 0 <= val_frac < 1:
@@ -245,14 +225,14 @@ def convert_voc_to_coco(img_dir: str,
             relative to it (use it as the config's ``data_prefix.img``).
         ann_dir (str): The XML folder.
         out_dir (str): Where ``<split>.json`` is written.
-        split_dir (str, optional): Folder of VOC split files; see
-            :func:`split_stems`.
+        split_dir (str, optional): Folder of VOC split files (see
+            :func:`split_stems`).
         classes (Sequence[str], optional): Class names, in label order.
             Defaults to the names found in the XML files, sorted.
-        val_frac (float): See :func:`split_stems`. Defaults to 0.2.
-        seed (int): See :func:`split_stems`. Defaults to 0.
-        difficult (str): ``'ignore'`` (default), ``'drop'`` or ``'keep'``;
-            see the module docstring.
+        val_frac (float): Share of ``val`` without split files.
+        seed (int): Seed of the random split.
+        difficult (str): ``'ignore'``, ``'drop'`` or ``'keep'``; see the
+            module docstring.
 
     Returns:
         tuple[dict[str, str], ConversionSummary]: The json path of each
@@ -270,27 +250,18 @@ def convert_voc_to_coco(img_dir: str,
                 f'{xml_path} does not exist (listed in a split file).')
         parsed[stem] = parse_voc_xml(xml_path)
     if classes is None:
-        classes = sorted({
-            obj['name']
-            for ann in parsed.values() for obj in ann['objects']
-            if obj['name']
-        })
+        classes = sorted({obj['name'] for ann in parsed.values()
+                          for obj in ann['objects'] if obj['name']})
     cat_ids = {name: i + 1 for i, name in enumerate(classes)}
-    categories = [
-        dict(id=i, name=name, supercategory='none')
-        for name, i in cat_ids.items()
-    ]
+    categories = [dict(id=i, name=name, supercategory='none')
+                  for name, i in cat_ids.items()]
 
     summary = ConversionSummary()
-    if split_dir is not None and osp.isdir(split_dir) and any(
-            osp.isfile(osp.join(split_dir, f'{split}.txt'))
-            for split in VOC_SPLITS):
-        summary.split_source = f'splits from the files in {split_dir}'
-    else:
-        summary.split_source = (f'no split files: random split, val_frac '
-                                f'{val_frac}, seed {seed}')
+    summary.split_source = (
+        f'splits from the files in {split_dir}' if _split_files(split_dir)
+        else f'no split files: random split, val_frac {val_frac}, seed {seed}')
     os.makedirs(out_dir, exist_ok=True)
-    out_files = OrderedDict()
+    out_files = {}
     for split, stems in splits.items():
         images, annotations = [], []
         boxes = Counter({name: 0 for name in classes})
@@ -304,9 +275,7 @@ def convert_voc_to_coco(img_dir: str,
                     'image file missing or unreadable (kept; '
                     'tools/misc/check_dataset.py names it)', file_name)
             elif header[2] != 1:
-                stored = header[:2]
-                shown = stored[::-1] if header[
-                    2] in TRANSPOSING_ORIENTATIONS else stored
+                stored, shown = header[:2]
                 summary.note('EXIF-rotated photos (loaded rotated, as '
                              'viewers show them)', file_name)
                 if (width, height) == stored and stored != shown:
@@ -320,17 +289,11 @@ def convert_voc_to_coco(img_dir: str,
                         'images left out: no <size> and no readable file',
                         file_name)
                     continue
-                width, height = header[:2]
-                if header[2] in TRANSPOSING_ORIENTATIONS:
-                    width, height = height, width
+                width, height = header[1]
                 summary.note('sizes read from the image (no <size>)',
                              file_name)
-            images.append(
-                dict(
-                    id=img_id,
-                    file_name=file_name,
-                    width=width,
-                    height=height))
+            images.append(dict(id=img_id, file_name=file_name, width=width,
+                               height=height))
             num_boxes = 0
             for obj in ann['objects']:
                 if obj['name'] not in cat_ids:
@@ -340,8 +303,7 @@ def convert_voc_to_coco(img_dir: str,
                 if obj['difficult'] and difficult == 'drop':
                     summary.note('difficult boxes dropped', file_name)
                     continue
-                bbox, status = voc_box_to_coco(obj['bndbox'] or (None, ) * 4,
-                                               width, height)
+                bbox, status = voc_box_to_coco(obj['bndbox'], width, height)
                 if bbox is None:
                     summary.note(f'boxes {status}', file_name)
                     continue
@@ -356,26 +318,18 @@ def convert_voc_to_coco(img_dir: str,
                 if obj['truncated']:
                     summary.note('truncated boxes (kept as ordinary)',
                                  file_name)
-                annotations.append(
-                    dict(
-                        id=len(annotations) + 1,
-                        image_id=img_id,
-                        category_id=cat_ids[obj['name']],
-                        bbox=bbox,
-                        area=bbox[2] * bbox[3],
-                        iscrowd=iscrowd))
+                annotations.append(dict(
+                    id=len(annotations) + 1, image_id=img_id,
+                    category_id=cat_ids[obj['name']], bbox=bbox,
+                    area=bbox[2] * bbox[3], iscrowd=iscrowd))
                 boxes[obj['name']] += 1
                 num_boxes += 1
             if num_boxes == 0:
                 summary.note(f'{split} images without boxes', file_name)
         out_files[split] = osp.join(out_dir, f'{split}.json')
         with open(out_files[split], 'w') as f:
-            json.dump(
-                dict(
-                    images=images,
-                    annotations=annotations,
-                    categories=categories),
-                f)
+            json.dump(dict(images=images, annotations=annotations,
+                           categories=categories), f)
         summary.images[split] = len(images)
         summary.boxes[split] = boxes
     return out_files, summary

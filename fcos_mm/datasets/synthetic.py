@@ -16,7 +16,8 @@ scratch on a CPU in minutes while exercising what FCOS is about:
 
 Each image has its own random generator seeded by ``(seed, split, index)``:
 a split is identical on every machine, and its first ``n`` images do not
-depend on how many are made.
+depend on how many are made. Images are ``(S, S, 3)`` uint8 BGR (as
+``mmcv.imread`` returns them); object boxes are integer ``[x, y, w, h]``.
 
 Layout written under ``data_root``::
 
@@ -47,30 +48,16 @@ DEMO_REGRESS_RANGES = ((-1, 12), (12, 24), (24, 48), (48, 96), (96, 1e8))
 # are drawn less often.
 DEMO_LEVEL_WEIGHTS = (0.3, 0.25, 0.2, 0.15, 0.1)
 
-INFO_DESCRIPTION = 'fcos_mm synthetic shapes'
-
 
 def side_ranges_for(regress_ranges: Sequence[Sequence[float]],
                     min_side: int = 16,
                     max_side: int = 240) -> List[Tuple[int, int]]:
-    """Integer ranges of the longer box side that land on each FPN level.
+    """Inclusive ``(min, max)`` longer box side landing on each FPN level
+    of the assigner's ``regress_ranges``, within ``[min_side, max_side]``.
 
     FCOS sends a box centre to the level whose regress range ``(lo, hi]``
     holds ``max(l, t, r, b)``, about half the longer side ``s``, so
-    ``2 * lo < s <= 2 * hi``.
-
-    Args:
-        regress_ranges (Sequence[Sequence[float]]): ``(lo, hi)`` per level,
-            increasing, as given to the FCOS assigner.
-        min_side (int): Smallest longer side to draw. Defaults to 16.
-        max_side (int): Largest longer side to draw. Defaults to 240.
-
-    Returns:
-        list[tuple[int, int]]: Inclusive ``(min, max)`` longer side per
-        level.
-
-    Raises:
-        ValueError: If a level gets no side within ``[min_side, max_side]``.
+    ``2 * lo < s <= 2 * hi``. ValueError if a level gets no side.
     """
     ranges = []
     for level, (lo, hi) in enumerate(regress_ranges):
@@ -85,22 +72,12 @@ def side_ranges_for(regress_ranges: Sequence[Sequence[float]],
 
 
 def shape_mask(shape: str, w: int, h: int) -> np.ndarray:
-    """Pixels of a shape that exactly fills a ``w`` x ``h`` box.
+    """``(h, w)`` boolean mask of a shape (one of :data:`CLASSES`) that
+    exactly fills a ``w`` x ``h`` box.
 
     A pixel belongs to the shape when its centre does; the triangle (apex at
     the top centre) gets half a pixel of slack so that its apex row is not
     empty and the shape touches all four box sides.
-
-    Args:
-        shape (str): One of :data:`CLASSES`.
-        w (int): Box width in pixels, at least 1.
-        h (int): Box height in pixels, at least 1.
-
-    Returns:
-        np.ndarray: Boolean mask of shape ``(h, w)``.
-
-    Raises:
-        ValueError: For an unknown shape or an empty box.
     """
     if w < 1 or h < 1:
         raise ValueError(f'Cannot draw a {shape} in a {w}x{h} box.')
@@ -159,36 +136,22 @@ def generate_image(
     max_cover: float = 0.3,
     noise_std: float = 4.0,
 ) -> Tuple[np.ndarray, List[dict]]:
-    """Draw one image and its objects.
+    """Draw image ``index`` of ``split`` and its objects.
 
     Args:
-        seed (int): Seed of the whole data set.
-        split (str): ``'train'``, ``'val'`` or ``'test'``; splits draw from
-            different random streams.
-        index (int): Index of the image in its split.
-        img_size (int): Side of the square image in pixels. Defaults to
-            :data:`DEMO_IMG_SIZE`.
-        side_ranges (Sequence[tuple[int, int]], optional): Inclusive range of
-            the longer box side per FPN level. Defaults to
+        side_ranges (Sequence[tuple[int, int]], optional): Inclusive longer
+            box side per FPN level. Defaults to
             ``side_ranges_for(DEMO_REGRESS_RANGES)``.
-        level_weights (Sequence[float]): Relative frequency of each level's
-            objects. Defaults to :data:`DEMO_LEVEL_WEIGHTS`.
-        num_objects (tuple[int, int]): Inclusive range of the number of
-            objects tried per image; objects that find no room are dropped.
-            Defaults to ``(3, 8)``.
-        max_cover (float): Largest share of a box that the shapes drawn over
-            it may hide. Defaults to 0.3.
+        level_weights (Sequence[float]): Relative frequency of each level.
+        num_objects (tuple[int, int]): Inclusive range of the objects tried;
+            those that find no room are dropped.
+        max_cover (float): Largest share of a box that later shapes may hide.
         noise_std (float): Standard deviation of the Gaussian pixel noise.
-            Defaults to 4.0.
 
     Returns:
-        tuple[np.ndarray, list[dict]]: The ``(img_size, img_size, 3)`` uint8
-        image in BGR order (as ``mmcv.imread`` returns it) and one dict per
-        object with ``bbox`` (``[x, y, w, h]``, integers), ``category_id``
-        (1-based index into :data:`CLASSES`) and ``area`` (shape pixels).
-
-    Raises:
-        ValueError: If the split is unknown or the side ranges do not fit.
+        tuple[np.ndarray, list[dict]]: The image and one dict per object:
+        ``bbox``, ``category_id`` (1-based into :data:`CLASSES`) and
+        ``area`` (shape pixels).
     """
     if split not in SPLIT_IDS:
         raise ValueError(f'Unknown split {split!r}; expected one of '
@@ -254,20 +217,8 @@ def generate_split(data_root: str,
                    seed: int = 0,
                    img_size: int = DEMO_IMG_SIZE,
                    **kwargs) -> str:
-    """Write the images of one split and its COCO annotation file.
-
-    Args:
-        data_root (str): Folder of the data set.
-        split (str): ``'train'``, ``'val'`` or ``'test'``.
-        num_images (int): Number of images, at least 1.
-        seed (int): Seed of the data set. Defaults to 0.
-        img_size (int): Side of the square images. Defaults to
-            :data:`DEMO_IMG_SIZE`.
-        **kwargs: Passed to :func:`generate_image`.
-
-    Returns:
-        str: Path of the annotation file written.
-    """
+    """Write the images of one split and its COCO annotation file (path
+    returned); ``kwargs`` go to :func:`generate_image`."""
     if num_images < 1:
         raise ValueError(f'num_images of split {split!r} must be at least 1, '
                          f'got {num_images}.')
@@ -276,22 +227,16 @@ def generate_split(data_root: str,
         img, objects = generate_image(seed, split, index, img_size, **kwargs)
         file_name = f'{index:06d}.png'
         mmcv.imwrite(img, osp.join(data_root, split, file_name))
-        images.append(
-            dict(id=index + 1,
-                 file_name=file_name,
-                 width=img_size,
-                 height=img_size))
+        images.append(dict(id=index + 1, file_name=file_name,
+                           width=img_size, height=img_size))
         for obj in objects:
-            annotations.append(
-                dict(id=len(annotations) + 1,
-                     image_id=index + 1,
-                     iscrowd=0,
-                     **obj))
+            annotations.append(dict(id=len(annotations) + 1,
+                                    image_id=index + 1, iscrowd=0, **obj))
     coco = dict(
         info=dict(
-            description=INFO_DESCRIPTION,
-            generator=dict(
-                seed=seed, num_images=num_images, img_size=img_size)),
+            description='fcos_mm synthetic shapes',
+            generator=dict(seed=seed, num_images=num_images,
+                           img_size=img_size)),
         licenses=[],
         categories=[
             dict(id=i + 1, name=name, supercategory='shape')
@@ -313,20 +258,8 @@ def annotation_file(data_root: str, split: str) -> str:
 
 def split_is_complete(data_root: str, split: str, num_images: int,
                       seed: int = 0, img_size: int = DEMO_IMG_SIZE) -> bool:
-    """Whether ``split`` was generated with these settings and is whole.
-
-    Args:
-        data_root (str): Folder of the data set.
-        split (str): Split name.
-        num_images (int): Number of images wanted.
-        seed (int): Seed wanted. Defaults to 0.
-        img_size (int): Image side wanted. Defaults to
-            :data:`DEMO_IMG_SIZE`.
-
-    Returns:
-        bool: True if the annotation file records the same settings and
-        every image it lists exists.
-    """
+    """Whether the annotation file of ``split`` records these settings and
+    every image it lists exists."""
     ann_file = annotation_file(data_root, split)
     if not osp.isfile(ann_file):
         return False
@@ -355,8 +288,7 @@ def generate_synthetic_coco(data_root: str,
         num_train (int): Training images. Defaults to 1000.
         num_val (int): Validation images. Defaults to 100.
         seed (int): Seed of the data set. Defaults to 0.
-        img_size (int): Side of the square images. Defaults to
-            :data:`DEMO_IMG_SIZE`.
+        img_size (int): Side of the square images.
         force (bool): Regenerate even if a split is complete. Defaults to
             False.
 

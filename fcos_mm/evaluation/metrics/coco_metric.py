@@ -36,8 +36,7 @@ def eval_recalls(gts: List[np.ndarray],
             sorted here).
         proposal_nums (Sequence[int]): Numbers of top proposals to score.
         iou_thrs (Sequence[float]): IoU thresholds of a match.
-        logger (MMLogger, optional): Where the table goes. Defaults to None
-            (printed).
+        logger (MMLogger, optional): Where the table goes; None prints it.
 
     Returns:
         np.ndarray: ``(len(proposal_nums), len(iou_thrs))`` recalls.
@@ -72,19 +71,10 @@ class CocoMetric(MMDetCocoMetric):
                          proposal_nums: Sequence[int],
                          iou_thrs: Sequence[float],
                          logger: Optional[MMLogger] = None) -> np.ndarray:
-        """Average recall (over ``iou_thrs``) at each of ``proposal_nums``,
-        against ``ann_file``'s boxes less crowd and ignored ones.
-
-        Args:
-            results (list[dict]): Per image ``bboxes`` ``(K, 4)``, by
-                decreasing score, in the order of ``self.img_ids``.
-            proposal_nums (Sequence[int]): Numbers of top proposals.
-            iou_thrs (Sequence[float]): IoU thresholds.
-            logger (MMLogger, optional): Where the table goes.
-
-        Returns:
-            np.ndarray: ``(len(proposal_nums),)`` average recalls.
-        """
+        """mmdet's: ``(len(proposal_nums),)`` recalls averaged over
+        ``iou_thrs``, of the per-image ``bboxes`` ``(K, 4)`` (by decreasing
+        score, in ``self.img_ids`` order) against ``ann_file``'s boxes less
+        crowd and ignored ones; through :func:`eval_recalls`."""
         gt_bboxes = []
         for img_id in self.img_ids:
             anns = self._coco_api.load_anns(
@@ -95,9 +85,7 @@ class CocoMetric(MMDetCocoMetric):
                                         and not ann['iscrowd'])]
             gt_bboxes.append(
                 np.array(boxes, dtype=np.float32).reshape(-1, 4))
-        recalls = eval_recalls(
-            gt_bboxes, [result['bboxes'] for result in results],
-            proposal_nums,
-            iou_thrs,
-            logger=logger)
+        recalls = eval_recalls(gt_bboxes,
+                               [result['bboxes'] for result in results],
+                               proposal_nums, iou_thrs, logger=logger)
         return recalls.mean(axis=1)
