@@ -54,8 +54,7 @@ def _switch_off_pretrained(model_cfg: ConfigDict) -> None:
 
 
 def _dataset_meta_from_config(config: Config) -> dict:
-    """``metainfo`` of the config's test (or val) dataset, without loading
-    any annotation (``lazy_init``)."""
+    """The test (or val) dataset's ``metainfo``, built with ``lazy_init``."""
     for key in ('test_dataloader', 'val_dataloader'):
         loader = config.get(key)
         if loader is None or 'dataset' not in loader:
@@ -71,14 +70,11 @@ def _dataset_meta_from_config(config: Config) -> dict:
 
 
 def _dataset_meta_from_checkpoint(checkpoint: dict) -> dict:
-    """Class names / palette stored by the Runner (mmdet 3) or older mmdet
-    (``meta['CLASSES']``)."""
+    """Classes / palette stored by the Runner or old mmdet's ``CLASSES``."""
     meta = checkpoint.get('meta', {}) if isinstance(checkpoint, dict) else {}
     if 'dataset_meta' in meta:
-        return {
-            key.lower(): value
-            for key, value in meta['dataset_meta'].items()
-        }
+        return {key.lower(): value
+                for key, value in meta['dataset_meta'].items()}
     if 'CLASSES' in meta:
         return {'classes': meta['CLASSES']}
     return {}
@@ -100,11 +96,9 @@ def init_detector(config: Union[str, Path, Config],
 
     Args:
         config (str | Path | Config): Config file or object.
-        checkpoint (str, optional): Checkpoint file, loaded through
-            mmengine's ``load_checkpoint`` after installing fcos_mm's safe
-            loader (:mod:`fcos_mm.utils.checkpoint`). Defaults to None.
-        device (str): Device to put the model on, e.g. ``'cpu'`` or
-            ``'cuda:0'``. Defaults to ``'cpu'``.
+        checkpoint (str, optional): Checkpoint file, loaded with fcos_mm's
+            safe loader (:mod:`fcos_mm.utils.checkpoint`). Defaults to None.
+        device (str): E.g. ``'cpu'`` or ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): Options merged into the config,
             e.g. ``{'model.test_cfg.score_thr': 0.3}``. Defaults to None.
         amp (bool, optional): Fast CPU inference; None takes the config's
@@ -124,8 +118,7 @@ def init_detector(config: Union[str, Path, Config],
 
     if checkpoint is not None and str(checkpoint).endswith('.onnx'):
         return _init_onnx_detector(config, str(checkpoint), device)
-    model = MODELS.build(config.model)
-    model = revert_sync_batchnorm(model)
+    model = revert_sync_batchnorm(MODELS.build(config.model))
     dataset_meta = {}
     if checkpoint is not None:
         if not osp.isfile(osp.expanduser(str(checkpoint))):
@@ -149,11 +142,9 @@ def init_detector(config: Union[str, Path, Config],
 
 def _attach_meta(model: nn.Module, config: Config,
                  dataset_meta: dict) -> None:
-    """Set ``model.cfg`` and ``model.dataset_meta`` (``dataset_meta``
-    completed from the config's test dataset, palette ``'random'`` if
-    none)."""
-    config_meta = _dataset_meta_from_config(config)
-    for key, value in config_meta.items():
+    """Set ``model.cfg`` and ``model.dataset_meta`` (completed from the
+    config's test dataset, palette ``'random'`` if none)."""
+    for key, value in _dataset_meta_from_config(config).items():
         dataset_meta.setdefault(key, value)
     if 'classes' not in dataset_meta:
         warnings.warn('Neither the checkpoint nor the config names the '
@@ -166,18 +157,14 @@ def _attach_meta(model: nn.Module, config: Config,
 
 def _init_onnx_detector(config: Config, onnx_file: str,
                         device: str) -> nn.Module:
-    """An :class:`~fcos_mm.deployment.ONNXRuntimeDetector` of
-    ``onnx_file`` with the config's data preprocessor; class names from
-    the file (stored at export) or else from the config."""
+    """An ``ONNXRuntimeDetector`` with the config's data preprocessor."""
     if not str(device).startswith('cpu'):
         raise ValueError(f'ONNX models run on the CPU (onnxruntime), got '
                          f'device={device!r}')
     # create_session says when the file does not exist
     model = MODELS.build(
-        dict(
-            type='ONNXRuntimeDetector',
-            onnx_file=osp.expanduser(onnx_file),
-            data_preprocessor=config.model.get('data_preprocessor')))
+        dict(type='ONNXRuntimeDetector', onnx_file=osp.expanduser(onnx_file),
+             data_preprocessor=config.model.get('data_preprocessor')))
     dataset_meta = {}
     if model.classes is not None:  # the checkpoint's, stored at export
         dataset_meta['classes'] = tuple(model.classes)
@@ -213,8 +200,7 @@ def inference_detector(
 
     Returns:
         DetDataSample | list[DetDataSample]: One result per image (a list
-        when ``imgs`` is a list or tuple), boxes in the original image's
-        pixel coordinates.
+        when ``imgs`` is a list or tuple), boxes in original-image pixels.
     """
     is_batch = isinstance(imgs, (list, tuple))
     images = list(imgs) if is_batch else [imgs]

@@ -14,18 +14,8 @@ from .inference import inference_detector
 
 
 def list_images(source: Union[str, Path]) -> List[str]:
-    """Image files given as one file or a folder (searched recursively).
-
-    Args:
-        source (str | Path): An image file or a folder.
-
-    Returns:
-        list[str]: Sorted image paths.
-
-    Raises:
-        FileNotFoundError: ``source`` does not exist, or a folder holds no
-            image.
-    """
+    """The sorted image files of ``source``: one file, or a folder
+    searched recursively (FileNotFoundError when there is none)."""
     source = str(source)
     if osp.isfile(source):
         return [source]
@@ -52,11 +42,8 @@ def build_visualizer(model: nn.Module):
     return visualizer
 
 
-def draw_detections(model: nn.Module,
-                    images: List[str],
-                    out_dir: str,
-                    score_thr: float = 0.3,
-                    visualizer=None,
+def draw_detections(model: nn.Module, images: List[str], out_dir: str,
+                    score_thr: float = 0.3, visualizer=None,
                     results: Optional[List] = None) -> List[str]:
     """Detect objects and write each image with its boxes drawn.
 
@@ -88,31 +75,18 @@ def draw_detections(model: nn.Module,
             img = decode_image(f.read())[0][..., ::-1]
         name = osp.splitext(osp.basename(path))[0]
         out_file = osp.join(out_dir, name + '.png')
-        visualizer.add_datasample(
-            name,
-            img,
-            data_sample=result,
-            draw_gt=False,
-            show=False,
-            pred_score_thr=score_thr,
-            out_file=out_file)
+        visualizer.add_datasample(name, img, data_sample=result,
+                                  draw_gt=False, show=False,
+                                  pred_score_thr=score_thr, out_file=out_file)
         written.append(out_file)
     return written
 
 
 def detections_above(result, score_thr: float,
                      classes: Optional[List[str]] = None) -> List[dict]:
-    """A readable list of a result's boxes scoring at least ``score_thr``.
-
-    Args:
-        result (DetDataSample): One image's result.
-        score_thr (float): Minimum score.
-        classes (list[str], optional): Class names for the labels.
-
-    Returns:
-        list[dict]: ``bbox`` (list of 4 floats), ``score``, ``label`` and
-        ``class`` (name, or the label as text) per box, by score.
-    """
+    """``bbox`` (4 floats), ``score``, ``label`` and ``class`` (its name
+    in ``classes``, or the label as text) of each box of a
+    ``DetDataSample`` scoring at least ``score_thr``, by score."""
     pred = result.pred_instances
     keep = pred.scores >= score_thr
     found = []

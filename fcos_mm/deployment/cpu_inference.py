@@ -34,29 +34,19 @@ def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> Optional[set]:
 
 
 def bf16_support(flags: Optional[Iterable[str]] = None) -> Tuple[bool, str]:
-    """Whether this CPU has bf16 matrix units, and a one-line reason.
-
-    Args:
-        flags (Iterable[str], optional): CPU flags to decide from (e.g.
-            those of another machine). None asks torch
-            (``torch.cpu._is_amx_tile_supported`` /
-            ``_is_avx512_bf16_supported``) and ``/proc/cpuinfo``.
-
-    Returns:
-        tuple[bool, str]: The answer and why.
-    """
+    """Whether this CPU has bf16 matrix units, and a one-line reason;
+    decided from ``flags`` (e.g. another machine's), else from torch
+    (``torch.cpu._is_amx_tile_supported`` / ``_is_avx512_bf16_supported``)
+    and ``/proc/cpuinfo``."""
     if flags is None:
         if not torch.backends.mkldnn.is_available():
             return False, ('fp32: this torch has no oneDNN (mkldnn), which '
                            'runs bf16 convolutions')
-        found = set()
-        amx = getattr(torch.cpu, '_is_amx_tile_supported', None)
-        avx512_bf16 = getattr(torch.cpu, '_is_avx512_bf16_supported', None)
-        if amx is not None and amx():
-            found.add('amx_bf16')
-        if avx512_bf16 is not None and avx512_bf16():
-            found.add('avx512_bf16')
-        flags = found | (cpu_flags() or set())
+        probes = dict(amx_bf16='_is_amx_tile_supported',
+                      avx512_bf16='_is_avx512_bf16_supported')
+        flags = {flag for flag, probe in probes.items()
+                 if getattr(torch.cpu, probe, lambda: False)()}
+        flags |= cpu_flags() or set()
     flags = set(flags)
     units = [flag for flag in BF16_FLAGS if flag in flags]
     if units:
@@ -106,17 +96,9 @@ def _conv_norm_pairs(module: nn.Module):
 
 
 def fold_batchnorm(model: nn.Module) -> int:
-    """Fold every eval-mode BatchNorm into the conv that feeds it.
-
-    The norm becomes ``nn.Identity``. Only plain ``nn.Conv2d`` (no
-    deformable conv) and ``_BatchNorm`` in eval mode are folded.
-
-    Args:
-        model (nn.Module): Changed in place; must be in eval mode.
-
-    Returns:
-        int: How many norms were folded.
-    """
+    """Fold every eval-mode ``_BatchNorm`` into the plain ``nn.Conv2d``
+    (not a deformable one) that feeds it, in place; the norm becomes
+    ``nn.Identity``. Returns how many were folded."""
     folded = 0
     for parent, conv, norm_name in list(_conv_norm_pairs(model)):
         norm = getattr(parent, norm_name, None)
@@ -141,8 +123,7 @@ def prepare_cpu_inference(model: nn.Module,
     Args:
         model (nn.Module): The detector, in eval mode.
         amp (bool): Use bf16 where the CPU supports it. Defaults to True.
-        flags (Iterable[str], optional): CPU flags to decide from instead
-            of this CPU's (see :func:`bf16_support`).
+        flags (Iterable[str], optional): See :func:`bf16_support`.
 
     Returns:
         str: One line saying what was done and why.
@@ -161,16 +142,8 @@ def prepare_cpu_inference(model: nn.Module,
 
 
 def inference_autocast(model: nn.Module):
-    """CPU autocast to ``model.inference_autocast`` (a no-op if unset), as
-    the detector's ``predict`` and the benchmark use it.
-
-    Args:
-        model (nn.Module): A model, prepared by
-            :func:`prepare_cpu_inference` or not.
-
-    Returns:
-        A context manager.
-    """
+    """A CPU autocast context to ``model.inference_autocast`` (a no-op if
+    unset), as the detector's ``predict`` and the benchmark use it."""
     dtype = getattr(model, 'inference_autocast', None)
     if dtype is None:
         return contextlib.nullcontext()

@@ -50,21 +50,21 @@ from .nms import onnx_nms
 
 #: Score of masked candidates, below every real score (>= 0).
 _MASKED = -1.0
+INPUT_NAMES = ('input', 'img_shapes')
+OUTPUT_NAMES = ('dets', 'labels')
 
 
 class FCOSExportWrapper(nn.Module):
     """An FCOS detector with its post-processing as tensor ops.
 
     Args:
-        detector (nn.Module): An FCOS detector (``extract_feat`` and a
-            ``bbox_head`` with ``forward``, ``prior_generator`` and
-            ``test_cfg``), in eval mode.
+        detector (nn.Module): An FCOS detector in eval mode.
         test_cfg (dict, optional): Post-processing settings instead of the
             head's ``test_cfg``. Defaults to None.
 
     Raises:
-        ValueError: The test config asks for an NMS type other than
-            ``nms`` or lacks ``nms`` / ``max_per_img``.
+        ValueError: A test config without ``nms`` / ``max_per_img`` or with
+            an NMS type other than ``nms``.
     """
 
     def __init__(self, detector: nn.Module,
@@ -94,8 +94,7 @@ class FCOSExportWrapper(nn.Module):
 
     def _points(self, level: int, height, width,
                 device: torch.device) -> Tensor:
-        """``(H_l * W_l, 2)`` points ``(x, y)`` of a level, row-major, as
-        ``MlvlPointGenerator.grid_priors`` computes them."""
+        """``(H_l * W_l, 2)`` points ``(x, y)`` as ``grid_priors``."""
         stride_w, stride_h = self.point_strides[level]
         xs = (torch.arange(width, device=device) + self.point_offset) * \
             stride_w  # (W_l,)
@@ -108,17 +107,7 @@ class FCOSExportWrapper(nn.Module):
 
     def forward(self, images: Tensor,
                 img_shapes: Tensor) -> Tuple[Tensor, Tensor]:
-        """Detections of a padded batch.
-
-        Args:
-            images (Tensor): ``(N, 3, H, W)`` normalised, padded images.
-            img_shapes (Tensor): ``(N, 2)`` ``(height, width)`` of each
-                image inside the batch.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``dets`` ``(N, K, 5)`` and ``labels``
-            ``(N, K)`` (see the module docstring).
-        """
+        """``dets`` and ``labels`` of a batch (see the module docstring)."""
         cls_scores, bbox_preds, centernesses = self.detector.bbox_head(
             self.detector.extract_feat(images))
         mlvl_points = [
@@ -176,8 +165,7 @@ class FCOSExportWrapper(nn.Module):
         top_scores, top_inds = final_scores.topk(self.max_per_img, dim=1)
         valid = top_scores > _MASKED / 2  # (N, K)
         top_bboxes = bboxes.gather(
-            1,
-            top_inds.unsqueeze(-1).expand(-1, -1, 4)) * valid.unsqueeze(-1)
+            1, top_inds.unsqueeze(-1).expand(-1, -1, 4)) * valid.unsqueeze(-1)
         top_scores = torch.where(valid, top_scores,
                                  torch.zeros_like(top_scores))
         top_labels = torch.where(valid, labels.gather(1, top_inds),

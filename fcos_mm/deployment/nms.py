@@ -25,20 +25,7 @@ class ONNXNonMaxSuppression(torch.autograd.Function):
     def forward(ctx, boxes: Tensor, scores: Tensor,
                 max_output_boxes_per_class: int, iou_threshold: float,
                 score_threshold: float) -> Tensor:
-        """Greedy NMS per image and class.
-
-        Args:
-            ctx: Autograd context (unused: there is no backward).
-            boxes (Tensor): ``(N, B, 4)`` boxes.
-            scores (Tensor): ``(N, C, B)`` scores.
-            max_output_boxes_per_class (int): Boxes kept per image and class.
-            iou_threshold (float): Overlap above which a box is dropped.
-            score_threshold (float): Boxes scoring at most this are ignored.
-
-        Returns:
-            Tensor: ``(M, 3)`` int64 ``(batch_index, class_index,
-            box_index)``.
-        """
+        """Greedy NMS per image and class (see the module docstring)."""
         selected = []
         num_imgs, num_classes, _ = scores.shape
         for img_index in range(num_imgs):
@@ -63,16 +50,11 @@ class ONNXNonMaxSuppression(torch.autograd.Function):
     def symbolic(g, boxes, scores, max_output_boxes_per_class: int,
                  iou_threshold: float, score_threshold: float):
         """The ONNX ``NonMaxSuppression`` node (TorchScript exporter)."""
-        max_output = g.op(
-            'Constant',
-            value_t=torch.tensor([max_output_boxes_per_class],
-                                 dtype=torch.long))
-        iou = g.op(
-            'Constant',
-            value_t=torch.tensor([iou_threshold], dtype=torch.float))
-        score = g.op(
-            'Constant',
-            value_t=torch.tensor([score_threshold], dtype=torch.float))
+        max_output, iou, score = (
+            g.op('Constant', value_t=torch.tensor([value], dtype=dtype))
+            for value, dtype in ((max_output_boxes_per_class, torch.long),
+                                 (iou_threshold, torch.float),
+                                 (score_threshold, torch.float)))
         return g.op('NonMaxSuppression', boxes, scores, max_output, iou,
                     score)
 

@@ -23,13 +23,11 @@ from torch import Tensor
 
 from fcos_mm.utils import build_test_pipeline, get_test_pipeline_cfg
 
-from .export_model import FCOSExportWrapper
+from .export_model import INPUT_NAMES, OUTPUT_NAMES, FCOSExportWrapper
 
 #: Opsets the export supports (``NonMaxSuppression``/``TopK`` with a tensor
 #: k need 10/11; GroupNorm stays InstanceNormalization-based up to 17).
 OPSETS = tuple(range(11, 18))
-INPUT_NAMES = ('input', 'img_shapes')
-OUTPUT_NAMES = ('dets', 'labels')
 
 
 def export_onnx(detector: nn.Module,
@@ -49,8 +47,7 @@ def export_onnx(detector: nn.Module,
             shape of a static model. Defaults to (800, 1344).
         batch_size (int): Batch size to trace with (of a static model).
             Defaults to 1.
-        dynamic (bool): Make batch, height and width dynamic.
-            Defaults to False.
+        dynamic (bool): Dynamic batch, height and width. Defaults to False.
         opset (int): ONNX opset, one of :data:`OPSETS`. Defaults to 11.
         test_cfg (dict, optional): Post-processing settings instead of the
             head's ``test_cfg``. Defaults to None.
@@ -62,8 +59,7 @@ def export_onnx(detector: nn.Module,
         str: ``out_file``, checked with ``onnx.checker``.
 
     Raises:
-        ValueError: Unsupported opset, or a shape not divisible by the
-            largest stride when static.
+        ValueError: An opset outside :data:`OPSETS`.
     """
     import onnx
 
@@ -79,12 +75,9 @@ def export_onnx(detector: nn.Module,
     img_shapes = torch.tensor([[float(height), float(width)]] * batch_size)
     dynamic_axes = None
     if dynamic:
-        batch_axis = {0: 'batch'}
-        dynamic_axes = dict(
-            input={0: 'batch', 2: 'height', 3: 'width'},
-            img_shapes=batch_axis,
-            dets=batch_axis,
-            labels=batch_axis)
+        dynamic_axes = {name: {0: 'batch'} for name in INPUT_NAMES[1:] +
+                        OUTPUT_NAMES}
+        dynamic_axes['input'] = {0: 'batch', 2: 'height', 3: 'width'}
     with torch.no_grad(), warnings.catch_warnings():
         # the deprecation notice of the TorchScript exporter (see above)
         # and tracer notes on Python-side shape arithmetic
@@ -98,10 +91,8 @@ def export_onnx(detector: nn.Module,
             dynamic_axes=dynamic_axes,
             dynamo=False)
     model = onnx.load(out_file)
-    props = dict(
-        max_per_img=str(wrapper.max_per_img),
-        dynamic=str(bool(dynamic)),
-        producer='fcos_mm')
+    props = dict(max_per_img=str(wrapper.max_per_img),
+                 dynamic=str(bool(dynamic)), producer='fcos_mm')
     classes = getattr(detector, 'dataset_meta', {}).get('classes')
     if classes:
         props['classes'] = json.dumps(list(classes))
@@ -114,17 +105,9 @@ def export_onnx(detector: nn.Module,
 
 def pytorch_detections(detector: nn.Module, images: Tensor,
                        img_shapes: Sequence[Tuple[int, int]]) -> List:
-    """The PyTorch detections that the ONNX graph reproduces.
-
-    Args:
-        detector (nn.Module): An FCOS detector in eval mode.
-        images (Tensor): ``(N, 3, H, W)`` padded input.
-        img_shapes (Sequence[tuple[int, int]]): ``(h, w)`` of each image.
-
-    Returns:
-        list[InstanceData]: ``bboxes``, ``scores``, ``labels`` per image,
-        in input pixels (``predict_by_feat`` with ``rescale=False``).
-    """
+    """The eval-mode detector's ``InstanceData`` per image that the ONNX
+    graph reproduces: ``predict_by_feat`` with ``rescale=False`` (boxes in
+    input pixels) on ``(N, 3, H, W)`` images."""
     head = detector.bbox_head
     with torch.no_grad():
         return head.predict_by_feat(
@@ -137,27 +120,16 @@ def pytorch_detections(detector: nn.Module, images: Tensor,
 
 def compare_detections(reference: List, dets: Tensor,
                        labels: Tensor) -> Dict[str, float]:
-    """The largest differences between PyTorch and exported detections,
-    row by row (both are sorted by decreasing score).
-
-    Args:
-        reference (list[InstanceData]): From :func:`pytorch_detections`.
-        dets (Tensor): ``(N, K, 5)`` exported detections.
-        labels (Tensor): ``(N, K)`` exported labels (-1: padding).
-
-    Returns:
-        dict: ``detections`` (PyTorch's count, all images), ``count_diff``
-        (images whose count differs), ``label_mismatch`` (rows with another
-        label), ``max_box_diff`` (pixels) and ``max_score_diff``.
-    """
+    """The largest differences, row by row (both sorted by decreasing
+    score), between :func:`pytorch_detections` and exported ``dets``
+    ``(N, K, 5)`` / ``labels`` ``(N, K)``: ``detections`` (PyTorch's count,
+    all images), ``count_diff`` (images whose count differs),
+    ``label_mismatch`` (rows with another label), ``max_box_diff``
+    (pixels) and ``max_score_diff``."""
     dets = torch.as_tensor(dets).float()
     labels = torch.as_tensor(labels).long()
-    result = dict(
-        detections=0,
-        count_diff=0,
-        label_mismatch=0,
-        max_box_diff=0.0,
-        max_score_diff=0.0)
+    result = dict(detections=0, count_diff=0, label_mismatch=0,
+                  max_box_diff=0.0, max_score_diff=0.0)
     for img_index, ref in enumerate(reference):
         valid = labels[img_index] >= 0
         got_boxes = dets[img_index, valid, :4]
@@ -170,27 +142,18 @@ def compare_detections(reference: List, dets: Tensor,
             continue
         result['label_mismatch'] += int(
             (ref.labels[:num] != got_labels[:num]).sum())
-        result['max_box_diff'] = max(
-            result['max_box_diff'],
-            float((ref.bboxes[:num] - got_boxes[:num]).abs().max()))
-        result['max_score_diff'] = max(
-            result['max_score_diff'],
-            float((ref.scores[:num] - got_scores[:num]).abs().max()))
+        for key, expected, got in (('max_box_diff', ref.bboxes, got_boxes),
+                                   ('max_score_diff', ref.scores, got_scores)):
+            diff = float((expected[:num] - got[:num]).abs().max())
+            result[key] = max(result[key], diff)
     return result
 
 
 def default_export_shape(cfg) -> Tuple[int, int]:
     """``(H, W)`` that the config's test pipeline resizes into, rounded up
     to the data preprocessor's ``pad_size_divisor`` (800x1344 for the COCO
-    configs' 1333x800 ``Resize``).
-
-    Args:
-        cfg (Config): The detector's config.
-
-    Returns:
-        tuple[int, int]: The shape; (800, 1344) when the pipeline has no
-        ``Resize`` with a ``scale``.
-    """
+    configs' 1333x800 ``Resize``, and when there is no ``Resize`` with a
+    ``scale``)."""
     try:
         pipeline = get_test_pipeline_cfg(cfg)
     except (AttributeError, KeyError):
@@ -211,20 +174,9 @@ def verification_inputs(detector: nn.Module,
                         shape: Tuple[int, int],
                         image: Optional[str] = None,
                         seed: int = 0) -> Tuple[Tensor, list]:
-    """A preprocessed batch of one image to check an export with.
-
-    Args:
-        detector (nn.Module): The detector (``cfg`` and
-            ``data_preprocessor``), e.g. from ``init_detector``.
-        shape (tuple[int, int]): ``(H, W)`` of random input when no
-            ``image`` is given.
-        image (str, optional): An image file, run through the config's
-            test pipeline and data preprocessor. Defaults to None.
-        seed (int): Seed of the random input. Defaults to 0.
-
-    Returns:
-        tuple: ``(1, 3, H, W)`` input and ``[(h, w)]`` image shapes.
-    """
+    """``(1, 3, H, W)`` input and ``[(h, w)]`` to check an export with:
+    ``image`` through the ``detector``'s test pipeline and data
+    preprocessor, or seeded random input of ``shape``."""
     if image is None:
         generator = torch.Generator().manual_seed(seed)
         return torch.randn((1, 3) + tuple(shape),
@@ -235,25 +187,15 @@ def verification_inputs(detector: nn.Module,
     data = pipeline(dict(img_path=image, img_id=0))
     with torch.no_grad():
         data = detector.data_preprocessor(pseudo_collate([data]), False)
-    return data['inputs'], [
-        tuple(data['data_samples'][0].metainfo['img_shape'][:2])
-    ]
+    img_shape = data['data_samples'][0].metainfo['img_shape'][:2]
+    return data['inputs'], [tuple(img_shape)]
 
 
 def verify_onnx(detector: nn.Module, onnx_file: str, inputs: Tensor,
                 img_shapes: Sequence[Tuple[int, int]]) -> Dict[str, float]:
-    """Run ``onnx_file`` in onnxruntime and PyTorch on the same batch
-    (padded to a static model's shape first, for both).
-
-    Args:
-        detector (nn.Module): The exported detector.
-        onnx_file (str): The exported model.
-        inputs (Tensor): ``(N, 3, H, W)`` preprocessed images.
-        img_shapes (Sequence[tuple[int, int]]): ``(h, w)`` per image.
-
-    Returns:
-        dict: :func:`compare_detections`'s differences.
-    """
+    """:func:`compare_detections` of ``onnx_file`` in onnxruntime and
+    ``detector`` in PyTorch on the same ``(N, 3, H, W)`` batch (padded to a
+    static model's shape first, for both)."""
     from .onnxruntime_detector import ONNXRuntimeDetector
     runtime = ONNXRuntimeDetector(onnx_file)
     inputs = runtime._pad_to_static(inputs.float())

@@ -25,21 +25,12 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS
 
+from .export_model import INPUT_NAMES
+
 
 def create_session(onnx_file: str, num_threads: Optional[int] = None):
-    """An onnxruntime CPU session of ``onnx_file``.
-
-    Args:
-        onnx_file (str): The exported model.
-        num_threads (int, optional): Intra-op threads; None leaves
-            onnxruntime's default (one per physical core).
-
-    Returns:
-        onnxruntime.InferenceSession: The session.
-
-    Raises:
-        ImportError: onnxruntime is not installed.
-        FileNotFoundError: ``onnx_file`` does not exist.
+    """An onnxruntime CPU session of ``onnx_file`` with ``num_threads``
+    intra-op threads (None: onnxruntime's default, one per physical core).
     """
     try:
         import onnxruntime as ort
@@ -84,22 +75,19 @@ class ONNXRuntimeDetector(BaseModel):
         self.onnx_file = onnx_file
         self.session = create_session(onnx_file, num_threads)
         names = [node.name for node in self.session.get_inputs()]
-        if names != ['input', 'img_shapes']:
-            raise ValueError(
-                f'{onnx_file}: inputs {names} are not those of an fcos_mm '
-                "export ('input', 'img_shapes')")
+        if tuple(names) != INPUT_NAMES:
+            raise ValueError(f'{onnx_file}: inputs {names} are not those of '
+                             f'an fcos_mm export {INPUT_NAMES}')
         shape = self.session.get_inputs()[0].shape
         self.static_batch = _static_dim(shape[0])
         self.static_hw = (_static_dim(shape[2]), _static_dim(shape[3]))
-        self.metadata = dict(
-            self.session.get_modelmeta().custom_metadata_map)
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
 
     @property
     def classes(self) -> Optional[List[str]]:
         """Class names stored in the ONNX file at export, if any."""
-        if 'classes' not in self.metadata:
-            return None
-        return json.loads(self.metadata['classes'])
+        classes = self.metadata.get('classes')
+        return None if classes is None else json.loads(classes)
 
     def _pad_to_static(self, inputs: Tensor) -> Tensor:
         """Pad ``inputs`` to a static model's height and width."""
@@ -115,16 +103,9 @@ class ONNXRuntimeDetector(BaseModel):
 
     def run(self, inputs: Tensor,
             img_shapes: Sequence[Tuple[int, int]]) -> Tuple[Tensor, Tensor]:
-        """The graph's outputs for a padded batch.
-
-        Args:
-            inputs (Tensor): ``(N, 3, H, W)`` preprocessed images.
-            img_shapes (Sequence[tuple[int, int]]): ``(h, w)`` per image.
-
-        Returns:
-            tuple[Tensor, Tensor]: ``dets`` ``(N, K, 5)`` and ``labels``
-            ``(N, K)`` in input pixels (see :mod:`.export_model`).
-        """
+        """The graph's ``dets`` ``(N, K, 5)`` and ``labels`` ``(N, K)`` (in
+        input pixels, see :mod:`.export_model`) of ``(N, 3, H, W)``
+        preprocessed images of ``(h, w)`` ``img_shapes``."""
         inputs = self._pad_to_static(inputs.detach().float().cpu())
         shapes = torch.tensor(
             [[float(height), float(width)] for height, width in img_shapes])
@@ -149,33 +130,20 @@ class ONNXRuntimeDetector(BaseModel):
             all_labels.append(torch.from_numpy(labels[:chunk - missing]))
         return torch.cat(all_dets), torch.cat(all_labels)
 
-    def forward(self,
-                inputs: Tensor,
+    def forward(self, inputs: Tensor,
                 data_samples: Optional[List[DetDataSample]] = None,
                 mode: str = 'predict') -> List[DetDataSample]:
-        """Detect objects in a preprocessed batch (``mode='predict'`` only).
-
-        Args:
-            inputs (Tensor): ``(N, 3, H, W)`` from the data preprocessor.
-            data_samples (list[DetDataSample]): Their ``metainfo`` gives
-                ``img_shape`` and ``scale_factor``.
-            mode (str): Must be ``'predict'``.
-
-        Returns:
-            list[DetDataSample]: ``data_samples`` with ``pred_instances``
-            (boxes in original-image pixels, scores, labels).
-
-        Raises:
-            ValueError: ``mode`` is not ``'predict'`` or a sample lacks
-                ``img_shape``.
-        """
+        """``data_samples`` (``img_shape``, ``scale_factor``) of
+        ``(N, 3, H, W)`` preprocessed ``inputs`` with ``pred_instances`` in
+        original-image pixels; ``mode='predict'`` only."""
         if mode != 'predict':
             raise ValueError(
                 f"ONNXRuntimeDetector only predicts, got mode={mode!r}")
         if data_samples is None:
-            data_samples = [DetDataSample() for _ in range(inputs.size(0))]
-            for sample in data_samples:
-                sample.set_metainfo(dict(img_shape=tuple(inputs.shape[-2:])))
+            metainfo = dict(img_shape=tuple(inputs.shape[-2:]))
+            data_samples = [
+                DetDataSample(metainfo=metainfo) for _ in range(inputs.size(0))
+            ]
         for index, sample in enumerate(data_samples):
             if 'img_shape' not in sample.metainfo:
                 raise ValueError(f'Image {index} of the batch has no '

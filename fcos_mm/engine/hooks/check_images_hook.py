@@ -2,7 +2,7 @@
 import logging
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, List, Optional, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
@@ -10,6 +10,13 @@ from mmengine.logging import print_log
 from fcos_mm.datasets.image_io import inspect_image_file
 from fcos_mm.datasets.load_image_from_file import LoadImageFromFile
 from fcos_mm.registry import HOOKS
+
+
+def list_names(names: Sequence[str], max_listed: int) -> str:
+    """``names`` joined by commas, the first ``max_listed`` and a count."""
+    more = len(names) - max_listed
+    return ', '.join(names[:max_listed]) + (f' and {more} more'
+                                            if more > 0 else '')
 
 
 def _leaf_datasets(dataset) -> Iterable:
@@ -26,10 +33,8 @@ def _leaf_datasets(dataset) -> Iterable:
 def _loader(dataset) -> Optional[LoadImageFromFile]:
     transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms',
                          [])
-    for transform in transforms:
-        if isinstance(transform, LoadImageFromFile):
-            return transform
-    return None
+    return next((transform for transform in transforms
+                 if isinstance(transform, LoadImageFromFile)), None)
 
 
 @HOOKS.register_module()
@@ -54,9 +59,7 @@ class CheckImagesHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def __init__(self,
-                 decode: bool = False,
-                 workers: int = 8,
+    def __init__(self, decode: bool = False, workers: int = 8,
                  max_listed: int = 10) -> None:
         self.decode = decode
         self.workers = workers
@@ -70,8 +73,8 @@ class CheckImagesHook(Hook):
             return 'missing'
         return 'undecodable' if info.get('error') else None
 
-    def _check(self, paths: List[str], backend: str) -> List[Tuple[str,
-                                                                   str]]:
+    def _check(self, paths: List[str],
+               backend: str) -> List[Tuple[str, str]]:
         with ThreadPoolExecutor(max(1, self.workers)) as pool:
             problems = pool.map(self._problem, paths, [backend] * len(paths))
             return [(path, what) for path, what in zip(paths, problems)
@@ -90,18 +93,14 @@ class CheckImagesHook(Hook):
         bad = self._check(paths, loader.imdecode_backend)
         if not bad:
             return
-        listed = ', '.join(f'{path} ({what})'
-                           for path, what in bad[:self.max_listed])
-        more = (f' and {len(bad) - self.max_listed} more'
-                if len(bad) > self.max_listed else '')
+        listed = list_names([f'{path} ({what})' for path, what in bad],
+                            self.max_listed)
         message = (f'{len(bad)} of the {len(paths)} {split} images of '
                    f'{getattr(dataset, "ann_file", "a data set")} '
-                   f'cannot be loaded: {listed}{more}.')
+                   f'cannot be loaded: {listed}.')
         if split == 'training' and loader.on_bad_image == 'skip':
-            print_log(
-                f"{message} They will be skipped (on_bad_image='skip').",
-                logger='current',
-                level=logging.WARNING)
+            print_log(f"{message} They will be skipped (on_bad_image='skip').",
+                      logger='current', level=logging.WARNING)
         elif split == 'training':
             raise RuntimeError(
                 f'{message} Fix or remove them (tools/misc/check_dataset.py '

@@ -22,8 +22,7 @@ class CPUInferenceHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def __init__(self,
-                 amp: bool = True,
+    def __init__(self, amp: bool = True,
                  flags: Optional[Iterable[str]] = None) -> None:
         self.amp = amp
         self.flags = None if flags is None else list(flags)

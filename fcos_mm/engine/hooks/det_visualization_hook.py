@@ -23,27 +23,22 @@ class DetVisualizationHook(MMDetVisHook):
     read, failing the end of a test run, and ignores transparency).
     """
 
-    def _read_rgb(self, img_path: str) -> np.ndarray:
+    def _draw(self, name: str, data_sample: DetDataSample, **kwargs) -> None:
+        """Draw ``data_sample`` on its image as mmdet's hook does."""
+        img_path = data_sample.img_path
         img_bytes = get(img_path, backend_args=self.backend_args)
-        return np.ascontiguousarray(decode_image(img_bytes)[0][..., ::-1])
+        self._visualizer.add_datasample(
+            osp.basename(img_path) if self.show else name,
+            np.ascontiguousarray(decode_image(img_bytes)[0][..., ::-1]),
+            data_sample=data_sample, show=self.show, wait_time=self.wait_time,
+            pred_score_thr=self.score_thr, **kwargs)
 
     def after_val_iter(self, runner, batch_idx: int, data_batch: dict,
                        outputs: Sequence[DetDataSample]) -> None:
         """Draw the batch's first image every ``interval`` iterations."""
-        if self.draw is False:
-            return
         total_curr_iter = runner.iter + batch_idx
-        if total_curr_iter % self.interval != 0:
-            return
-        img_path = outputs[0].img_path
-        self._visualizer.add_datasample(
-            osp.basename(img_path) if self.show else 'val_img',
-            self._read_rgb(img_path),
-            data_sample=outputs[0],
-            show=self.show,
-            wait_time=self.wait_time,
-            pred_score_thr=self.score_thr,
-            step=total_curr_iter)
+        if self.draw is not False and total_curr_iter % self.interval == 0:
+            self._draw('val_img', outputs[0], step=total_curr_iter)
 
     def after_test_iter(self, runner, batch_idx: int, data_batch: dict,
                         outputs: Sequence[DetDataSample]) -> None:
@@ -58,17 +53,9 @@ class DetVisualizationHook(MMDetVisHook):
             mkdir_or_exist(self.test_out_dir)
         for data_sample in outputs:
             self._test_index += 1
-            img_path = data_sample.img_path
             out_file = None
             if self.test_out_dir is not None:
                 out_file = osp.join(self.test_out_dir,
-                                    osp.basename(img_path))
-            self._visualizer.add_datasample(
-                osp.basename(img_path) if self.show else 'test_img',
-                self._read_rgb(img_path),
-                data_sample=data_sample,
-                show=self.show,
-                wait_time=self.wait_time,
-                pred_score_thr=self.score_thr,
-                out_file=out_file,
-                step=self._test_index)
+                                    osp.basename(data_sample.img_path))
+            self._draw('test_img', data_sample, out_file=out_file,
+                       step=self._test_index)

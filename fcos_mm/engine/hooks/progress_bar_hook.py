@@ -26,9 +26,7 @@ class ProgressBarHook(Hook):
 
     priority = 'VERY_LOW'
 
-    def __init__(self,
-                 test: bool = True,
-                 val: bool = False,
+    def __init__(self, test: bool = True, val: bool = False,
                  file: Optional[IO] = None) -> None:
         self.test = test
         self.val = val

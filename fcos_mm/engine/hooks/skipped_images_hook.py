@@ -11,6 +11,8 @@ from mmengine.runner import IterBasedTrainLoop
 from fcos_mm.datasets.coco import SKIPPED_IMAGES_KEY
 from fcos_mm.registry import HOOKS
 
+from .check_images_hook import list_names
+
 
 @HOOKS.register_module()
 class SkippedImagesHook(Hook):
@@ -37,9 +39,7 @@ class SkippedImagesHook(Hook):
         self._seen: 'OrderedDict[str, Dict]' = OrderedDict()
         self._total_count = 0
 
-    def after_train_iter(self,
-                         runner,
-                         batch_idx: int,
+    def after_train_iter(self, runner, batch_idx: int,
                          data_batch: Optional[dict] = None,
                          outputs: Optional[dict] = None) -> None:
         samples = (data_batch or {}).get('data_samples') or []
@@ -59,8 +59,7 @@ class SkippedImagesHook(Hook):
                 f'Image skipped (on_bad_image=\'skip\'), another one drawn '
                 f'in its place: {record["reason"]} ({len(self._seen)} '
                 f'different image(s) skipped so far on this rank.)',
-                logger='current',
-                level=logging.WARNING)
+                logger='current', level=logging.WARNING)
         runner.message_hub.update_info(SKIPPED_IMAGES_KEY, list(self._seen))
 
     def _gather(self, count: int, paths: List[str]):
@@ -75,12 +74,9 @@ class SkippedImagesHook(Hook):
         return total, merged
 
     def _summary(self, what: str, count: int, paths: List[str]) -> str:
-        listed = ', '.join(paths[:self.max_listed])
-        more = (f' and {len(paths) - self.max_listed} more'
-                if len(paths) > self.max_listed else '')
         return (f'{what}: {len(paths)} unreadable or missing image(s) '
                 f'skipped ({count} time(s) in all; on_bad_image=\'skip\'): '
-                f'{listed}{more}.')
+                f'{list_names(paths, self.max_listed)}.')
 
     def after_train_epoch(self, runner) -> None:
         # An iteration-based loop runs one "epoch": after_train sums it up.
@@ -89,17 +85,13 @@ class SkippedImagesHook(Hook):
             if count and is_main_process():
                 # The loop counts epochs from 0 and logs them from 1.
                 print_log(
-                    self._summary(f'Epoch {runner.epoch + 1}', count,
-                                  paths),
-                    logger='current',
-                    level=logging.WARNING)
+                    self._summary(f'Epoch {runner.epoch + 1}', count, paths),
+                    logger='current', level=logging.WARNING)
         self._epoch.clear()
         self._epoch_count = 0
 
     def after_train(self, runner) -> None:
         count, paths = self._gather(self._total_count, list(self._seen))
         if count and is_main_process():
-            print_log(
-                self._summary('Training', count, paths),
-                logger='current',
-                level=logging.WARNING)
+            print_log(self._summary('Training', count, paths),
+                      logger='current', level=logging.WARNING)
