@@ -25,7 +25,7 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _clock(device: torch.device) -> Callable[[], float]:
+def synced_clock(device: torch.device) -> Callable[[], float]:
     """A clock that first waits for queued CUDA work on ``device``."""
 
     def now() -> float:
@@ -55,21 +55,11 @@ def timed_turns(runs: Dict[Any, Callable[[], object]], num_warmup: int,
 def run_stages(detector: nn.Module, images: torch.Tensor,
                img_metas: List[dict],
                clock: Callable[[], float]) -> Tuple[Dict[str, float], list]:
-    """One forward pass, timing each stage. A model prepared by
+    """One forward pass of ``(N, 3, H, W)`` normalised ``images``: the
+    seconds of each of :data:`STAGES` by ``clock`` and the head's results
+    (``InstanceData`` per image). A model prepared by
     :func:`~fcos_mm.deployment.prepare_cpu_inference` runs under its
-    autocast, with channels_last input.
-
-    Args:
-        detector (nn.Module): A single-stage detector with ``backbone``,
-            ``neck`` and ``bbox_head``.
-        images (Tensor): ``(N, 3, H, W)`` normalised input.
-        img_metas (list[dict]): Per image, at least ``img_shape``.
-        clock (Callable[[], float]): Returns seconds.
-
-    Returns:
-        tuple: Seconds per stage (keys :data:`STAGES`) and the head's
-        results (``InstanceData`` per image).
-    """
+    autocast, with channels_last input."""
     from fcos_mm.deployment import inference_autocast
     if getattr(detector, 'inference_autocast', None) is not None:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -134,7 +124,7 @@ def benchmark_detector(detector: nn.Module,
     """
     device = next(detector.parameters()).device
     images, img_metas = _random_input(shape, num_images, seed, device)
-    clock = _clock(device)
+    clock = synced_clock(device)
     detector.eval()
     with torch.no_grad():
         times = [
@@ -142,7 +132,7 @@ def benchmark_detector(detector: nn.Module,
             for _ in range(num_warmup + num_images)
         ][num_warmup:]
     ms = {
-        stage: 1000 * float(np.mean([time[stage] for time in times]))
+        stage: 1000 * float(np.mean([seconds[stage] for seconds in times]))
         for stage in STAGES
     }
     ms['total'] = sum(ms[stage] for stage in STAGES)
@@ -172,17 +162,8 @@ def benchmark_onnxruntime(session,
                           num_images: int = 20,
                           num_warmup: int = 5,
                           seed: int = 0) -> dict:
-    """Images per second of an exported model in onnxruntime, on the input
-    of :func:`benchmark_detector` (same arguments).
-
-    Args:
-        session (onnxruntime.InferenceSession): The exported model (inputs
-            ``input`` and ``img_shapes``).
-
-    Returns:
-        dict: ``fps``, ``ms`` (``{'total': ...}``), ``num_images``,
-        ``shape``, ``device`` (``'cpu'``).
-    """
+    """:func:`benchmark_detector` (same arguments, ``ms`` has ``'total'``
+    only) of an exported model's ``onnxruntime.InferenceSession``."""
     images, _ = _random_input(shape, num_images, seed, torch.device('cpu'))
     feeds = dict(
         input=images.numpy(),

@@ -21,7 +21,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
-from fcos_mm.analysis.benchmark import _clock, synchronize, timed_turns
+from fcos_mm.analysis.benchmark import synced_clock, synchronize, timed_turns
 from fcos_mm.deployment.cpu_inference import cpu_flags
 
 #: Assigner options that mmdet's FCOSHead takes as head kwargs.
@@ -243,7 +243,7 @@ def benchmark_train(model_cfg: dict,
     runs = {(name, part): run
             for name, step in steps.items()
             for part, run in (('step', step), ('head', step.head_step))}
-    times = timed_turns(runs, num_warmup, num_iters, _clock(device))
+    times = timed_turns(runs, num_warmup, num_iters, synced_clock(device))
     for (name, part), seconds in times.items():
         results[name][f'{part}_ms'] = 1000 * statistics.median(seconds)
     for name, step in steps.items():
