@@ -43,8 +43,8 @@ FPN_STRIDES = (8, 16, 32, 64, 128)
 NO_FPN_STRIDES = (16, )
 NO_FPN_REGRESS_RANGES = ((-1, INF), )
 
-# An image size as (height, width), ground-truth boxes (G, 4) in x1, y1,
-# x2, y2 pixels of the network input and their labels (G, ).
+#: An image: network input (height, width) before padding, its boxes
+#: (G, 4) x1 y1 x2 y2 in input pixels, and their labels (G, ).
 Sample = Tuple[Tuple[int, int], Tensor, Tensor]
 
 
@@ -81,17 +81,14 @@ def paper_settings(
         center_sample_radius: float = 1.5,
         fpn_regress_ranges: Sequence[Tuple[float, float]] = FPN_REGRESS_RANGES
 ) -> List[AssignmentSetting]:
-    """The four settings of Tables 1 and 2: {P4 only, P3-P7} x {without,
-    with centre sampling}.
+    """The four settings of Tables 1 and 2, in this order: P4 only, P4
+    only + centre sampling, P3-P7, P3-P7 + centre sampling.
 
     Args:
         center_sample_radius (float): Radius for the centre-sampling rows.
             Defaults to 1.5.
         fpn_regress_ranges (Sequence[tuple]): Ranges of P3-P7. Defaults to
             the paper's (0, 64, 128, 256, 512, inf) split.
-
-    Returns:
-        list[AssignmentSetting]: P4 only, P4 only + CS, FPN, FPN + CS.
     """
     ranges = tuple(map(tuple, fpn_regress_ranges))
     settings = []
@@ -111,20 +108,10 @@ def paper_settings(
 
 @dataclass
 class AssignmentStatistics:
-    """Counts behind one setting's row, summed over images.
-
-    Args:
-        strides (tuple[int]): Strides of the levels, for the per-level
-            counts.
-        num_gts (int): Ground-truth boxes seen.
-        num_recalled (int): Boxes assigned to at least one location.
-        num_positives (int): Positive locations.
-        num_ambiguous (int): Positive locations with more than one
-            candidate box.
-        num_ambiguous_diff (int): Positive locations whose candidate boxes
-            have more than one class.
-        positives_per_level (list[int]): Positive locations per level.
-    """
+    """Counts behind one setting's row, summed over images (defined in the
+    module docstring): boxes, those recalled, positive locations, the
+    ambiguous ones (of different classes) and positives per level of
+    ``strides``."""
     strides: Tuple[int, ...]
     num_gts: int = 0
     num_recalled: int = 0
@@ -142,11 +129,9 @@ class AssignmentStatistics:
         if tuple(other.strides) != tuple(self.strides):
             raise ValueError(f'Cannot add statistics of strides '
                              f'{other.strides} to those of {self.strides}.')
-        self.num_gts += other.num_gts
-        self.num_recalled += other.num_recalled
-        self.num_positives += other.num_positives
-        self.num_ambiguous += other.num_ambiguous
-        self.num_ambiguous_diff += other.num_ambiguous_diff
+        for name in ('num_gts', 'num_recalled', 'num_positives',
+                     'num_ambiguous', 'num_ambiguous_diff'):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.positives_per_level = [
             mine + theirs for mine, theirs in zip(self.positives_per_level,
                                                   other.positives_per_level)
@@ -175,18 +160,9 @@ def _ratio(num: int, den: int) -> float:
 def featmap_sizes(img_shape: Tuple[int, int],
                   strides: Sequence[int],
                   pad_size_divisor: int = 32) -> List[Tuple[int, int]]:
-    """Feature map sizes of an input padded to ``pad_size_divisor``: ResNet
-    and FPN halve with ``ceil``, so level ``l`` has ``ceil(H / s_l)`` rows.
-
-    Args:
-        img_shape (tuple[int, int]): (height, width) after the resize.
-        strides (Sequence[int]): Level strides.
-        pad_size_divisor (int): What the data preprocessor pads to.
-            Defaults to 32.
-
-    Returns:
-        list[tuple[int, int]]: (height, width) per level.
-    """
+    """``(H_l, W_l)`` per level of an ``img_shape`` input padded to
+    ``pad_size_divisor``: ResNet and FPN halve with ``ceil``, so level ``l``
+    has ``ceil(H / s_l)`` rows."""
     height, width = (math.ceil(side / pad_size_divisor) * pad_size_divisor
                      for side in img_shape[:2])
     return [(math.ceil(height / stride), math.ceil(width / stride))
@@ -195,17 +171,8 @@ def featmap_sizes(img_shape: Tuple[int, int],
 
 def grid_points(sizes: Sequence[Tuple[int, int]],
                 strides: Sequence[int]) -> List[Tensor]:
-    """Location coordinates per level, as the FCOS head makes them
-    (``MlvlPointGenerator``, offset 0.5).
-
-    Args:
-        sizes (Sequence[tuple[int, int]]): Feature map (height, width) per
-            level.
-        strides (Sequence[int]): Level strides.
-
-    Returns:
-        list[Tensor]: ``(H_l * W_l, 2)`` (x, y) per level, row-major.
-    """
+    """``(H_l * W_l, 2)`` (x, y) locations per level of feature maps of
+    ``sizes``, row-major, as the FCOS head makes them (offset 0.5)."""
     generator = MlvlPointGenerator(list(strides), offset=0.5)
     return generator.grid_priors(
         list(sizes), dtype=torch.float32, device='cpu')
@@ -215,25 +182,13 @@ def candidate_mask(assigner, points: List[Tensor], strides: Sequence[int],
                    gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
                    featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
                    ) -> Tensor:
-    """Which boxes each location is a candidate for, by the assigner's gates.
+    """``(P, G)`` bool: which boxes each location is a candidate for, by
+    the gates of ``assigner`` (an ``FCOSPointAssigner``; the other
+    arguments are those of its ``assign``).
 
     A box assigned alone has no tie to break, so the locations it gets are
     exactly those passing the gates for it (box or centre region, regress
-    range). All boxes go at once, as a batch of one-box images; the other
-    arguments are those of ``FCOSPointAssigner.assign``.
-
-    Args:
-        assigner: An ``FCOSPointAssigner``.
-        points (list[Tensor]): ``(H_l * W_l, 2)`` locations per level.
-        strides (Sequence[int]): Level strides.
-        gt_bboxes (Tensor): ``(G, 4)`` boxes, x1 y1 x2 y2.
-        gt_labels (Tensor): ``(G, )`` labels.
-        num_classes (int): Number of classes (background label).
-        featmap_sizes (Sequence[tuple[int, int]], optional): ``(H_l, W_l)``
-            per level. Defaults to None.
-
-    Returns:
-        Tensor: ``(P, G)`` bool, ``P`` locations over all levels.
+    range). All boxes go at once, as a batch of one-box images.
     """
     alone = assigner.assign_batch(points, strides, list(gt_bboxes[:, None]),
                                   list(gt_labels[:, None]), num_classes,
@@ -248,22 +203,9 @@ def image_statistics(setting: AssignmentSetting,
                      num_classes: int,
                      pad_size_divisor: int = 32,
                      assigner=None) -> AssignmentStatistics:
-    """Counts of one image under one setting.
-
-    Args:
-        setting (AssignmentSetting): Levels and assigner options.
-        img_shape (tuple[int, int]): Network input (height, width) before
-            padding.
-        gt_bboxes (Tensor): ``(G, 4)`` boxes, x1 y1 x2 y2, input pixels.
-        gt_labels (Tensor): ``(G, )`` labels.
-        num_classes (int): Number of classes.
-        pad_size_divisor (int): Padding of the input. Defaults to 32.
-        assigner (optional): A prebuilt assigner for ``setting`` (saves
-            rebuilding it per image). Defaults to None.
-
-    Returns:
-        AssignmentStatistics: This image's counts.
-    """
+    """Counts of one image (a :data:`Sample`) under one setting;
+    ``assigner``, prebuilt for ``setting``, saves rebuilding it per
+    image."""
     stats = AssignmentStatistics(strides=tuple(setting.strides))
     gt_bboxes = torch.as_tensor(gt_bboxes, dtype=torch.float32).reshape(-1, 4)
     gt_labels = torch.as_tensor(gt_labels, dtype=torch.long).reshape(-1)
@@ -310,8 +252,7 @@ def compute_statistics(
     """Tables 1 and 2's counts over a set of images.
 
     Args:
-        samples (Iterable[tuple]): ``(img_shape, gt_bboxes, gt_labels)`` per
-            image, see :func:`image_statistics`.
+        samples (Iterable[tuple]): A :data:`Sample` per image.
         num_classes (int): Number of classes.
         settings (Sequence[AssignmentSetting], optional): Defaults to
             :func:`paper_settings`.
@@ -336,19 +277,10 @@ def compute_statistics(
 
 
 def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
-    """Build a dataset from its config and read boxes as training sees them.
-
-    The dataset's own pipeline runs without random flips, so boxes are
-    resized like the network input.
-
-    Args:
-        dataset_cfg (dict): A dataset config, e.g. a config's
-            ``train_dataloader.dataset``.
-
-    Returns:
-        tuple: An iterator of ``(img_shape, gt_bboxes, gt_labels)`` and the
-        number of classes (from the dataset's ``metainfo['classes']``).
-    """
+    """An iterator of :data:`Sample` as training sees them and the number
+    of classes, from a dataset config (e.g. ``train_dataloader.dataset``):
+    its own pipeline runs without random flips, so boxes are resized like
+    the network input."""
     from fcos_mm.models.utils import fcos_mm_scope
     from fcos_mm.registry import DATASETS
 
@@ -377,15 +309,8 @@ def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
 
 
 def format_tables(results: Dict[str, AssignmentStatistics]) -> str:
-    """Tables 1 and 2 and positives per level as plain text.
-
-    Args:
-        results (dict[str, AssignmentStatistics]): From
-            :func:`compute_statistics`.
-
-    Returns:
-        str: The three tables.
-    """
+    """Tables 1 and 2 and positives per level of
+    :func:`compute_statistics`'s result, as plain text."""
     name_width = max(len(name) for name in results) + 2
     lines = ['Table 1: best possible recall (BPR) of the assignment',
              f'{"setting":<{name_width}}{"gt boxes":>10}{"assigned":>10}'

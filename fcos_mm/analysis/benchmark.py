@@ -10,7 +10,7 @@ so post-processing is faster than with a trained checkpoint.
 the ratios of :func:`format_comparison`.
 """
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -19,36 +19,47 @@ import torch.nn as nn
 STAGES = ('backbone', 'neck', 'head', 'postprocess')
 
 
-def _clock(device: torch.device) -> Callable[[], float]:
-    """A clock that first waits for queued CUDA work on ``device``."""
+def synchronize(device: torch.device) -> None:
+    """Wait for the queued CUDA work on ``device`` (nothing on CPU)."""
     if device.type == 'cuda':
+        torch.cuda.synchronize(device)
 
-        def now() -> float:
-            torch.cuda.synchronize(device)
-            return time.perf_counter()
 
-        return now
-    return time.perf_counter
+def synced_clock(device: torch.device) -> Callable[[], float]:
+    """A clock that first waits for queued CUDA work on ``device``."""
+
+    def now() -> float:
+        synchronize(device)
+        return time.perf_counter()
+
+    return now
+
+
+def timed_turns(runs: Dict[Any, Callable[[], object]], num_warmup: int,
+                num_iters: int,
+                clock: Callable[[], float]) -> Dict[Any, List[float]]:
+    """Seconds of each of ``num_iters`` timed calls per run, after
+    ``num_warmup`` untimed ones; the runs take turns, so that a drift of the
+    machine's speed hits all alike."""
+    seconds = {name: [] for name in runs}
+    for iteration in range(num_warmup + num_iters):
+        for name, run in runs.items():
+            start = clock()
+            run()
+            elapsed = clock() - start
+            if iteration >= num_warmup:
+                seconds[name].append(elapsed)
+    return seconds
 
 
 def run_stages(detector: nn.Module, images: torch.Tensor,
                img_metas: List[dict],
                clock: Callable[[], float]) -> Tuple[Dict[str, float], list]:
-    """One forward pass, timing each stage. A model prepared by
+    """One forward pass of ``(N, 3, H, W)`` normalised ``images``: the
+    seconds of each of :data:`STAGES` by ``clock`` and the head's results
+    (``InstanceData`` per image). A model prepared by
     :func:`~fcos_mm.deployment.prepare_cpu_inference` runs under its
-    autocast, with channels_last input.
-
-    Args:
-        detector (nn.Module): A single-stage detector with ``backbone``,
-            ``neck`` and ``bbox_head``.
-        images (Tensor): ``(N, 3, H, W)`` normalised input.
-        img_metas (list[dict]): Per image, at least ``img_shape``.
-        clock (Callable[[], float]): Returns seconds.
-
-    Returns:
-        tuple: Seconds per stage (keys :data:`STAGES`) and the head's
-        results (``InstanceData`` per image).
-    """
+    autocast, with channels_last input."""
     from fcos_mm.deployment import inference_autocast
     if getattr(detector, 'inference_autocast', None) is not None:
         images = images.contiguous(memory_format=torch.channels_last)
@@ -71,6 +82,27 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
     return times, results
 
 
+def _random_input(shape: Tuple[int, int], num_images: int, seed: int,
+                  device: torch.device) -> Tuple[torch.Tensor, List[dict]]:
+    """The benchmarks' ``(1, 3, H, W)`` random image and its metas."""
+    from fcos_mm.analysis.train_benchmark import random_batch
+    if num_images < 1:
+        raise ValueError(f'num_images must be >= 1, got {num_images}.')
+    images, samples = random_batch(1, shape, 0, 1, device, seed)
+    return images, [sample.metainfo for sample in samples]
+
+
+def _speed(ms: Dict[str, float], num_images: int, shape: Tuple[int, int],
+           device: str) -> dict:
+    """A benchmark result from mean milliseconds per image."""
+    return dict(
+        fps=1000.0 / ms['total'],
+        ms=ms,
+        num_images=num_images,
+        shape=tuple(shape),
+        device=device)
+
+
 def benchmark_detector(detector: nn.Module,
                        shape: Tuple[int, int],
                        num_images: int = 20,
@@ -90,52 +122,27 @@ def benchmark_detector(detector: nn.Module,
         mean milliseconds per stage, plus ``'total'``), ``num_images``,
         ``shape``, ``device``, ``num_threads`` (torch's intra-op threads).
     """
-    if num_images < 1:
-        raise ValueError(f'num_images must be >= 1, got {num_images}.')
     device = next(detector.parameters()).device
-    height, width = shape
-    generator = torch.Generator().manual_seed(seed)
-    images = torch.randn(1, 3, height, width, generator=generator).to(device)
-    img_metas = [
-        dict(
-            img_shape=(height, width),
-            ori_shape=(height, width),
-            pad_shape=(height, width),
-            batch_input_shape=(height, width),
-            scale_factor=(1.0, 1.0))
-    ]
-    clock = _clock(device)
+    images, img_metas = _random_input(shape, num_images, seed, device)
+    clock = synced_clock(device)
     detector.eval()
-    per_stage = {stage: [] for stage in STAGES}
     with torch.no_grad():
-        for iteration in range(num_warmup + num_images):
-            times, _ = run_stages(detector, images, img_metas, clock)
-            if iteration >= num_warmup:
-                for stage in STAGES:
-                    per_stage[stage].append(times[stage])
+        times = [
+            run_stages(detector, images, img_metas, clock)[0]
+            for _ in range(num_warmup + num_images)
+        ][num_warmup:]
     ms = {
-        stage: 1000 * float(np.mean(seconds))
-        for stage, seconds in per_stage.items()
+        stage: 1000 * float(np.mean([seconds[stage] for seconds in times]))
+        for stage in STAGES
     }
     ms['total'] = sum(ms[stage] for stage in STAGES)
     return dict(
-        fps=1000.0 / ms['total'],
-        ms=ms,
-        num_images=num_images,
-        shape=(height, width),
-        device=str(device),
+        _speed(ms, num_images, shape, str(device)),
         num_threads=torch.get_num_threads())
 
 
 def format_benchmark(result: dict) -> str:
-    """The benchmark result as a few lines of text.
-
-    Args:
-        result (dict): From :func:`benchmark_detector`.
-
-    Returns:
-        str: Images/s and a per-stage table.
-    """
+    """A :func:`benchmark_detector` result as images/s and a stage table."""
     height, width = result['shape']
     lines = [
         f'input {height}x{width}, {result["num_images"]} timed images on '
@@ -155,53 +162,23 @@ def benchmark_onnxruntime(session,
                           num_images: int = 20,
                           num_warmup: int = 5,
                           seed: int = 0) -> dict:
-    """Images per second of an exported model in onnxruntime.
-
-    Args:
-        session (onnxruntime.InferenceSession): The exported model (inputs
-            ``input`` and ``img_shapes``).
-        shape (tuple[int, int]): Input (height, width).
-        num_images (int): Timed images. Defaults to 20.
-        num_warmup (int): Untimed images first. Defaults to 5.
-        seed (int): Seed of the random input (the same as
-            :func:`benchmark_detector`'s). Defaults to 0.
-
-    Returns:
-        dict: ``fps``, ``ms`` (``{'total': ...}``), ``num_images``,
-        ``shape``, ``device`` (``'cpu'``).
-    """
-    if num_images < 1:
-        raise ValueError(f'num_images must be >= 1, got {num_images}.')
-    height, width = shape
-    generator = torch.Generator().manual_seed(seed)
+    """:func:`benchmark_detector` (same arguments, ``ms`` has ``'total'``
+    only) of an exported model's ``onnxruntime.InferenceSession``."""
+    images, _ = _random_input(shape, num_images, seed, torch.device('cpu'))
     feeds = dict(
-        input=torch.randn(1, 3, height, width, generator=generator).numpy(),
-        img_shapes=np.array([[height, width]], dtype=np.float32))
-    times = []
-    for iteration in range(num_warmup + num_images):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        if iteration >= num_warmup:
-            times.append(time.perf_counter() - start)
-    total = 1000 * float(np.mean(times))
-    return dict(
-        fps=1000.0 / total,
-        ms=dict(total=total),
-        num_images=num_images,
-        shape=(height, width),
-        device='cpu')
+        input=images.numpy(),
+        img_shapes=np.array([shape], dtype=np.float32))
+    seconds = timed_turns(dict(total=lambda: session.run(None, feeds)),
+                          num_warmup, num_images, time.perf_counter)
+    return _speed(
+        dict(total=1000 * float(np.mean(seconds['total']))), num_images,
+        shape, 'cpu')
 
 
 def mmdet_model_cfg(model_cfg: dict) -> dict:
     """:func:`~fcos_mm.analysis.train_benchmark.mmdet_model_cfg` buildable
     from our scope: types in the ``mmdet.`` scope, no ``train_cfg`` and no
     ``init_cfg``.
-
-    Args:
-        model_cfg (dict): ``cfg.model`` of one of our FCOS configs.
-
-    Returns:
-        dict: A config that ``MODELS.build`` turns into mmdet's FCOS.
 
     Raises:
         ValueError: The config uses something mmdet's FCOS lacks
@@ -249,16 +226,8 @@ def build_mmdet_fcos(model_cfg: dict,
 
 
 def format_comparison(results: Dict[str, dict]) -> str:
-    """A table of the variants timed in one run, with ratios.
-
-    Args:
-        results (dict[str, dict]): Variant name to a benchmark result
-            (``ms['total']``); ratios are against ``'mmdet fp32'`` and
-            ``'pytorch fp32'`` where present.
-
-    Returns:
-        str: One line per variant.
-    """
+    """One line per variant (name to benchmark result), with the ratios of
+    its ``ms['total']`` to ``'mmdet fp32'``'s and ``'pytorch fp32'``'s."""
     bases = [name for name in ('mmdet fp32', 'pytorch fp32')
              if name in results]
     header = f'{"variant":<22}{"ms / image":>12}{"images/s":>10}' + ''.join(
@@ -274,18 +243,10 @@ def format_comparison(results: Dict[str, dict]) -> str:
 
 
 def merge_rounds(results: List[dict]) -> dict:
-    """One result from several rounds of the same benchmark (interleaved
-    by ``benchmark.py --rounds`` so that load changes hit all variants).
-
-    Args:
-        results (list[dict]): Results of :func:`benchmark_detector` or
-            :func:`benchmark_onnxruntime`, one per round.
-
-    Returns:
-        dict: The first result with ``ms`` averaged over the rounds
-        (weighted by their ``num_images``), ``fps`` recomputed and
-        ``num_images`` summed.
-    """
+    """One result from rounds of the same benchmark (interleaved by
+    ``benchmark.py --rounds`` so that load changes hit all variants): the
+    first with ``ms`` averaged, weighted by ``num_images``, which are
+    summed."""
     if not results:
         raise ValueError('merge_rounds needs at least one result.')
     weights = [result['num_images'] for result in results]

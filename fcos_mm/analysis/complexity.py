@@ -24,14 +24,7 @@ class _TensorForward(nn.Module):
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of parameters (trainable or frozen) of ``model``.
-
-    Args:
-        model (nn.Module): Any module.
-
-    Returns:
-        int: The count.
-    """
+    """Number of parameters (trainable or frozen) of ``model``."""
     return sum(param.numel() for param in model.parameters())
 
 

@@ -48,18 +48,12 @@ def _append(series: Dict[str, Series], key: str, step: int,
 
 
 def load_curves(json_log: str) -> Curves:
-    """Parse an mmengine JSON scalar log into loss and metric series.
-
-    Args:
-        json_log (str): Path of ``scalars.json`` (or ``<timestamp>.json``).
-
-    Returns:
-        Curves: The series, in the order of the log.
+    """The loss and metric series, in the order of the log, of a
+    ``scalars.json`` (or ``<timestamp>.json``).
 
     Raises:
-        FileNotFoundError: If ``json_log`` does not exist.
-        ValueError: If a line is not a JSON object with a ``step``, or the log
-            holds no record.
+        FileNotFoundError, ValueError: naming the file (and the line) that
+            is missing, not a JSON object with a ``step``, or empty.
     """
     if not osp.isfile(json_log):
         raise FileNotFoundError(f'No JSON log at {json_log}.')
@@ -133,8 +127,8 @@ def plot_curves(curves: Curves,
         str: ``out_file``.
 
     Raises:
-        KeyError: If a requested key is not in the log.
-        ValueError: If there is nothing to draw.
+        KeyError, ValueError: A requested key is not in the log; nothing
+            to draw.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -130,17 +130,10 @@ def _decode_backend(dataset_cfg: dict) -> str:
 def dataset_sources(cfg: Config,
                     splits: Sequence[str] = ('train', 'val', 'test')
                     ) -> List[Dict]:
-    """The annotation files, image folders and decoders a config uses.
-
-    Args:
-        cfg (Config): The config.
-        splits (Sequence[str]): Any of ``'train'``, ``'val'``, ``'test'``.
-
-    Returns:
-        list[dict]: ``name`` (the splits using it, e.g. ``'val/test'``),
-        ``ann_file``, ``img_dir`` and ``backend``, one per distinct
-        (annotation file, image folder).
-    """
+    """The annotation files, image folders and decoders that ``splits``
+    (any of :data:`LOADER_KEYS`) of a config use: one dict per distinct
+    (annotation file, image folder) with ``name`` (the splits using it,
+    e.g. ``'val/test'``), ``ann_file``, ``img_dir`` and ``backend``."""
     sources: Dict[Tuple[str, str], Dict] = OrderedDict()
     for split in splits:
         loader = cfg.get(LOADER_KEYS[split])
@@ -258,18 +251,9 @@ def check_dataset(source: Dict,
                   workers: int = 8,
                   progress: bool = True,
                   max_examples: int = 5) -> DatasetReport:
-    """Check one data set; see the module docstring.
-
-    Args:
-        source (dict): From :func:`dataset_sources` (``name``,
-            ``ann_file``, ``img_dir``, ``backend``).
-        workers (int): Threads decoding images. Defaults to 8.
-        progress (bool): Draw a progress bar on stdout. Defaults to True.
-        max_examples (int): File names listed per kind of problem.
-
-    Returns:
-        DatasetReport: Everything found.
-    """
+    """Check one data set of :func:`dataset_sources` (see the module
+    docstring), decoding images in ``workers`` threads, with a progress bar
+    on stdout; ``max_examples`` file names are kept per kind of problem."""
     report = DatasetReport(source['name'], source['ann_file'],
                            source['img_dir'], max_examples)
     try:
@@ -312,16 +296,8 @@ def check_datasets(cfg: Config,
                    splits: Sequence[str] = ('train', 'val', 'test'),
                    workers: int = 8,
                    progress: bool = True) -> List[DatasetReport]:
-    """Check every data set of ``cfg`` used by ``splits``.
-
-    Args:
-        cfg (Config): The config.
-        splits (Sequence[str]): Any of ``'train'``, ``'val'``, ``'test'``.
-        workers (int): Threads decoding images. Defaults to 8.
-        progress (bool): Draw progress bars. Defaults to True.
-
-    Returns:
-        list[DatasetReport]: One per distinct annotation file.
+    """One report per data set of ``cfg`` used by ``splits`` (see
+    :func:`dataset_sources` and :func:`check_dataset`).
 
     Raises:
         ValueError: The config has no data set for these splits.

@@ -9,8 +9,8 @@ launches on a GPU) and host-device synchronisations (:func:`count_ops`).
 """
 import copy
 import logging
+import re
 import statistics
-import time
 from typing import Callable, Dict, List, Tuple
 
 import torch
@@ -21,6 +21,7 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 
+from fcos_mm.analysis.benchmark import synced_clock, synchronize, timed_turns
 from fcos_mm.deployment.cpu_inference import cpu_flags
 
 #: Assigner options that mmdet's FCOSHead takes as head kwargs.
@@ -33,15 +34,7 @@ SYNC_OPS = ('aten::_local_scalar_dense', 'aten::nonzero')
 
 def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
     """The mmdet 3.3 config (scope ``mmdet``) of the same FCOS as our
-    ``model_cfg``: the assigner's options go back to the head.
-
-    Args:
-        model_cfg (dict): Our ``model`` config (type ``FCOS``).
-
-    Returns:
-        ConfigDict: A config that builds mmdet's FCOS under scope
-        ``mmdet``.
-    """
+    ``model`` config: the assigner's options go back to the head."""
     cfg = ConfigDict(copy.deepcopy(model_cfg))
     assigner = (cfg.get('train_cfg') or {}).get('assigner') or {}
     for key in _ASSIGNER_KEYS:
@@ -53,16 +46,9 @@ def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
 
 def build_pair(model_cfg: dict,
                device: str = 'cpu') -> Tuple[nn.Module, nn.Module]:
-    """mmdet's FCOS and ours, ours loaded with mmdet's weights.
-
-    Args:
-        model_cfg (dict): Our ``model`` config; its pretrained backbone
-            init is dropped (nothing is downloaded).
-        device (str): Where both models go. Defaults to 'cpu'.
-
-    Returns:
-        tuple[nn.Module, nn.Module]: ``(mmdet_model, ours)`` in train mode.
-    """
+    """``(mmdet_model, ours)`` in train mode on ``device``, ours loaded
+    with mmdet's weights; the pretrained backbone init of our ``model``
+    config is dropped (nothing is downloaded)."""
     from mmdet.registry import MODELS as MMDET_MODELS
 
     from fcos_mm.registry import MODELS
@@ -89,20 +75,9 @@ def random_batch(num_imgs: int,
                  num_classes: int,
                  device: str = 'cpu',
                  seed: int = 0) -> Tuple[torch.Tensor, List[DetDataSample]]:
-    """A normalised input batch and data samples with random boxes inside
-    the image, sides from 8 pixels up (squared uniform: mostly small).
-
-    Args:
-        num_imgs (int): Images in the batch.
-        shape (tuple[int, int]): Input (height, width), all images.
-        num_gts (int): Boxes per image.
-        num_classes (int): Labels are drawn from ``[0, num_classes)``.
-        device (str): Device of the tensors. Defaults to 'cpu'.
-        seed (int): Random seed. Defaults to 0.
-
-    Returns:
-        tuple: ``(N, 3, H, W)`` inputs and a list of ``DetDataSample``.
-    """
+    """``(N, 3, H, W)`` random inputs of ``shape`` and ``N`` data samples
+    with ``num_gts`` random boxes inside the image, sides from 8 pixels up
+    (squared uniform: mostly small), labels in ``[0, num_classes)``."""
     generator = torch.Generator().manual_seed(seed)
     height, width = shape
     inputs = torch.randn(num_imgs, 3, height, width, generator=generator)
@@ -128,16 +103,9 @@ def random_batch(num_imgs: int,
 
 
 def count_ops(fn: Callable[[], object]) -> Dict[str, int]:
-    """Aten calls and host-device synchronisations of one call of ``fn``.
-
-    Args:
-        fn (Callable[[], object]): What to profile (run once).
-
-    Returns:
-        dict[str, int]: ``aten_calls`` (every ``aten::`` event, nested
-        ones included), ``syncs`` (the :data:`SYNC_OPS` events) and each
-        of :data:`SYNC_OPS` by name.
-    """
+    """Aten calls and host-device synchronisations of one call of ``fn``:
+    ``aten_calls`` (every ``aten::`` event, nested ones included),
+    ``syncs`` (the :data:`SYNC_OPS` events) and each of :data:`SYNC_OPS`."""
     with torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         fn()
@@ -148,29 +116,16 @@ def count_ops(fn: Callable[[], object]) -> Dict[str, int]:
     return counts
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
 def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
-    """Bytes allocated at the peak of ``fn`` beyond those held before it:
-    the CUDA caching allocator's peak, or on CPU the running sum of the
-    allocations ``torch.profiler`` records (op granularity).
-
-    Args:
-        fn (Callable[[], object]): What to measure (run once).
-        device (torch.device): Where it allocates.
-
-    Returns:
-        int: The peak in bytes.
-    """
+    """Bytes allocated at the peak of one call of ``fn`` beyond those held
+    before it: the CUDA caching allocator's peak, or on CPU the running sum
+    of the allocations ``torch.profiler`` records (op granularity)."""
     if device.type == 'cuda':
-        _sync(device)
+        synchronize(device)
         base = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
         fn()
-        _sync(device)
+        synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
     with torch.profiler.profile(
             activities=[torch.profiler.ProfilerActivity.CPU],
@@ -224,17 +179,15 @@ class _TrainStep:
             self.optimizer.step()
         self.losses = {key: value.detach() for key, value in losses.items()}
 
-    def head_loss(self) -> None:
+    def head_loss(self) -> Dict[str, torch.Tensor]:
         """``bbox_head.loss`` alone, on features computed beforehand."""
         with self.autocast():
-            self.model.bbox_head.loss(self.feats, self.samples)
+            return self.model.bbox_head.loss(self.feats, self.samples)
 
     def head_step(self) -> None:
         """``bbox_head.loss`` and its backward through the head alone."""
         self.optimizer.zero_grad(set_to_none=True)
-        with self.autocast():
-            losses = self.model.bbox_head.loss(self.feats, self.samples)
-        sum(losses.values()).backward()
+        sum(self.head_loss().values()).backward()
 
     def prepare_head_loss(self) -> None:
         with torch.no_grad(), self.autocast():
@@ -251,8 +204,7 @@ def benchmark_train(model_cfg: dict,
                     num_warmup: int = 3,
                     seed: int = 0) -> dict:
     """Time, memory, ops and syncs of a training step: ours vs mmdet's,
-    taking steps in turns so that a drift of the machine's speed hits both
-    alike; on CUDA each step is synchronised before its clock stops.
+    timed in turns (:func:`~fcos_mm.analysis.benchmark.timed_turns`).
 
     Args:
         model_cfg (dict): Our ``model`` config.
@@ -288,20 +240,13 @@ def benchmark_train(model_cfg: dict,
         results[name]['losses'] = {
             key: float(value) for key, value in step.losses.items()
         }
-    times = {(name, part): [] for name in steps for part in ('step', 'head')}
-    for iteration in range(num_warmup + num_iters):
-        for name, step in steps.items():
-            for part, run in (('step', step), ('head', step.head_step)):
-                _sync(device)
-                start = time.perf_counter()
-                run()
-                _sync(device)
-                if iteration >= num_warmup:
-                    times[name, part].append(time.perf_counter() - start)
+    runs = {(name, part): run
+            for name, step in steps.items()
+            for part, run in (('step', step), ('head', step.head_step))}
+    times = timed_turns(runs, num_warmup, num_iters, synced_clock(device))
+    for (name, part), seconds in times.items():
+        results[name][f'{part}_ms'] = 1000 * statistics.median(seconds)
     for name, step in steps.items():
-        for part in ('step', 'head'):
-            results[name][f'{part}_ms'] = 1000 * statistics.median(
-                times[name, part])
         results[name]['peak_mib'] = peak_memory(step, device) / 2**20
     results['setting'] = dict(
         device=str(device),
@@ -318,31 +263,23 @@ def benchmark_train(model_cfg: dict,
 
 def cpu_name() -> str:
     """The CPU's model name and its vector/matrix extensions (Linux)."""
-    name = 'unknown CPU'
     try:
         with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() == 'model name':
-                    name = value.strip()
-                    break
+            match = re.search(r'^model name\s*:(.*)$', f.read(), re.MULTILINE)
     except OSError:
-        pass
+        match = None
     flags = cpu_flags() or set()
-    wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
-    extensions = [flag for flag in wanted if flag in flags]
-    return f'{name} ({", ".join(extensions) or "no AVX2"})'
+    extensions = [
+        flag for flag in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
+        if flag in flags
+    ]
+    return (f'{match.group(1).strip() if match else "unknown CPU"} '
+            f'({", ".join(extensions) or "no AVX2"})')
 
 
 def format_train_benchmark(results: dict) -> str:
-    """The benchmark as a table of ours / mmdet ratios.
-
-    Args:
-        results (dict): From :func:`benchmark_train`.
-
-    Returns:
-        str: A few lines of text.
-    """
+    """A :func:`benchmark_train` result as a table of ours / mmdet
+    ratios."""
     setting = results['setting']
     height, width = setting['shape']
     lines = [
