@@ -1,6 +1,5 @@
 """CheckImagesHook: missing (and undecodable) training images before the
 first iteration."""
-import importlib.util
 import logging
 import os
 import os.path as osp
@@ -14,18 +13,6 @@ from mmengine.logging import MMLogger
 from fcos_mm.datasets import CocoDataset, LoadImageFromFile
 from fcos_mm.engine import CheckImagesHook
 from fcos_mm.registry import HOOKS
-
-_spec = importlib.util.spec_from_file_location(
-    'coco_tiny',
-    osp.join(osp.dirname(__file__), '..', 'test_datasets', 'coco_tiny.py'))
-coco_tiny = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(coco_tiny)
-
-
-@pytest.fixture
-def coco_tiny_root(tmp_path):
-    """A COCO-layout data root with 2 train and 2 val images."""
-    return coco_tiny.make_coco_tiny(str(tmp_path / 'coco'))
 
 
 def _dataset(coco_tiny_root, policy='raise', loader=None):
