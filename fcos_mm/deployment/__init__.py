@@ -4,11 +4,12 @@ detector, and fast CPU inference (bf16 where the CPU has bf16 units).
 Importing this package needs neither onnx nor onnxruntime; the functions
 that use them import them.
 """
+from fcos_mm.models.detectors.fcos import inference_autocast
+
 from .cpu_inference import (
     bf16_support,
     cpu_flags,
     fold_batchnorm,
-    inference_autocast,
     prepare_cpu_inference,
 )
 from .export_model import FCOSExportWrapper

@@ -10,7 +10,6 @@ Folding a BatchNorm into the conv before it is exact in eval mode (running
 statistics), as a detector runs at inference; GroupNorm (the head) cannot
 be folded.
 """
-import contextlib
 from typing import Iterable, Optional, Tuple
 
 import torch
@@ -118,7 +117,7 @@ def prepare_cpu_inference(model: nn.Module,
     """Make an eval-mode detector fast on this CPU, in place: fold the
     BatchNorms; with ``amp`` and bf16 units, channels_last weights and
     ``model.inference_autocast = torch.bfloat16`` (see
-    :func:`inference_autocast`).
+    :func:`~fcos_mm.models.detectors.fcos.inference_autocast`).
 
     Args:
         model (nn.Module): The detector, in eval mode.
@@ -139,12 +138,3 @@ def prepare_cpu_inference(model: nn.Module,
         model.to(memory_format=torch.channels_last)
         model.inference_autocast = torch.bfloat16
     return f'{reason} ({note})'
-
-
-def inference_autocast(model: nn.Module):
-    """A CPU autocast context to ``model.inference_autocast`` (a no-op if
-    unset), as the detector's ``predict`` and the benchmark use it."""
-    dtype = getattr(model, 'inference_autocast', None)
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast('cpu', dtype=dtype)

@@ -1,5 +1,8 @@
 """The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
+import contextlib
+
 import torch
+import torch.nn as nn
 from mmdet.models.detectors.single_stage import SingleStageDetector
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
@@ -7,6 +10,15 @@ from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from fcos_mm.registry import MODELS
 
 from ..utils import fcos_mm_scope
+
+
+def inference_autocast(model: nn.Module):
+    """A CPU autocast context to ``model.inference_autocast`` (a no-op if
+    unset), as the detector's ``predict`` and the benchmark use it."""
+    dtype = getattr(model, 'inference_autocast', None)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast('cpu', dtype=dtype)
 
 
 @MODELS.register_module()
@@ -37,10 +49,9 @@ class FCOS(SingleStageDetector):
         input when :func:`~fcos_mm.deployment.prepare_cpu_inference` set
         ``inference_autocast`` (post-processing stays float32: the head
         casts its outputs)."""
-        dtype = getattr(self, 'inference_autocast', None)
-        if dtype is None:
+        if getattr(self, 'inference_autocast', None) is None:
             return super().predict(batch_inputs, batch_data_samples, rescale)
-        with torch.autocast('cpu', dtype=dtype):
+        with inference_autocast(self):
             return super().predict(
                 batch_inputs.contiguous(memory_format=torch.channels_last),
                 batch_data_samples, rescale)
