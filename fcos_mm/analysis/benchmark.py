@@ -10,46 +10,16 @@ so post-processing is faster than with a trained checkpoint.
 the ratios of :func:`format_comparison`.
 """
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
 
+from .side_by_side import mmdet_model_cfg as unscoped
+from .side_by_side import random_batch, synced_clock, timed_turns
+
 STAGES = ('backbone', 'neck', 'head', 'postprocess')
-
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the queued CUDA work on ``device`` (nothing on CPU)."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def synced_clock(device: torch.device) -> Callable[[], float]:
-    """A clock that first waits for queued CUDA work on ``device``."""
-
-    def now() -> float:
-        synchronize(device)
-        return time.perf_counter()
-
-    return now
-
-
-def timed_turns(runs: Dict[Any, Callable[[], object]], num_warmup: int,
-                num_iters: int,
-                clock: Callable[[], float]) -> Dict[Any, List[float]]:
-    """Seconds of each of ``num_iters`` timed calls per run, after
-    ``num_warmup`` untimed ones; the runs take turns, so that a drift of the
-    machine's speed hits all alike."""
-    seconds = {name: [] for name in runs}
-    for iteration in range(num_warmup + num_iters):
-        for name, run in runs.items():
-            start = clock()
-            run()
-            elapsed = clock() - start
-            if iteration >= num_warmup:
-                seconds[name].append(elapsed)
-    return seconds
 
 
 def run_stages(detector: nn.Module, images: torch.Tensor,
@@ -85,7 +55,6 @@ def run_stages(detector: nn.Module, images: torch.Tensor,
 def _random_input(shape: Tuple[int, int], num_images: int, seed: int,
                   device: torch.device) -> Tuple[torch.Tensor, List[dict]]:
     """The benchmarks' ``(1, 3, H, W)`` random image and its metas."""
-    from fcos_mm.analysis.train_benchmark import random_batch
     if num_images < 1:
         raise ValueError(f'num_images must be >= 1, got {num_images}.')
     images, samples = random_batch(1, shape, 0, 1, device, seed)
@@ -176,7 +145,7 @@ def benchmark_onnxruntime(session,
 
 
 def mmdet_model_cfg(model_cfg: dict) -> dict:
-    """:func:`~fcos_mm.analysis.train_benchmark.mmdet_model_cfg` buildable
+    """:func:`~fcos_mm.analysis.side_by_side.mmdet_model_cfg` buildable
     from our scope: types in the ``mmdet.`` scope, no ``train_cfg`` and no
     ``init_cfg``.
 
@@ -184,7 +153,6 @@ def mmdet_model_cfg(model_cfg: dict) -> dict:
         ValueError: The config uses something mmdet's FCOS lacks
             (``use_centerness=False``).
     """
-    from fcos_mm.analysis.train_benchmark import mmdet_model_cfg as unscoped
     if not model_cfg['bbox_head'].get('use_centerness', True):
         raise ValueError("mmdet's FCOSHead always has center-ness; "
                          'use_centerness=False cannot be compared')

@@ -19,29 +19,19 @@ from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData
 
-from fcos_mm.analysis.benchmark import synced_clock, synchronize, timed_turns
+from fcos_mm.analysis.side_by_side import (
+    mmdet_model_cfg,
+    random_batch,
+    synced_clock,
+    synchronize,
+    timed_turns,
+)
 from fcos_mm.deployment.cpu_inference import cpu_flags
-
-#: Assigner options that mmdet's FCOSHead takes as head kwargs.
-_ASSIGNER_KEYS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
 
 #: The profiler events that are host-device synchronisations on a GPU:
 #: every ``.item()``, ``bool(t)``, ``int(t)``, and ``nonzero`` (its size).
 SYNC_OPS = ('aten::_local_scalar_dense', 'aten::nonzero')
-
-
-def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
-    """The mmdet 3.3 config (scope ``mmdet``) of the same FCOS as our
-    ``model`` config: the assigner's options go back to the head."""
-    cfg = ConfigDict(copy.deepcopy(model_cfg))
-    assigner = (cfg.get('train_cfg') or {}).get('assigner') or {}
-    for key in _ASSIGNER_KEYS:
-        if key in assigner:
-            cfg.bbox_head[key] = assigner[key]
-    cfg.train_cfg = None
-    return cfg
 
 
 def build_pair(model_cfg: dict,
@@ -67,39 +57,6 @@ def build_pair(model_cfg: dict,
         logger.setLevel(level)
     ours.load_state_dict(mm_model.state_dict(), strict=True)
     return mm_model.to(device).train(), ours.to(device).train()
-
-
-def random_batch(num_imgs: int,
-                 shape: Tuple[int, int],
-                 num_gts: int,
-                 num_classes: int,
-                 device: str = 'cpu',
-                 seed: int = 0) -> Tuple[torch.Tensor, List[DetDataSample]]:
-    """``(N, 3, H, W)`` random inputs of ``shape`` and ``N`` data samples
-    with ``num_gts`` random boxes inside the image, sides from 8 pixels up
-    (squared uniform: mostly small), labels in ``[0, num_classes)``."""
-    generator = torch.Generator().manual_seed(seed)
-    height, width = shape
-    inputs = torch.randn(num_imgs, 3, height, width, generator=generator)
-    samples = []
-    size = torch.tensor([width, height], dtype=torch.float32)
-    for img_id in range(num_imgs):
-        wh = 8 + torch.rand(num_gts, 2, generator=generator)**2 * (size - 8)
-        xy = torch.rand(num_gts, 2, generator=generator) * (size - wh)
-        sample = DetDataSample(
-            metainfo=dict(
-                img_id=img_id,
-                img_shape=shape,
-                ori_shape=shape,
-                pad_shape=shape,
-                batch_input_shape=shape,
-                scale_factor=(1.0, 1.0)))
-        sample.gt_instances = InstanceData(
-            bboxes=torch.cat([xy, xy + wh], 1).to(device),
-            labels=torch.randint(
-                0, num_classes, (num_gts, ), generator=generator).to(device))
-        samples.append(sample)
-    return inputs.to(device), samples
 
 
 def count_ops(fn: Callable[[], object]) -> Dict[str, int]:

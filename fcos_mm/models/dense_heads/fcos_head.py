@@ -66,6 +66,10 @@ _LEGACY_PREDICTORS = dict(fcos_cls='conv_cls', fcos_reg='conv_reg',
                           fcos_centerness='conv_centerness')
 
 
+#: Head kwargs of mmdet's FCOSHead that are the assigner's options here.
+ASSIGNER_KWARGS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
+
+
 def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
     """``train_cfg.assigner`` (or :data:`DEFAULT_ASSIGNER`) with the
     deprecated head kwargs moved in; refused when also set there."""

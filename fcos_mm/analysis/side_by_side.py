@@ -1,0 +1,91 @@
+"""What the inference and training benchmarks share: a clock that waits for
+queued CUDA work, runs that take turns, a random batch, and mmdet's config of
+our FCOS."""
+import copy
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.config import ConfigDict
+from mmengine.structures import InstanceData
+
+from fcos_mm.models.dense_heads.fcos_head import ASSIGNER_KWARGS
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the queued CUDA work on ``device`` (nothing on CPU)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def synced_clock(device: torch.device) -> Callable[[], float]:
+    """A clock that first waits for queued CUDA work on ``device``."""
+
+    def now() -> float:
+        synchronize(device)
+        return time.perf_counter()
+
+    return now
+
+
+def timed_turns(runs: Dict[Any, Callable[[], object]], num_warmup: int,
+                num_iters: int,
+                clock: Callable[[], float]) -> Dict[Any, List[float]]:
+    """Seconds of each of ``num_iters`` timed calls per run, after
+    ``num_warmup`` untimed ones; the runs take turns, so that a drift of the
+    machine's speed hits all alike."""
+    seconds = {name: [] for name in runs}
+    for iteration in range(num_warmup + num_iters):
+        for name, run in runs.items():
+            start = clock()
+            run()
+            elapsed = clock() - start
+            if iteration >= num_warmup:
+                seconds[name].append(elapsed)
+    return seconds
+
+
+def random_batch(num_imgs: int,
+                 shape: Tuple[int, int],
+                 num_gts: int,
+                 num_classes: int,
+                 device: str = 'cpu',
+                 seed: int = 0) -> Tuple[torch.Tensor, List[DetDataSample]]:
+    """``(N, 3, H, W)`` random inputs of ``shape`` and ``N`` data samples
+    with ``num_gts`` random boxes inside the image, sides from 8 pixels up
+    (squared uniform: mostly small), labels in ``[0, num_classes)``."""
+    generator = torch.Generator().manual_seed(seed)
+    height, width = shape
+    inputs = torch.randn(num_imgs, 3, height, width, generator=generator)
+    samples = []
+    size = torch.tensor([width, height], dtype=torch.float32)
+    for img_id in range(num_imgs):
+        wh = 8 + torch.rand(num_gts, 2, generator=generator)**2 * (size - 8)
+        xy = torch.rand(num_gts, 2, generator=generator) * (size - wh)
+        sample = DetDataSample(
+            metainfo=dict(
+                img_id=img_id,
+                img_shape=shape,
+                ori_shape=shape,
+                pad_shape=shape,
+                batch_input_shape=shape,
+                scale_factor=(1.0, 1.0)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, xy + wh], 1).to(device),
+            labels=torch.randint(
+                0, num_classes, (num_gts, ), generator=generator).to(device))
+        samples.append(sample)
+    return inputs.to(device), samples
+
+
+def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
+    """The mmdet 3.3 config (scope ``mmdet``) of the same FCOS as our
+    ``model`` config: the assigner's options go back to the head."""
+    cfg = ConfigDict(copy.deepcopy(model_cfg))
+    assigner = (cfg.get('train_cfg') or {}).get('assigner') or {}
+    for key in ASSIGNER_KWARGS:
+        if key in assigner:
+            cfg.bbox_head[key] = assigner[key]
+    cfg.train_cfg = None
+    return cfg
