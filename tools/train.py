@@ -1,14 +1,16 @@
 """Train an FCOS detector from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [PATH]]
-        [--auto-scale-lr] [--cfg-options KEY=VALUE ...]
+        [--auto-scale-lr] [--dump-bad-batches] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-process: tools/dist_train.sh or tools/slurm_train.sh.
 """
 import argparse
+import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
+from fcos_mm.engine.errors import TrainingStopped
 from fcos_mm.engine.runner_setup import (
     build_runner,
     load_tool_config,
@@ -36,8 +38,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         nargs='?',
         type=str,
         const='auto',
-        help='resume from PATH, or without a value from the latest '
+        help='resume from PATH, or without a value from the newest valid '
         'checkpoint in the work dir')
+    parser.add_argument(
+        '--dump-bad-batches',
+        action='store_true',
+        help='save the batch of each optimizer step skipped for NaN/inf '
+        'under WORK_DIR/bad_batches/ (replay: '
+        'tools/analysis_tools/replay_batch.py)')
     return parse_tool_args(parser, argv, 'model.backbone.init_cfg=None')
 
 
@@ -50,8 +58,13 @@ def main(argv=None) -> None:
         work_dir=args.work_dir,
         amp=args.amp,
         resume=args.resume,
-        auto_scale_lr=args.auto_scale_lr)
-    build_runner(cfg, args.launcher).train()
+        auto_scale_lr=args.auto_scale_lr,
+        dump_bad_batches=args.dump_bad_batches)
+    try:
+        build_runner(cfg, args.launcher).train()
+    except TrainingStopped as e:
+        # Already logged; the message says what is safe and what to try.
+        sys.exit(f'\n{e}')
 
 
 if __name__ == '__main__':

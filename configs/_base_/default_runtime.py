@@ -9,9 +9,16 @@ default_hooks = dict(
     # LoggerHook prints losses, lr, time and the ETA every `interval` iters.
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # fcos_mm's CheckpointHook: atomic saves, old ones removed after the new
+    # one is written, never a NaN/inf checkpoint, --resume from the newest
+    # valid one.
     checkpoint=dict(type='CheckpointHook', interval=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    visualization=dict(type='DetVisualizationHook'),
+    # Skip (on the device, no sync) each optimizer step with a NaN/inf loss
+    # or gradient, name it in the log and nonfinite_steps.jsonl, stop after
+    # max_consecutive in a row. Off: nonfinite_guard.enabled=False.
+    nonfinite_guard=dict(type='NonFiniteGuardHook', max_consecutive=5))
 
 # A per-batch progress bar with ETA while testing; before training, a check
 # that every training image exists (decode=True decodes them all too); the

@@ -1,11 +1,23 @@
+from .errors import (
+    CheckpointSaveError,
+    NonFiniteCheckpointError,
+    NonFiniteTrainingError,
+    TrainingStopped,
+)
 from .hooks import (
     CheckImagesHook,
+    CheckpointHook,
     CPUInferenceHook,
     DetVisualizationHook,
+    NonFiniteGuardHook,
     ProgressBarHook,
     SkippedImagesHook,
 )
-from .optim_wrappers import AutocastOptimWrapper
+from .optim_wrappers import (
+    AmpOptimWrapper,
+    AutocastOptimWrapper,
+    OptimWrapper,
+)
 from .runner_setup import (
     enable_amp,
     prepare_launch,
@@ -14,7 +26,10 @@ from .runner_setup import (
 )
 
 __all__ = [
-    'AutocastOptimWrapper', 'CPUInferenceHook', 'CheckImagesHook',
-    'DetVisualizationHook', 'ProgressBarHook', 'SkippedImagesHook',
+    'AmpOptimWrapper', 'AutocastOptimWrapper', 'CPUInferenceHook',
+    'CheckImagesHook', 'CheckpointHook', 'CheckpointSaveError',
+    'DetVisualizationHook', 'NonFiniteCheckpointError',
+    'NonFiniteGuardHook', 'NonFiniteTrainingError', 'OptimWrapper',
+    'ProgressBarHook', 'SkippedImagesHook', 'TrainingStopped',
     'enable_amp', 'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]

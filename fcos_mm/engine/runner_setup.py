@@ -143,7 +143,8 @@ def setup_train_cfg(cfg: Config,
                     work_dir: Optional[str] = None,
                     amp: bool = False,
                     resume: Optional[str] = None,
-                    auto_scale_lr: bool = False) -> Config:
+                    auto_scale_lr: bool = False,
+                    dump_bad_batches: bool = False) -> Config:
     """Apply tools/train.py's options to ``cfg`` (changed in place).
 
     Args:
@@ -157,6 +158,8 @@ def setup_train_cfg(cfg: Config,
         auto_scale_lr (bool): ``--auto-scale-lr``: scale the lr by the real
             total batch size over ``auto_scale_lr.base_batch_size``, which
             the config must set.
+        dump_bad_batches (bool): ``--dump-bad-batches``: the
+            ``NonFiniteGuardHook`` saves the batch of each skipped step.
 
     Returns:
         Config: ``cfg``.
@@ -173,6 +176,14 @@ def setup_train_cfg(cfg: Config,
     if resume is not None:
         cfg.resume = True
         cfg.load_from = None if resume == 'auto' else resume
+    if dump_bad_batches:
+        guard = cfg.get('default_hooks', {}).get('nonfinite_guard')
+        if not guard or not guard.get('enabled', True):
+            raise RuntimeError(
+                '--dump-bad-batches needs the non-finite step guard: '
+                "default_hooks.nonfinite_guard=dict(type='NonFiniteGuardHook')"
+                ' (configs/_base_/default_runtime.py has it).')
+        guard.dump_bad_batches = True
     return cfg
 
 

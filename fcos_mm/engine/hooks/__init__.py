@@ -1,10 +1,13 @@
 from .check_images_hook import CheckImagesHook
+from .checkpoint_hook import CheckpointHook
 from .cpu_inference_hook import CPUInferenceHook
 from .det_visualization_hook import DetVisualizationHook
+from .nonfinite_guard_hook import NonFiniteGuardHook
 from .progress_bar_hook import ProgressBarHook
 from .skipped_images_hook import SkippedImagesHook
 
 __all__ = [
-    'CPUInferenceHook', 'CheckImagesHook', 'DetVisualizationHook',
-    'ProgressBarHook', 'SkippedImagesHook'
+    'CPUInferenceHook', 'CheckImagesHook', 'CheckpointHook',
+    'DetVisualizationHook', 'NonFiniteGuardHook', 'ProgressBarHook',
+    'SkippedImagesHook'
 ]

@@ -1,3 +1,12 @@
-from .autocast_optim_wrapper import AutocastOptimWrapper
+from .amp_optim_wrapper import AmpOptimWrapper
+from .autocast_optim_wrapper import (
+    AutocastOptimWrapper,
+    guard_narrow_strided_convs,
+)
+from .optim_wrapper import OptimWrapper
+from .step_guard import RECORD_FIELDS, StepGuardMixin
 
-__all__ = ['AutocastOptimWrapper']
+__all__ = [
+    'AmpOptimWrapper', 'AutocastOptimWrapper', 'OptimWrapper',
+    'RECORD_FIELDS', 'StepGuardMixin', 'guard_narrow_strided_convs'
+]

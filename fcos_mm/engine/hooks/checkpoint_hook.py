@@ -1,0 +1,212 @@
+"""mmengine's ``CheckpointHook``, made so that a save never loses work.
+
+Differences from mmengine's hook, all in the order of what is written and
+removed:
+
+- each checkpoint and ``last_checkpoint`` is written atomically (a
+  temporary file in the same folder, fsynced, ``os.replace``\\ d; see
+  :mod:`fcos_mm.utils.atomic_io`) where mmengine writes the final path
+  directly;
+- the oldest checkpoint (``max_keep_ckpts``) and the previous best are
+  removed only after the new one is in place, where mmengine removes them
+  first;
+- a save whose weights or optimizer state hold NaN / inf is refused
+  (:class:`~fcos_mm.engine.errors.NonFiniteCheckpointError`), and a save
+  that fails (a full disk) stops training with
+  :class:`~fcos_mm.engine.errors.CheckpointSaveError`, which names the
+  checkpoints still on disk;
+- ``--resume`` without a path resumes from the newest checkpoint that loads
+  safely, holds what its name says and is finite (each one passed over is
+  logged with why), where mmengine follows ``last_checkpoint`` blindly;
+  the unfinished temporary files of a killed save are removed first.
+
+It is registered as ``CheckpointHook`` in scope ``fcos_mm``, so
+``default_hooks.checkpoint=dict(type='CheckpointHook', ...)`` gets it.
+"""
+import logging
+import os
+import os.path as osp
+from typing import List
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+from mmengine.logging import print_log
+
+from fcos_mm.registry import HOOKS
+from fcos_mm.utils.atomic_io import (
+    ATOMIC_BACKEND,
+    atomic_write,
+    register_atomic_backend,
+    remove_stale_temp_files,
+)
+from fcos_mm.utils.checkpoint import (
+    CHECKPOINT_NAME,
+    describe_nonfinite,
+    find_resumable_checkpoint,
+    nonfinite_tensors,
+)
+
+from ..errors import CheckpointSaveError, NonFiniteCheckpointError
+
+
+class _RemovalsDeferred:
+    """A file backend whose ``remove`` / ``rmtree`` are queued until
+    :meth:`run`; everything else goes to the wrapped backend."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.queued: List[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self._backend, name)
+
+    def remove(self, path) -> None:
+        self.queued.append(path)
+
+    def rmtree(self, path) -> None:
+        self.queued.append(path)
+
+    def run(self, keep=()) -> None:
+        keep = {osp.abspath(str(p)) for p in keep if p}
+        for path in self.queued:
+            if osp.abspath(str(path)) in keep:
+                continue
+            if self._backend.isfile(path):
+                self._backend.remove(path)
+            elif self._backend.isdir(path):
+                self._backend.rmtree(path)
+
+
+@HOOKS.register_module()
+class CheckpointHook(MMEngineCheckpointHook):
+    """mmengine's ``CheckpointHook`` (same arguments) with atomic saves,
+    removals after the new file is in place, no non-finite checkpoint and a
+    resume that picks the newest valid checkpoint (see the module
+    docstring)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        register_atomic_backend()
+        local = self.out_dir is None or '://' not in str(self.out_dir)
+        if local and self.backend_args is None and (
+                self.file_client_args is None):
+            self.backend_args = dict(backend=ATOMIC_BACKEND)
+
+    # -- before anything is loaded -----------------------------------------
+    def before_run(self, runner) -> None:
+        log = lambda message: print_log(  # noqa: E731
+            message, 'current', level=logging.WARNING)
+        if is_main_process():
+            for folder in {runner.work_dir, self.out_dir or runner.work_dir}:
+                if '://' not in str(folder) and osp.isdir(folder):
+                    remove_stale_temp_files(folder, log)
+        if runner._resume and runner._load_from is None:
+            path = find_resumable_checkpoint(runner.work_dir, log)
+            if path is None:
+                log(f'--resume: no valid checkpoint in {runner.work_dir}; '
+                    f'training starts from the beginning.')
+                runner._resume = False
+            else:
+                print_log(f'Resuming from {path}, the newest valid '
+                          f'checkpoint.', 'current')
+                runner._load_from = path
+
+    # -- saving ------------------------------------------------------------
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        bad = nonfinite_tensors(
+            dict(state_dict=checkpoint.get('state_dict', {}),
+                 optimizer=checkpoint.get('optimizer', {})))
+        if bad:
+            raise NonFiniteCheckpointError(
+                f'Refusing to save a checkpoint at iteration {runner.iter}: '
+                f'NaN/inf in {describe_nonfinite(bad)}. '
+                f'{self._on_disk(runner)}')
+
+    def _on_disk(self, runner) -> str:
+        folder = self.out_dir or runner.work_dir
+        names = sorted(
+            name for name in (os.listdir(folder) if osp.isdir(folder) else [])
+            if name.endswith('.pth')
+            and (CHECKPOINT_NAME.match(name) or name.startswith('best_')))
+        if not names:
+            return f'No checkpoint is on disk yet in {folder}.'
+        return (f'The checkpoints on disk are intact: {", ".join(names)} in '
+                f'{folder}; `tools/train.py CONFIG --resume` continues from '
+                f'the newest valid one.')
+
+    def _save(self, runner, path: str, **kwargs) -> None:
+        try:
+            runner.save_checkpoint(**kwargs)
+        except NonFiniteCheckpointError:
+            raise
+        except OSError as e:
+            raise CheckpointSaveError(
+                f'Could not save checkpoint {path}: {e}. Nothing was '
+                f'half-written. {self._on_disk(runner)} Free some space (or '
+                f'lower default_hooks.checkpoint.max_keep_ckpts), then '
+                f'resume.') from e
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        retired = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
+                                            self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                retired = self.keep_ckpt_ids[0]
+            self.keep_ckpt_ids.append(step)  # the deque drops the oldest
+            runner.message_hub.update_info('keep_ckpt_ids',
+                                           list(self.keep_ckpt_ids))
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir,
+                                                     ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        self._save(
+            runner,
+            self.last_ckpt,
+            out_dir=self.out_dir,
+            filename=ckpt_filename,
+            file_client_args=self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=meta,
+            by_epoch=self.by_epoch,
+            backend_args=self.backend_args,
+            **self.args)
+        if not is_main_process():
+            return
+        atomic_write(self.last_ckpt, osp.join(runner.work_dir,
+                                              'last_checkpoint'))
+        if retired is not None and retired != step:
+            path = self.file_backend.join_path(
+                self.out_dir, self.filename_tmpl.format(retired))
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):
+                self.file_backend.rmtree(path)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        # mmengine removes the previous best, then saves the new one;
+        # queue the removal until the new one is written.
+        backend = self.file_backend
+        deferred = self.file_backend = _RemovalsDeferred(backend)
+        real_save = runner.save_checkpoint
+
+        def save(out_dir, filename, *args, **kwargs):
+            path = osp.join(out_dir, filename)
+            try:
+                real_save(out_dir, filename, *args, **kwargs)
+            except NonFiniteCheckpointError:
+                raise
+            except OSError as e:
+                raise CheckpointSaveError(
+                    f'Could not save checkpoint {path}: {e}. Nothing was '
+                    f'half-written. {self._on_disk(runner)}') from e
+
+        runner.save_checkpoint = save
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            del runner.save_checkpoint
+            self.file_backend = backend
+        keep = [getattr(self, 'best_ckpt_path', None), self.last_ckpt,
+                *getattr(self, 'best_ckpt_path_dict', {}).values()]
+        deferred.run(keep)
