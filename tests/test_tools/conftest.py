@@ -19,7 +19,7 @@ R50_CONFIG = osp.join(REPO, 'configs', 'fcos_r50_fpn_1x_coco.py')
 TINY_CONFIG = '''
 _base_ = {base!r}
 custom_imports = dict(imports=['helper_hooks'], allow_failed_imports=False)
-custom_hooks = [dict(type='RecordIters')]
+custom_hooks = [dict(type='RecordIters'), dict(type='Sabotage')]
 data_root = {root!r}
 metainfo = dict(classes=('person', 'car'))
 model = dict(
@@ -72,11 +72,17 @@ test_evaluator = val_evaluator
 
 # Hooks the subprocesses import (custom_imports): record which iterations a
 # process ran with its losses, and kill the process after iteration
-# $KILL_AT_ITER, as a crash or a pre-empted job would.
+# $KILL_AT_ITER, as a crash or a pre-empted job would. Sabotage: make
+# loss_bbox NaN at the iterations (counted from 1) of $NAN_LOSS_ITERS
+# ('3,5', or '3-' for 3 and after), and kill the process with SIGKILL in the
+# middle of a file write ($KILL_IN_SAVE='K:N': the K-th write, after N
+# bytes).
 HELPER_HOOKS = '''
 import json
 import os
 import signal
+
+import fcos_mm.utils.atomic_io as atomic_io
 
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
@@ -99,6 +105,49 @@ class RecordIters(Hook):
             f.write(json.dumps(record) + '\\n')
         if runner.iter + 1 == int(os.environ.get('KILL_AT_ITER', -1)):
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def nan_iters(spec):
+    if spec.endswith('-'):
+        start = int(spec[:-1])
+        return lambda i: i >= start
+    chosen = {int(i) for i in spec.split(',') if i}
+    return lambda i: i in chosen
+
+
+@HOOKS.register_module()
+class Sabotage(Hook):
+
+    def before_train(self, runner):
+        spec = os.environ.get('NAN_LOSS_ITERS')
+        if spec:
+            bad = nan_iters(spec)
+            model = getattr(runner.model, 'module', runner.model)
+            head = model.bbox_head
+            original = head.loss_by_feat
+
+            def loss_by_feat(*args, **kwargs):
+                losses = original(*args, **kwargs)
+                if bad(runner.iter + 1):
+                    losses['loss_bbox'] = losses['loss_bbox'] * float('nan')
+                return losses
+
+            head.loss_by_feat = loss_by_feat
+        kill = os.environ.get('KILL_IN_SAVE')
+        if kill:
+            nth, nbytes = map(int, kill.split(':'))
+            count = [0]
+            write = atomic_io._write
+
+            def dying_write(f, data):
+                count[0] += 1
+                if count[0] == nth:
+                    f.write(data[:nbytes])
+                    f.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+                write(f, data)
+
+            atomic_io._write = dying_write
 '''
 
 
@@ -139,7 +188,8 @@ def tool_env(tmp_path):
     env['PYTHONPATH'] = os.pathsep.join(
         [REPO, str(tmp_path), env.get('PYTHONPATH', '')])
     env['OMP_NUM_THREADS'] = '1'
-    env.pop('KILL_AT_ITER', None)
+    for name in ('KILL_AT_ITER', 'NAN_LOSS_ITERS', 'KILL_IN_SAVE'):
+        env.pop(name, None)
     return env
 
 

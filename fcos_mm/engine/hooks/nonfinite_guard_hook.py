@@ -42,6 +42,8 @@ def _plain(value):
         return value
     if isinstance(value, torch.Tensor):
         return value.detach().cpu()
+    if isinstance(getattr(value, 'tensor', None), torch.Tensor):
+        return value.tensor.detach().cpu()  # mmdet's box types
     if isinstance(value, np.ndarray):
         return torch.from_numpy(value.copy())
     if isinstance(value, (list, tuple)):
