@@ -166,6 +166,17 @@ def test_nan_run_stops_with_exit_1_then_resume_finishes(
     for key in states[0]:
         assert torch.equal(states[0][key], states[2][key]), key
 
+    # The dumped batch replays (the NaN came from the sabotaged loss, so
+    # the replay itself is finite).
+    result = tools.run([
+        tools.python, 'tools/analysis_tools/replay_batch.py', config,
+        osp.join(work_dir, 'epoch_3.pth'), entries[0]['dump']
+    ], tool_env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    replay = json.loads(result.stdout[result.stdout.index('{'):])
+    assert replay['nonfinite_losses'] == []
+    assert replay['images'] == [i['img_path'] for i in entries[0]['images']]
+
     result = tools.run([
         tools.python, 'tools/train.py', config, '--work-dir', work_dir,
         '--resume'
