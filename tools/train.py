@@ -63,8 +63,9 @@ def main(argv=None) -> None:
     try:
         build_runner(cfg, args.launcher).train()
     except TrainingStopped as e:
-        # Already logged; the message says what is safe and what to try.
-        sys.exit(f'\n{e}')
+        # The whole message (what is safe on disk, what to try) is in the
+        # log already; exit 1 with its first line, not a traceback.
+        sys.exit(f'fcos_mm: {str(e).splitlines()[0]}')
 
 
 if __name__ == '__main__':

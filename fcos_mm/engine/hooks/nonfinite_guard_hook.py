@@ -144,6 +144,7 @@ class NonFiniteGuardHook(Hook):
         self.skipped_steps = 0
         self.overflow_steps = 0
         self._consecutive = 0
+        self._streak_start = 0
         self._recent: deque = deque(maxlen=window)
         self._pending: List[Dict] = []
         self._last_records: Dict[int, object] = {}
@@ -259,6 +260,8 @@ class NonFiniteGuardHook(Hook):
             else:
                 bad.append(self._describe(runner, row))
                 self._count(applied=False)
+                if self._consecutive == 1:
+                    self._streak_start = row['iter']
         if bad or get_world_size() > 1:
             self._report(runner, bad)
         runner.message_hub.update_info('nonfinite_skipped_steps',
@@ -266,7 +269,7 @@ class NonFiniteGuardHook(Hook):
         reason = self._stop_reason()
         if reason:
             message = self._stop_message(runner, reason, bad)
-            print_log(message, 'current', level=logging.ERROR)
+            print_log(message, 'current', level=logging.WARNING)
             raise NonFiniteTrainingError(message)
 
     def _count(self, applied: bool) -> None:
@@ -347,8 +350,10 @@ class NonFiniteGuardHook(Hook):
 
     def _stop_reason(self) -> Optional[str]:
         if self._consecutive >= self.max_consecutive:
-            return (f'{self._consecutive} optimizer steps in a row were '
-                    f'skipped for non-finite values (max_consecutive='
+            last = self._streak_start + self._consecutive - 1
+            return (f'{self._consecutive} optimizer steps in a row '
+                    f'(iterations {self._streak_start}-{last}) were skipped '
+                    f'for non-finite values (max_consecutive='
                     f'{self.max_consecutive})')
         skipped = sum(self._recent)
         if skipped > self.max_fraction * self.window:
@@ -376,7 +381,11 @@ class NonFiniteGuardHook(Hook):
         ]
         clip = cfg.get('optim_wrapper', {}).get('clip_grad')
         last = self._line(bad[-1]) if bad else ''
-        lr_text = ', '.join(f'{k}={v:g}' for k, v in lrs.items())
+        configured = cfg.get('optim_wrapper', {}).get('optimizer',
+                                                       {}).get('lr')
+        lr_text = (f'lr {configured:g} in the config, '
+                   if isinstance(configured, (int, float)) else 'lr ') + \
+            f'{lrs.get("lr", float("nan")):g} now'
         return '\n'.join([
             f'Training stopped at iteration {runner.iter + 1}: {reason}.',
             f'Last: {last}' if last else '',
