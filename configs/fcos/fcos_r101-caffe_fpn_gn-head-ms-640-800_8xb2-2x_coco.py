@@ -1,9 +1,4 @@
-# Caffe-style ResNet-101 backbone, multi-scale training, 2x schedule.
-_base_ = './fcos_r50-caffe_fpn_gn-head-ms-640-800_8xb2-2x_coco.py'
-
-model = dict(
-    backbone=dict(
-        depth=101,
-        init_cfg=dict(
-            type='Pretrained',
-            checkpoint='open-mmlab://detectron/resnet101_caffe')))
+# Our earlier name of mmdet 3.3's config below, kept so that commands
+# and scripts that use it still work; the settings live there (see
+# configs/README.md).
+_base_ = './fcos_r101-caffe_fpn_gn-head_ms-640-800-2x_coco.py'

@@ -1,5 +1,4 @@
-# + center sampling: only points within 1.5 strides of a box centre are
-# positives (the assigner's radius, in units of each level's stride).
-_base_ = './fcos_r50-caffe_fpn_gn-head_8xb2-1x_coco.py'
-
-model = dict(train_cfg=dict(assigner=dict(center_sampling=True)))
+# Our earlier name of mmdet 3.3's config below, kept so that commands
+# and scripts that use it still work; the settings live there (see
+# configs/README.md).
+_base_ = './fcos_r50-caffe_fpn_gn-head-center_1x_coco.py'

@@ -1,5 +1,5 @@
 # + center-ness predicted from the regression tower, not the classification
 # tower.
-_base_ = './fcos_r50-caffe_fpn_gn-head_8xb2-1x_coco.py'
+_base_ = './fcos_r50-caffe_fpn_gn-head_1x_coco.py'
 
 model = dict(bbox_head=dict(centerness_on_reg=True))

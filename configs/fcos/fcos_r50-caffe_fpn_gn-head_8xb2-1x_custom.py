@@ -11,7 +11,7 @@
 # 3. python tools/train.py \
 #        configs/fcos/fcos_r50-caffe_fpn_gn-head_8xb2-1x_custom.py
 #    (add --auto-scale-lr when not training with 16 images per iteration).
-_base_ = './fcos_r50-caffe_fpn_gn-head_8xb2-1x_coco.py'
+_base_ = './fcos_r50-caffe_fpn_gn-head_1x_coco.py'
 
 data_root = 'data/my_data/'
 classes = ('cat', 'dog')  # replace with your class names
@@ -37,4 +37,4 @@ val_evaluator = dict(ann_file=data_root + 'annotations/val.json')
 test_evaluator = val_evaluator
 
 # Start from the COCO-trained FCOS instead of ImageNet weights, e.g.:
-# load_from = 'work_dirs/fcos_r50-caffe_fpn_gn-head_8xb2-1x_coco/epoch_12.pth'
+# load_from = 'work_dirs/fcos_r50-caffe_fpn_gn-head_1x_coco/epoch_12.pth'

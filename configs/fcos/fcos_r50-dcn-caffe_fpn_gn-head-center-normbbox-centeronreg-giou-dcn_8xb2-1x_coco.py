@@ -1,10 +1,5 @@
-# The full improvement set with DCNv2 in backbone stages 2-4 and as the last
-# conv of the head towers (mmdet's DCN FCOS).
-_base_ = ('./fcos_r50-caffe_fpn_gn-head-center-normbbox-centeronreg-giou_'
-          '8xb2-1x_coco.py')
-
-model = dict(
-    backbone=dict(
-        dcn=dict(type='DCNv2', deform_groups=1, fallback_on_stride=False),
-        stage_with_dcn=(False, True, True, True)),
-    bbox_head=dict(dcn_on_last_conv=True))
+# Our earlier name of mmdet 3.3's config below, kept so that commands
+# and scripts that use it still work; the settings live there (see
+# configs/README.md).
+_base_ = ('./fcos_r50-dcn-caffe_fpn_gn-head-center-normbbox-centeronreg-giou_'
+          '1x_coco.py')

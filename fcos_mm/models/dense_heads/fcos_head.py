@@ -24,7 +24,20 @@ Differences from mmdet
   to that common scale, so the losses equal mmdet's up to float rounding.
 * ``regress_ranges``, ``center_sampling`` and ``center_sample_radius`` are
   options of the assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER`
-  when absent); :func:`_assigner_cfg` moves them there from the head.
+  when absent); :func:`_assigner_cfg` moves them there from the head. The
+  head's attributes of those names read and write the assigner's, so
+  ``head.center_sampling = True`` changes the next loss's targets exactly
+  as building the head with it would.
+* ``norm_on_bbox`` is read by :meth:`FCOSHead.forward_single`: changed on
+  a built head it applies from the next forward. Calling ``loss_by_feat``
+  on outputs of an earlier forward, as mmdet's own head test does, gives
+  the losses of the old setting (mmdet's rescales its targets there); the
+  setter warns so.
+* The attributes the layers are built from (``in_channels``,
+  ``feat_channels``, ``stacked_convs``, ``strides``, ``dcn_on_last_conv``,
+  ``conv_bias``, ``conv_cfg``, ``norm_cfg``, ``use_sigmoid_cls``) read as
+  in mmdet but refuse a write (mmdet's head accepts it and changes nothing).
+* ``forward`` takes any iterable of levels, as mmdet's does.
 * ``forward`` returns ``(cls_scores, bbox_preds, centernesses)`` whatever
   the config; ``centernesses`` is None with ``use_centerness=False`` (the
   paper's Table 4 'None' row: no center-ness loss, the box loss a plain
@@ -34,7 +47,7 @@ Differences from mmdet
 """
 import copy
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -85,6 +98,59 @@ def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
             f'FCOSHead: {", ".join(sorted(moved))} as head kwargs are '
             'deprecated; set them in train_cfg.assigner', DeprecationWarning)
     return {**copy.deepcopy(given or DEFAULT_ASSIGNER), **moved}
+
+
+class _AssignerOption:
+    """A head attribute of mmdet's FCOSHead that is an option of the
+    assigner here: reading and writing it reads and writes
+    ``head.assigner.<name>``, so a change applies to the next loss."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _assigner(self, head: 'FCOSHead'):
+        assigner = head.assigner
+        # not an AttributeError: nn.Module.__getattr__ would replace the
+        # message by "no attribute"
+        if not hasattr(assigner, self.name):
+            raise TypeError(
+                f'FCOSHead.{self.name} is an option of the assigner '
+                f'(train_cfg.assigner), and {type(assigner).__name__} has '
+                'none')
+        return assigner
+
+    def __get__(self, head: Optional['FCOSHead'], owner: type = None):
+        if head is None:
+            return self
+        return getattr(self._assigner(head), self.name)
+
+    def __set__(self, head: 'FCOSHead', value) -> None:
+        assigner = self._assigner(head)
+        if self.name == 'regress_ranges' and len(value) != len(head.strides):
+            raise ValueError(
+                f'FCOSHead.regress_ranges: {len(value)} ranges for '
+                f'{len(head.strides)} strides {head.strides}')
+        setattr(assigner, self.name, value)
+
+
+class _BuiltWith:
+    """A constructor argument of mmdet's FCOSHead that the layers are built
+    from: readable, but a write is refused, since it could not change the
+    built layers (mmdet's head accepts it and changes nothing)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, head: Optional['FCOSHead'], owner: type = None):
+        if head is None:
+            return self
+        return head._built_with[self.name]
+
+    def __set__(self, head: 'FCOSHead', value) -> None:
+        raise AttributeError(
+            f'FCOSHead.{self.name} is fixed once the head is built (its '
+            f'layers depend on it); build a new head with {self.name}='
+            f'{value!r} instead')
 
 
 def _tower(in_channels: int, feat_channels: int, num_convs: int,
@@ -145,6 +211,20 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         center_sample_radius (float, optional): Deprecated, as above.
     """
 
+    # mmdet's head attributes whose home moved (see the module docstring)
+    regress_ranges = _AssignerOption()
+    center_sampling = _AssignerOption()
+    center_sample_radius = _AssignerOption()
+    in_channels = _BuiltWith()
+    feat_channels = _BuiltWith()
+    stacked_convs = _BuiltWith()
+    strides = _BuiltWith()
+    dcn_on_last_conv = _BuiltWith()
+    conv_bias = _BuiltWith()
+    conv_cfg = _BuiltWith()
+    norm_cfg = _BuiltWith()
+    use_sigmoid_cls = _BuiltWith()
+
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
@@ -188,8 +268,12 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             raise ValueError(
                 f"conv_bias must be 'auto' or a bool, got {conv_bias!r}")
         self.num_classes = self.cls_out_channels = num_classes
-        self.strides = tuple(strides)
-        self.norm_on_bbox = norm_on_bbox
+        self._built_with = dict(
+            in_channels=in_channels, feat_channels=feat_channels,
+            stacked_convs=stacked_convs, strides=tuple(strides),
+            dcn_on_last_conv=dcn_on_last_conv, conv_bias=conv_bias,
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, use_sigmoid_cls=True)
+        self._norm_on_bbox = norm_on_bbox
         self.centerness_on_reg = centerness_on_reg
         self.use_centerness = use_centerness
         self.train_cfg, self.test_cfg = train_cfg, test_cfg
@@ -228,6 +312,24 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
             self.conv_centerness = nn.Conv2d(feat_channels, 1, 3, padding=1)
         self.scales = nn.ModuleList([Scale(1.0) for _ in self.strides])
 
+    @property
+    def norm_on_bbox(self) -> bool:
+        """Predict ``ReLU(s * x) * stride`` instead of ``exp(s * x)``; read
+        by :meth:`forward_single`, so a change applies from the next
+        forward (and so the next :meth:`loss`)."""
+        return self._norm_on_bbox
+
+    @norm_on_bbox.setter
+    def norm_on_bbox(self, value: bool) -> None:
+        if bool(value) != self._norm_on_bbox:
+            warnings.warn(
+                f'FCOSHead.norm_on_bbox = {value}: applies from the next '
+                'forward. bbox_preds are pixel distances either way, so '
+                'loss_by_feat on the outputs of an earlier forward is '
+                "unchanged (mmdet's head instead rescales its targets "
+                'there); run forward again', UserWarning)
+        self._norm_on_bbox = bool(value)
+
     def _load_from_state_dict(self, state_dict: dict, prefix: str,
                               local_metadata: dict, *args, **kwargs) -> None:
         """Rename the predictors ``fcos_cls``, ``fcos_reg`` and
@@ -242,16 +344,18 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                                       *args, **kwargs)
 
     def forward(
-        self, x: Sequence[Tensor]
+        self, x: Iterable[Tensor]
     ) -> Tuple[List[Tensor], List[Tensor], Optional[List[Tensor]]]:
         """Run the head on every level.
 
         Args:
-            x (Sequence[Tensor]): Per level ``(N, in_channels, H_l, W_l)``.
+            x (Iterable[Tensor]): Per level ``(N, in_channels, H_l, W_l)``;
+                any iterable (a generator too), read once.
 
         Returns:
             tuple: ``cls_scores``, ``bbox_preds``, ``centernesses`` or None.
         """
+        x = tuple(x)
         if len(x) != len(self.strides):
             raise ValueError(
                 f'FCOSHead got {len(x)} feature maps for '

@@ -7,6 +7,7 @@ ranges are scaled down to those images so every level gets positives and
 boxes are too small or too large for some levels.
 """
 import copy
+import warnings
 from types import SimpleNamespace
 
 import pytest
@@ -576,3 +577,141 @@ def test_normalisers_are_reduced_across_ranks(monkeypatch):
     reduced.clear()
     ours.loss(feats, data_samples([[], []], [[], []]))
     assert reduced == [0.0, 0.0]
+
+
+# ------------------------------------- mmdet's head attributes, and inputs
+def test_forward_takes_any_iterable_of_levels():
+    _, ours = build_pair('vanilla')
+    feats = features()
+    ref = ours(feats)
+    outs = ours(level for level in feats)  # a generator, as mmdet's test
+    for ref_levels, levels in zip(ref, outs):
+        for ref_level, level in zip(ref_levels, levels):
+            assert torch.equal(level, ref_level)
+    with pytest.raises(ValueError, match='got 4 feature maps for 5 strides'):
+        ours(level for level in feats[:4])
+
+
+def targets_and_losses(head, feats):
+    points = head.prior_generator.grid_priors(FEAT_SIZES, device='cpu')
+    labels, bbox_targets = head.get_targets(points, gt_instances(), METAS,
+                                            FEAT_SIZES)
+    return labels, bbox_targets, head.loss(feats, data_samples())
+
+
+# (attribute, value set on a built head, the head's settings before)
+ASSIGNER_TOGGLES = [
+    ('center_sampling', True, dict(center_sample_radius=0.5)),
+    ('center_sample_radius', 0.25, dict(center_sampling=True)),
+    ('regress_ranges', ((-1, 20), (20, 40), (40, 80), (80, 160),
+                        (160, 1e8)), {}),
+]
+
+
+@pytest.mark.parametrize('name, value, before', ASSIGNER_TOGGLES)
+def test_assigner_option_set_on_a_built_head_equals_building_with_it(
+        name, value, before):
+    assigner = dict(type='FCOSPointAssigner', regress_ranges=RANGES,
+                    **before)
+    toggled = FCOSHead(**COMMON, train_cfg=dict(assigner=assigner))
+    randomise(toggled)
+    feats = features()
+    old_labels, old_targets, old_losses = targets_and_losses(toggled, feats)
+    setattr(toggled, name, value)
+    assert getattr(toggled.assigner, name) == (
+        [tuple(r) for r in value] if name == 'regress_ranges' else value)
+    assert getattr(toggled, name) == getattr(toggled.assigner, name)
+    built = FCOSHead(
+        **COMMON,
+        train_cfg=dict(assigner=dict(assigner, **{name: value})))
+    built.load_state_dict(toggled.state_dict())
+    labels, bbox_targets, losses = targets_and_losses(toggled, feats)
+    ref_labels, ref_targets, ref_losses = targets_and_losses(built, feats)
+    assert torch.equal(labels, ref_labels)
+    assert torch.equal(bbox_targets, ref_targets)
+    for key in ref_losses:
+        assert torch.equal(losses[key], ref_losses[key]), key
+    # and the setting did change what is trained
+    assert not torch.equal(labels, old_labels)
+    assert not torch.equal(losses['loss_bbox'], old_losses['loss_bbox'])
+
+
+@pytest.mark.parametrize('name, value, before', ASSIGNER_TOGGLES)
+def test_assigner_option_set_on_both_heads_equals_mmdet(name, value, before):
+    mm_head, ours = build_pair('vanilla', **before)
+    for head in (mm_head, ours):
+        setattr(head, name, value)
+    feats = features()
+    assert_losses_equal(
+        ours.loss(feats, data_samples()), mm_head.loss(feats, data_samples()))
+
+
+@pytest.mark.parametrize('name', ['norm_on_bbox', 'centerness_on_reg'])
+def test_forward_option_set_on_a_built_head_equals_building_with_it(name):
+    mm_head, ours = build_pair('vanilla')
+    built = FCOSHead(**COMMON, **{name: True},
+                     train_cfg=dict(assigner=dict(
+                         type='FCOSPointAssigner', regress_ranges=RANGES)))
+    built.load_state_dict(ours.state_dict())
+    feats = features()
+    old_losses = ours.loss(feats, data_samples())
+    for head in (mm_head, ours):
+        setattr(head, name, True)
+    losses = ours.loss(feats, data_samples())
+    for key, value in built.loss(feats, data_samples()).items():
+        assert torch.equal(losses[key], value), key
+    assert_losses_equal(losses, mm_head.loss(feats, data_samples()))
+    assert not all(torch.equal(losses[key], old_losses[key]) for key in losses)
+
+
+def test_norm_on_bbox_change_warns_that_earlier_outputs_keep_the_old_one():
+    _, ours = build_pair('vanilla')
+    outs = ours(features())
+    before = ours.loss_by_feat(*outs, gt_instances(), METAS)
+    with pytest.warns(UserWarning, match='applies from the next forward'):
+        ours.norm_on_bbox = True
+    assert ours.norm_on_bbox is True
+    # pixel distances either way: outputs of the earlier forward give the
+    # same losses, as the warning says
+    after = ours.loss_by_feat(*outs, gt_instances(), METAS)
+    for key in before:
+        assert torch.equal(after[key], before[key]), key
+    # no change, no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        ours.norm_on_bbox = True
+
+
+BUILT_WITH = ('in_channels', 'feat_channels', 'stacked_convs', 'strides',
+              'dcn_on_last_conv', 'conv_bias', 'conv_cfg', 'norm_cfg',
+              'use_sigmoid_cls')
+
+
+def test_attributes_the_layers_are_built_from_read_as_mmdet_and_are_fixed():
+    mm_head, ours = build_pair('improvements')
+    for name in BUILT_WITH + ASSIGNER_KEYS + ('norm_on_bbox',
+                                             'centerness_on_reg'):
+        mm_value, value = getattr(mm_head, name), getattr(ours, name)
+        if name == 'regress_ranges':
+            mm_value = [tuple(r) for r in mm_value]
+        assert value == mm_value, name
+    for name in BUILT_WITH:
+        with pytest.raises(AttributeError,
+                           match=f'{name} is fixed once the head is built'):
+            setattr(ours, name, getattr(ours, name))
+
+
+def test_bad_assigner_option_values_are_refused():
+    _, ours = build_pair('vanilla')
+    with pytest.raises(ValueError, match='4 ranges for 5 strides'):
+        ours.regress_ranges = RANGES[:4]
+    with pytest.raises(ValueError, match=r'regress_ranges\[1\]'):
+        ours.regress_ranges = ((-1, 12), (24, 12)) + RANGES[2:]
+    assert ours.regress_ranges == list(RANGES)
+    # an assigner without the option: say where the option lives
+    ours.assigner = SimpleNamespace(assign_batch=None)
+    for action in (lambda: ours.center_sampling,
+                   lambda: setattr(ours, 'center_sampling', True)):
+        with pytest.raises(TypeError,
+                           match='option of the assigner .*has none'):
+            action()

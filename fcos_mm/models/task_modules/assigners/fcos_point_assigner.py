@@ -137,21 +137,31 @@ class FCOSPointAssigner:
                  center_sampling: bool = False,
                  center_sample_radius: float = 1.5,
                  max_pairs: int = 1 << 20) -> None:
+        if not isinstance(max_pairs, int) or max_pairs < 1:
+            raise ValueError('FCOSPointAssigner: max_pairs must be a positive '
+                             f'int, got {max_pairs!r}')
+        self.regress_ranges = regress_ranges
+        self.center_sampling = center_sampling
+        self.center_sample_radius = center_sample_radius
+        self.max_pairs = max_pairs
+        # constant tables per layout, reused while the batch shape repeats
+        self._table_cache: Dict[tuple, _Tables] = {}
+
+    @property
+    def regress_ranges(self) -> List[Tuple[float, float]]:
+        """Per level ``(low, high)``; checked whenever it is set."""
+        return self._regress_ranges
+
+    @regress_ranges.setter
+    def regress_ranges(self,
+                       regress_ranges: Sequence[Tuple[float, float]]) -> None:
         ranges = [tuple(r) for r in regress_ranges]
         for lvl, rng in enumerate(ranges):
             if len(rng) != 2 or not rng[0] <= rng[1]:
                 raise ValueError(
                     f'FCOSPointAssigner: regress_ranges[{lvl}] = {rng!r} is '
                     'not a (low, high) pair with low <= high')
-        if not isinstance(max_pairs, int) or max_pairs < 1:
-            raise ValueError('FCOSPointAssigner: max_pairs must be a positive '
-                             f'int, got {max_pairs!r}')
-        self.regress_ranges = ranges
-        self.center_sampling = center_sampling
-        self.center_sample_radius = center_sample_radius
-        self.max_pairs = max_pairs
-        # constant tables per layout, reused while the batch shape repeats
-        self._table_cache: Dict[tuple, _Tables] = {}
+        self._regress_ranges = ranges
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(regress_ranges={self.regress_ranges}'
