@@ -1,6 +1,7 @@
 """What the inference and training benchmarks share: a clock that waits for
 queued CUDA work, runs that take turns, a random batch, and mmdet's config of
 our FCOS."""
+import argparse
 import copy
 import time
 from typing import Any, Callable, Dict, List, Tuple
@@ -89,3 +90,41 @@ def mmdet_model_cfg(model_cfg: dict) -> ConfigDict:
             cfg.bbox_head[key] = assigner[key]
     cfg.train_cfg = None
     return cfg
+
+
+def add_train_step_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the training-step benchmarks (``benchmark_train.py``,
+    ``benchmark_guard.py``): config, device, AMP, the random batch, how
+    many steps, threads and ``--cfg-options``."""
+    from mmengine.config import DictAction
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--device', default='cpu', help='cpu or cuda (or cuda:N)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU')
+    parser.add_argument(
+        '--gts', type=int, default=30, help='boxes per image')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[800, 1216],
+        metavar=('H', 'W'),
+        help='input height and width')
+    parser.add_argument('--batch', type=int, default=2, help='images')
+    parser.add_argument(
+        '--iters', type=int, default=10, help='timed steps per side')
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed steps per side')
+    parser.add_argument(
+        '--num-threads',
+        type=int,
+        default=None,
+        help='torch intra-op CPU threads (default: torch\'s choice)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings')

@@ -12,39 +12,19 @@ Example::
 import argparse
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from fcos_mm.analysis.guard_benchmark import (
     benchmark_guard,
     format_guard_benchmark,
 )
+from fcos_mm.analysis.side_by_side import add_train_step_args
 from fcos_mm.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config', help='config file')
-    parser.add_argument(
-        '--device', default='cpu', help='cpu or cuda (or cuda:N)')
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU')
-    parser.add_argument('--gts', type=int, default=30, help='boxes per image')
-    parser.add_argument(
-        '--shape', type=int, nargs=2, default=[800, 1216],
-        metavar=('H', 'W'), help='input height and width')
-    parser.add_argument('--batch', type=int, default=2, help='images')
-    parser.add_argument(
-        '--iters', type=int, default=10, help='timed steps per side')
-    parser.add_argument(
-        '--warmup', type=int, default=3, help='untimed steps per side')
-    parser.add_argument(
-        '--num-threads', type=int, default=None,
-        help="torch intra-op CPU threads (default: torch's choice)")
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings')
+    add_train_step_args(parser)
     return parser.parse_args()
 
 
