@@ -217,11 +217,21 @@ def test_results2json_same_file_as_mmdet(tmp_path):
     preds.append(dict(img_id=99, bboxes=np.zeros((0, 4), np.float32),
                       scores=np.zeros(0, np.float32),
                       labels=np.zeros(0, np.int64)))
-    ours, theirs = CocoMetric(), MMDetCocoMetric()
+    ours = CocoMetric(outfile_prefix=str(tmp_path / 'ours'))
+    theirs = MMDetCocoMetric()
     ours.cat_ids = theirs.cat_ids = [5, 7, 9]
     mine = ours.results2json(preds, str(tmp_path / 'ours'))
     reference = theirs.results2json(preds, str(tmp_path / 'theirs'))
     assert mine.keys() == reference.keys()
     with open(mine['bbox']) as a, open(reference['bbox']) as b:
-        assert json.load(a) == json.load(b)
-    assert len(json.load(open(mine['bbox']))) == 20
+        expected = json.load(b)
+        assert json.load(a) == expected
+    assert len(expected) == 20
+    # the same records reach mmdet's compute_metrics from memory
+    assert ours._load(mine['bbox']) == expected
+    # without outfile_prefix nothing is written
+    quiet = CocoMetric()
+    quiet.cat_ids = [5, 7, 9]
+    files = quiet.results2json(preds, str(tmp_path / 'quiet'))
+    assert not (tmp_path / 'quiet.bbox.json').exists()
+    assert quiet._load(files['bbox']) == expected

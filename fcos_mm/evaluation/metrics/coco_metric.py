@@ -8,14 +8,18 @@ Differences from mmdet
   same numbers as pycocotools), ``'pycocotools'`` with mmdet's
   ``COCOeval``; ``'auto'`` (the default) takes faster-coco-eval when it is
   installed. mmdet's ``compute_metrics`` runs unchanged: for the duration of
-  the call the name ``COCOeval`` in mmdet's ``coco_metric`` module points
-  at the chosen class (restored after, also on error). The last bbox
-  evaluator stays in :attr:`CocoMetric.coco_eval` (its ``stats``, unrounded,
-  and ``eval['precision']``).
+  the call the names ``COCOeval``, ``COCO`` and ``load`` in mmdet's
+  ``coco_metric`` module point at ours (restored after, also on error).
+  With faster-coco-eval the ground truth is indexed by its ``COCO`` (set
+  lookups where pycocotools scans lists). The last bbox evaluator stays in
+  :attr:`CocoMetric.coco_eval` (its ``stats``, unrounded, and
+  ``eval['precision']``).
 * **Writing the detections.** ``results2json`` builds the bbox records with
-  numpy and writes them with the C JSON encoder: the same file as mmdet's
-  (same keys, same float values), in a fraction of the time, which would
-  otherwise be most of faster-coco-eval's.
+  numpy, writes them with the C JSON encoder (the same file as mmdet's:
+  same keys, same float values) only when ``outfile_prefix`` asks for the
+  files, and hands the records to ``compute_metrics`` in memory instead of
+  reading the file back. At 5000 images x 100 detections mmdet's write and
+  read take longer than faster-coco-eval's whole evaluation.
 * **proposal_fast** (top-N proposal recall, reported by RPN configs) ends in
   mmdet 3.3's ``eval_recalls``, which stacks the per-image IoU matrices with
   ``np.array``; with different box counts per image that ragged array is a
@@ -37,6 +41,7 @@ from mmdet.evaluation.functional.recall import (
     set_recall_param,
 )
 from mmdet.evaluation.metrics import CocoMetric as MMDetCocoMetric
+from mmengine.fileio import load
 from mmengine.logging import MMLogger
 
 from fcos_mm.registry import METRICS
@@ -143,12 +148,22 @@ class CocoMetric(MMDetCocoMetric):
     def __init__(self, *args, backend: str = 'auto', **kwargs) -> None:
         self.backend = resolve_backend(backend)
         self.coco_eval = None
+        # results2json's records by file name, for mmdet's load() of them
+        self._records = {}
         super().__init__(*args, **kwargs)
+
+    def _load(self, path, *args, **kwargs):
+        """mmengine's ``load``, but the records just made for ``path``
+        come from memory."""
+        if path in self._records:
+            return self._records.pop(path)
+        return load(path, *args, **kwargs)
 
     @contextlib.contextmanager
     def _evaluator(self) -> Iterator[None]:
-        """Point mmdet's ``COCOeval`` at our backend's class, recording
-        each evaluator into ``self.coco_eval``, while the block runs."""
+        """Point mmdet's ``COCOeval`` (and with faster-coco-eval ``COCO``)
+        at our backend's, recording each evaluator into ``self.coco_eval``,
+        and its ``load`` at :meth:`_load`, while the block runs."""
         base = evaluator_class(self.backend)
         metric = self
 
@@ -159,12 +174,26 @@ class CocoMetric(MMDetCocoMetric):
                 super().__init__(*args, **kwargs)
                 metric.coco_eval = self
 
-        original = mmdet_coco_metric.COCOeval
-        mmdet_coco_metric.COCOeval = Recorded
+        names = dict(COCOeval=Recorded, load=self._load)
+        if self.backend == 'faster_coco_eval':
+            from faster_coco_eval import COCO
+            names['COCO'] = COCO
+            if (self._coco_api is not None
+                    and not isinstance(self._coco_api, COCO)):
+                # the same annotations (mmdet sorted the categories)
+                api = COCO()
+                api.dataset = self._coco_api.dataset
+                api.createIndex()
+                self._coco_api = api
+        original = {name: getattr(mmdet_coco_metric, name) for name in names}
+        for name, value in names.items():
+            setattr(mmdet_coco_metric, name, value)
         try:
             yield
         finally:
-            mmdet_coco_metric.COCOeval = original
+            for name, value in original.items():
+                setattr(mmdet_coco_metric, name, value)
+            self._records.clear()
 
     def compute_metrics(self, results: list) -> dict:
         """mmdet's, on :attr:`backend`'s evaluator."""
@@ -173,8 +202,10 @@ class CocoMetric(MMDetCocoMetric):
 
     def results2json(self, results: Sequence[dict],
                      outfile_prefix: str) -> dict:
-        """mmdet's result files; the bbox-only file (no masks) is built
-        with numpy and the C JSON encoder, record for record the same."""
+        """mmdet's result files; the bbox-only records (no masks) are
+        built with numpy, the same record for record, written (C JSON
+        encoder) when ``outfile_prefix`` is set and kept in memory for
+        ``compute_metrics`` either way."""
         if not results or 'masks' in results[0]:
             return super().results2json(results, outfile_prefix)
         cat_ids = np.asarray(self.cat_ids)
@@ -196,8 +227,10 @@ class CocoMetric(MMDetCocoMetric):
             ]
         result_files = dict(bbox=f'{outfile_prefix}.bbox.json',
                             proposal=f'{outfile_prefix}.bbox.json')
-        with open(result_files['bbox'], 'w') as file:
-            file.write(json.dumps(records))
+        if self.outfile_prefix is not None:
+            with open(result_files['bbox'], 'w') as file:
+                file.write(json.dumps(records))
+        self._records[result_files['bbox']] = records
         return result_files
 
     def fast_eval_recall(self,
