@@ -21,7 +21,9 @@ computed **once**; everything else reads it:
   crowd/ignored boxes only when no other fits (a detection on one is
   ignored; crowd boxes match any number).
   ``max_dets`` defaults to 1000, the last of ``CocoMetric``'s
-  ``proposal_nums``, at which mmdet reports its AP. :func:`coco_ap` then
+  ``proposal_nums``, at which mmdet reports AP50, AP75, AP s/m/l and the
+  per-class AP (pycocotools' mAP itself is at 100; FCOS keeps 100 per
+  image, so they agree). :func:`coco_ap` then
   accumulates as pycocotools does, so the per-class APs and the mAP equal
   ``COCOeval``'s (tests check).
 * For each detection, its best IoU with a box of its class and with a box
