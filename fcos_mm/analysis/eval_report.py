@@ -247,8 +247,9 @@ def _compare(data, aps, image_aps, other: da.EvalData, max_dets: int,
     other_image = da.image_ap(other, other_matching)
     delta = image_aps - other_image
     finite = np.flatnonzero(np.isfinite(delta))
-    fixed = finite[delta[finite] >= 0.5]
-    broken = finite[delta[finite] <= -0.5]
+    # (pycocotools' precision 1 is 1 - 2e-16: a tolerance)
+    fixed = finite[delta[finite] >= 0.5 - 1e-9]
+    broken = finite[delta[finite] <= -0.5 + 1e-9]
     fixed = fixed[np.argsort(-delta[fixed], kind='stable')]
     broken = broken[np.argsort(delta[broken], kind='stable')]
     return dict(
@@ -407,13 +408,16 @@ def _esc(value) -> str:
 def _fmt(value, digits: int = 3) -> str:
     if value is None:
         return '-'
+    if isinstance(value, str):
+        return _esc(value)
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return f'{value:.{digits}f}'
 
 
 def _cell(value, digits: int = 3) -> str:
-    sort = '' if value is None else f' data-v="{value}"'
+    sort = '' if value is None or isinstance(value, str) else \
+        f' data-v="{value}"'
     return f'<td{sort}>{_fmt(value, digits)}</td>'
 
 
