@@ -153,18 +153,7 @@ def build_report(data: da.EvalData,
                             **{k: _float(v[label])
                                for k, v in tide['class_dap'].items()})
                        for label, name in enumerate(data.classes)]),
-        images=[dict(id=int(data.img_ids[index]),
-                     path=data.img_paths[index],
-                     ap50=_float(image_aps[index]),
-                     boxes=int(((data.gt_image == index)
-                                & ~data.gt_ignore).sum()),
-                     false_positives=int(((data.det_image == index)
-                                          & np.isin(errors['det_type'], (
-                                              'cls', 'loc', 'both', 'dupe',
-                                              'bkg'))
-                                          & (data.det_scores >= score_thr)
-                                          ).sum()))
-                for index in range(data.num_images)],
+        images=_image_rows(data, image_aps, errors, score_thr),
     )
     report['galleries'] = _galleries(data, matching, errors, image_aps,
                                      num_gallery, score_thr)
@@ -193,6 +182,28 @@ def build_report(data: da.EvalData,
     return report
 
 
+def _false_positives(errors: dict) -> np.ndarray:
+    """``(D,)`` bool: a TIDE error (not a true positive, not ignored)."""
+    return np.isin(errors['det_type'], ('cls', 'loc', 'both', 'dupe',
+                                        'bkg'))
+
+
+def _image_rows(data: da.EvalData, image_aps: np.ndarray, errors: dict,
+                score_thr: float) -> List[dict]:
+    """Per image: id, path, AP50, boxes, false positives above
+    ``score_thr``."""
+    boxes = np.bincount(data.gt_image[~data.gt_ignore],
+                        minlength=data.num_images)
+    false_pos = np.bincount(
+        data.det_image[_false_positives(errors) &
+                       (data.det_scores >= score_thr)],
+        minlength=data.num_images)
+    return [dict(id=int(data.img_ids[index]), path=data.img_paths[index],
+                 ap50=_float(image_aps[index]), boxes=int(boxes[index]),
+                 false_positives=int(false_pos[index]))
+            for index in range(data.num_images)]
+
+
 def _box_item(data: da.EvalData, index: int, kind: str,
               note: str = '') -> dict:
     """A gallery entry of one box (``kind='gt'``) or detection."""
@@ -213,7 +224,7 @@ def _galleries(data, matching, errors, image_aps, num, score_thr) -> dict:
     threshold), highest-scoring false positives, missed boxes (largest
     first)."""
     det_type = errors['det_type']
-    false_pos = np.isin(det_type, ('cls', 'loc', 'both', 'dupe', 'bkg'))
+    false_pos = _false_positives(errors)
     fp_count = np.bincount(data.det_image[false_pos & (data.det_scores >=
                                                        score_thr)],
                            minlength=data.num_images)

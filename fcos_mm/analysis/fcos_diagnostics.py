@@ -83,6 +83,20 @@ def assign_levels(data: EvalData, img_shapes: np.ndarray,
         ``(G, L)`` points per level, ``reason`` ``(G,)`` ('' when
         learnable or ignored).
     """
+    # A few thousand points per image: torch's thread pool costs more than
+    # it gives (6x slower with 2 threads on a busy 2-core machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _assign_levels(data, img_shapes, scale_factors, assigner,
+                              strides, pad_size_divisor, chunk)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _assign_levels(data, img_shapes, scale_factors, assigner, strides,
+                   pad_size_divisor, chunk) -> Dict[str, np.ndarray]:
+    """:func:`assign_levels`, in the threads it chose."""
     num_levels = len(strides)
     num_gts = len(data.gt_labels)
     positives = np.zeros((num_gts, num_levels), np.int64)
