@@ -378,37 +378,45 @@ def gt_counts(data: EvalData) -> np.ndarray:
                        minlength=data.num_classes)
 
 
-def class_ap(data: EvalData, matching: Matching) -> np.ndarray:
-    """``(T, K)`` AP per threshold and class (nan: class without boxes)."""
+def class_precision(data: EvalData, matching: Matching
+                    ) -> Tuple[np.ndarray, np.ndarray]:
+    """``(T, K)`` AP per threshold and class (nan: class without boxes)
+    and ``(T, K, R)`` precision at the recall points."""
     members = class_members(data, matching)
     counts = gt_counts(data)
-    aps = np.full((len(matching.iou_thrs), data.num_classes), np.nan)
-    for thr in range(len(matching.iou_thrs)):
+    num_thrs = len(matching.iou_thrs)
+    aps = np.full((num_thrs, data.num_classes), np.nan)
+    precision = np.full((num_thrs, data.num_classes, len(REC_THRS)),
+                        np.nan)
+    for thr in range(num_thrs):
         for label, ids in enumerate(members):
-            aps[thr, label] = coco_ap(data.det_scores[ids],
-                                      matching.tp[thr, ids],
-                                      matching.ignored[thr, ids],
-                                      counts[label])[0]
-    return aps
+            aps[thr, label], precision[thr, label], _ = coco_ap(
+                data.det_scores[ids], matching.tp[thr, ids],
+                matching.ignored[thr, ids], counts[label])
+    return aps, precision
 
 
-def pr_curves(data: EvalData, matching: Matching) -> Dict[str, np.ndarray]:
+def class_ap(data: EvalData, matching: Matching) -> np.ndarray:
+    """``(T, K)`` AP per threshold and class (nan: class without boxes)."""
+    return class_precision(data, matching)[0]
+
+
+def pr_curves(data: EvalData, matching: Matching,
+              precision: Optional[np.ndarray] = None
+              ) -> Dict[str, np.ndarray]:
     """Precision at the 101 recall points.
+
+    Args:
+        data, matching: The evaluation and its pass.
+        precision (np.ndarray, optional): :func:`class_precision`'s, if
+            at hand.
 
     Returns:
         dict: ``'0.5'``, ``'0.75'``, ``'0.5:0.95'`` -> ``(K + 1, R)``,
         the classes then their mean (nan rows: classes without boxes).
     """
-    members = class_members(data, matching)
-    counts = gt_counts(data)
-    per_thr = np.full((len(matching.iou_thrs), data.num_classes,
-                       len(REC_THRS)), np.nan)
-    for thr in range(len(matching.iou_thrs)):
-        for label, ids in enumerate(members):
-            per_thr[thr, label] = coco_ap(data.det_scores[ids],
-                                          matching.tp[thr, ids],
-                                          matching.ignored[thr, ids],
-                                          counts[label])[1]
+    per_thr = (precision if precision is not None else
+               class_precision(data, matching)[1])
     curves = {}
     for name, rows in (('0.5', [_thr_index(matching, 0.5)]),
                        ('0.75', [_thr_index(matching, 0.75)]),

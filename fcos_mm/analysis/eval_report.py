@@ -90,7 +90,7 @@ def build_report(data: da.EvalData,
     """
     tic = time.perf_counter()
     matching = da.match_detections(data, max_dets=max_dets)
-    aps = da.class_ap(data, matching)
+    aps, precision = da.class_precision(data, matching)
     counts = da.gt_counts(data)
     overall_f1 = da.best_f1(data, matching)
     score_thr = (overall_f1['threshold']
@@ -115,7 +115,7 @@ def build_report(data: da.EvalData,
             row['ap_small'], row['ap_medium'], row['ap_large'] = \
                 sizes[label][1:]
         classes.append(row)
-    curves = da.pr_curves(data, matching)
+    curves = da.pr_curves(data, matching, precision)
     score_overall = da.score_curves(data, matching)
     errors = da.tide_errors(data, matching)
     tide = da.tide_breakdown(data, matching, errors)
