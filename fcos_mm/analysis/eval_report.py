@@ -76,9 +76,9 @@ def build_report(data: da.EvalData,
         data (EvalData): The evaluation.
         coco (dict, optional): :func:`coco_numbers` of the evaluator.
         meta (dict, optional): Config, checkpoint, versions, times.
-        diagnostics (dict, optional): A callable's input: ``assignment``
-            (:func:`~fcos_mm.analysis.fcos_diagnostics.assign_levels`),
-            ``strides``, ``regress_ranges``.
+        diagnostics (dict, optional): For the FCOS section: ``assignment``
+            (:func:`~fcos_mm.analysis.fcos_diagnostics.assign_levels`'s
+            result), the head's ``strides`` and ``regress_ranges``.
         training (dict, optional): ``losses`` / ``metrics``: name ->
             ``(steps, values)`` (:class:`~fcos_mm.analysis.Curves`).
         compare (EvalData, optional): Another run on the same images.
@@ -178,7 +178,7 @@ def build_report(data: da.EvalData,
     if compare is not None:
         report['compare'] = _compare(data, aps, image_aps, compare,
                                      max_dets, num_gallery)
-    report['meta']['analysis_seconds'] = time.perf_counter() - tic
+    report['meta']['analysis_seconds'] = round(time.perf_counter() - tic, 2)
     return report
 
 
@@ -962,6 +962,5 @@ def report_from_predictions(cfg, predictions: Sequence[dict], out_dir: str,
     report = build_report(data, coco_numbers(metric.coco_eval), meta,
                           diagnostics, training, other, num_gallery)
     paths = write_report(report, out_dir, data)
-    report['meta']['total_seconds'] = round(time.perf_counter() - tic, 2)
     paths['report'] = report
     return paths
