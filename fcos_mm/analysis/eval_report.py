@@ -529,7 +529,8 @@ def heatmap(labels: Sequence[str], counts, normalized,
     size = len(labels)
     cell = max(8, min(cell, 900 // max(size, 1)))
     left, top = 110, 110
-    width, height = left + cell * size + 10, top + cell * size + 10
+    # room on the right for the last column's slanted name
+    width, height = left + cell * size + 70, top + cell * size + 10
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
              f'height="{height}" role="img"><title>{_esc(title)}</title>',
              f'<text x="0" y="13" font-weight="bold">{_esc(title)}</text>',
