@@ -12,6 +12,7 @@ open it in any browser, offline), report.json and a CSV per table. See
 fcos_mm/analysis/eval_report.py for the sections and the thresholds.
 """
 import argparse
+import copy
 import os
 import os.path as osp
 
@@ -73,7 +74,8 @@ def main(argv=None) -> str:
         meta['predictions'] = args.source
     else:
         results_pkl = osp.join(args.out, 'predictions.pkl')
-        run_test(cfg.copy(), args.source, args.config, results_pkl)
+        # setup_test_cfg edits nested parts; the report reads the original
+        run_test(copy.deepcopy(cfg), args.source, args.config, results_pkl)
         meta['checkpoint'] = args.source
     predictions = predictions_from_results(load(results_pkl))
     compare = (predictions_from_results(load(args.compare))
