@@ -235,3 +235,14 @@ def test_results2json_same_file_as_mmdet(tmp_path):
     files = quiet.results2json(preds, str(tmp_path / 'quiet'))
     assert not (tmp_path / 'quiet.bbox.json').exists()
     assert quiet._load(files['bbox']) == expected
+
+
+def test_bbox_and_proposal_from_the_same_records(ann_file):
+    """Both metrics read the same in-memory records, unchanged by the
+    first evaluation; nothing is written without outfile_prefix."""
+    metric = CocoMetric(ann_file=ann_file, metric=['bbox', 'proposal'])
+    results = run_metric(metric)
+    reference = run_metric(MMDetCocoMetric(ann_file=ann_file,
+                                           metric=['bbox', 'proposal']))
+    assert results == reference
+    assert results['coco/AR@100'] > 0

@@ -154,9 +154,11 @@ class CocoMetric(MMDetCocoMetric):
 
     def _load(self, path, *args, **kwargs):
         """mmengine's ``load``, but the records just made for ``path``
-        come from memory."""
+        come from memory: fresh copies each time, as a file read would
+        give (pycocotools' ``loadRes`` adds keys to them, and ``'bbox'``
+        and ``'proposal'`` read the same file)."""
         if path in self._records:
-            return self._records.pop(path)
+            return [dict(record) for record in self._records[path]]
         return load(path, *args, **kwargs)
 
     @contextlib.contextmanager
