@@ -29,6 +29,7 @@ Differences from mmdet
 """
 import contextlib
 import importlib.util
+import itertools
 import json
 from typing import Iterator, List, Optional, Sequence
 
@@ -211,22 +212,28 @@ class CocoMetric(MMDetCocoMetric):
         if not results or 'masks' in results[0]:
             return super().results2json(results, outfile_prefix)
         cat_ids = np.asarray(self.cat_ids)
-        records = []
+        # all images at once: one conversion to Python numbers per field
+        image_ids, boxes, scores, labels = [], [], [], []
         for idx, result in enumerate(results):
-            image_id = result.get('img_id', idx)
-            # as mmdet's xyxy2xywh: width and height of the Python floats
-            bboxes = np.asarray(result['bboxes'], dtype=np.float64)
-            if len(bboxes) == 0:
-                continue
-            xywh = np.concatenate([bboxes[:, :2], bboxes[:, 2:4] -
-                                   bboxes[:, :2]], axis=1).tolist()
-            scores = np.asarray(result['scores']).tolist()
-            categories = cat_ids[np.asarray(result['labels'])].tolist()
-            records += [
-                dict(image_id=image_id, bbox=box, score=score,
-                     category_id=category)
-                for box, score, category in zip(xywh, scores, categories)
-            ]
+            num = len(result['scores'])
+            image_ids.append([result.get('img_id', idx)] * num)
+            boxes.append(np.asarray(result['bboxes']).reshape(-1, 4))
+            scores.append(np.asarray(result['scores']).reshape(-1))
+            labels.append(np.asarray(result['labels']).reshape(-1))
+        # as mmdet's xyxy2xywh: width and height of the Python floats
+        bboxes = np.concatenate(boxes).astype(np.float64)
+        xywh = np.concatenate([bboxes[:, :2], bboxes[:, 2:4] - bboxes[:, :2]],
+                              axis=1).tolist()
+        # float32 scores become the same Python floats as mmdet's float()
+        score_list = np.concatenate(scores).tolist()
+        categories = cat_ids[np.concatenate(labels).astype(np.int64)].tolist()
+        records = [
+            dict(image_id=image_id, bbox=box, score=score,
+                 category_id=category)
+            for image_id, box, score, category in zip(
+                itertools.chain.from_iterable(image_ids), xywh, score_list,
+                categories)
+        ]
         result_files = dict(bbox=f'{outfile_prefix}.bbox.json',
                             proposal=f'{outfile_prefix}.bbox.json')
         if self.outfile_prefix is not None:
