@@ -54,3 +54,17 @@ def test_benchmark_tool_runs(capsys):
     tool.main(['--num-images', '4', '--detections-per-image', '6'])
     out = capsys.readouterr().out
     assert '4 images' in out and '12 numbers equal: yes' in out
+
+
+def test_benchmark_report_writes_the_report(tmp_path):
+    from fcos_mm.analysis.eval_benchmark import benchmark_report
+    result = benchmark_report(4, str(tmp_path), num_classes=3,
+                              detections_per_image=6)
+    assert result['num_images'] == 4 and result['seconds'] > 0
+    assert osp.exists(result['paths']['html'])
+    import json
+    report = json.load(open(result['paths']['json']))
+    assert report['summary']['images'] == 4
+    # the paper's ranges on 640 x 480 inputs: every box on some level
+    assert sum(row['boxes'] for row in report['fcos']['levels']) == \
+        report['summary']['boxes']
