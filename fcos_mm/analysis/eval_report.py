@@ -141,6 +141,10 @@ def build_report(data: da.EvalData,
                    for name, value in curves.items()},
         score_curves={k: _floats(np.round(v, 4))
                       for k, v in score_overall.items()},
+        class_score_curves=[
+            {k: _floats(np.round(v, 4)) for k, v in da.score_curves(
+                data, matching, label=label).items() if k != 'score'}
+            for label in range(data.num_classes)],
         confusion=dict(labels=list(data.classes) + ['background'],
                        counts=confusion['counts'].tolist(),
                        normalized=[_floats(np.round(row, 4)) for row in
@@ -524,8 +528,9 @@ def bar_chart(items: Sequence[tuple], title: str, width: int = 420) -> str:
 
 
 def heatmap(labels: Sequence[str], counts, normalized,
-            title: str, cell: int = 28) -> str:
-    """An SVG confusion matrix: colour by row fraction, counts written."""
+            title: str, cell: int = 28, show_fraction: bool = False) -> str:
+    """An SVG confusion matrix: colour by row fraction, the counts (or
+    with ``show_fraction`` the fractions) written."""
     size = len(labels)
     cell = max(8, min(cell, 900 // max(size, 1)))
     left, top = 110, 110
@@ -554,9 +559,10 @@ def heatmap(labels: Sequence[str], counts, normalized,
                          f'{_esc(labels[col])}: {counts[row][col]} '
                          f'({frac:.2f})</title></rect>')
             if counts[row][col] and cell >= 18:
+                text = (f'{frac:.2f}'.lstrip('0') if show_fraction
+                        else counts[row][col])
                 parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}"'
-                             f' text-anchor="middle">{counts[row][col]}'
-                             '</text>')
+                             f' text-anchor="middle">{text}</text>')
     parts.append('</svg>')
     return ''.join(parts)
 
@@ -728,6 +734,18 @@ def render_html(report: dict, data: da.EvalData,
                 [(f'{name}', recall, pr[name][label]) for name in pr],
                 f'{row["name"]} (AP50 {_fmt(row["ap50"])})', 'recall',
                 'precision', width=240, height=170))
+    out.append('</div><p class="note">Per class, against the score '
+               'threshold (dashed: the class\'s best-F1 threshold):</p>'
+               '<div class="grid">')
+    for label, row in enumerate(report['classes']):
+        if row['gts']:
+            curves = report['class_score_curves'][label]
+            out.append(line_chart(
+                [(key, sc['score'], curves[key])
+                 for key in ('precision', 'recall', 'f1')],
+                f'{row["name"]} (best F1 {_fmt(row["f1"])})',
+                'score threshold', 'value', width=240, height=170,
+                marker=row['f1_threshold']))
     out.append('</div>')
     # confusion
     conf = report['confusion']
@@ -739,8 +757,11 @@ def render_html(report: dict, data: da.EvalData,
                'row, unmatched boxes the background column. Colour: '
                f'fraction of the row. {conf["ignored"]} detections on '
                'crowd/ignored boxes left out.</p>')
-    out.append(heatmap(conf['labels'], conf['counts'], conf['normalized'],
-                       'counts (colour: row-normalised)'))
+    out.append('<div class="grid">' + heatmap(
+        conf['labels'], conf['counts'], conf['normalized'],
+        'counts (colour: row-normalised)') + heatmap(
+            conf['labels'], conf['counts'], conf['normalized'],
+            'normalised by row (true class)', show_fraction=True) + '</div>')
     # errors
     tide = report['tide']
     out.append('<h2 id="errors">Error breakdown (TIDE)</h2><p class="note">'

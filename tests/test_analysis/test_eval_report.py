@@ -39,6 +39,10 @@ def test_report_sections_agree(tmp_path):
     assert report['confusion']['counts'] == [
         [1, 0, 0, 2], [0, 1, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
     assert report['tide']['counts']['bkg'] == 2
+    # cat against the score: at .6, d0 (TP), d1, d2 -> P 1/3, R 1/3
+    cat_curves = report['class_score_curves'][0]
+    assert cat_curves['precision'][60] == pytest.approx(1 / 3, abs=1e-4)
+    assert cat_curves['recall'][60] == pytest.approx(1 / 3, abs=1e-4)
     gal = report['galleries']
     # worst images: 0 and 1 at AP .5 (0 has no FP above .9), then 3
     assert [item['image'] for item in gal['worst']] == [0, 1, 3]
