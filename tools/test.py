@@ -1,13 +1,16 @@
 """Test (evaluate) a trained FCOS detector.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--amp] [--cfg-options KEY=VALUE ...]
+        [--show-dir DIR] [--amp] [--report DIR] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Prints the COCO bbox table (CocoMetric) at the end. CHECKPOINT may be an
 ONNX file from tools/deployment/pytorch2onnx.py (run by onnxruntime).
+``--report DIR`` then writes the evaluation report (report.html, .json,
+CSVs; see tools/analysis_tools/eval_report.py) from the same predictions.
 """
 import argparse
+import os
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
 from fcos_mm.engine.runner_setup import (
@@ -38,6 +41,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='CPU: bf16 autocast + channels_last where the CPU has bf16 '
         'matrix units (else fp32, with a note why) and BatchNorm folding; '
         'CUDA: fp16 autocast')
+    parser.add_argument(
+        '--report',
+        metavar='DIR',
+        help='write the evaluation report (report.html, report.json, CSVs) '
+        'into DIR')
     args = parse_tool_args(parser, argv, 'test_dataloader.batch_size=2')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must end in .pkl or .pickle, got {args.out}')
@@ -55,11 +63,34 @@ def main(argv=None) -> None:
         show_dir=args.show_dir,
         amp=args.amp)
     runner = build_runner(cfg, args.launcher)
-    if args.out is not None:
+    out = args.out
+    if out is None and args.report is not None:
+        out = os.path.join(args.report, 'predictions.pkl')
+    if out is not None:
         from mmdet.evaluation import DumpDetResults
         runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
+            DumpDetResults(out_file_path=out))
     runner.test()
+    if args.report is not None:
+        write_report(cfg, args, out)
+
+
+def write_report(cfg, args: argparse.Namespace, results_pkl: str) -> None:
+    """The evaluation report of the predictions just dumped (main
+    process only: it holds the gathered results)."""
+    from mmengine.dist import is_main_process
+    if not is_main_process():
+        return
+    from mmengine.fileio import load
+
+    from fcos_mm.analysis.eval_report import (
+        predictions_from_results,
+        report_from_predictions,
+    )
+    paths = report_from_predictions(
+        cfg, predictions_from_results(load(results_pkl)), args.report,
+        meta=dict(config=args.config, checkpoint=args.checkpoint))
+    print(f'report: {paths["html"]}', flush=True)
 
 
 if __name__ == '__main__':

@@ -272,8 +272,8 @@ def check_dataset(source: Dict,
     ]
     bar = None
     if progress and images:
-        from mmengine.utils import ProgressBar
-        bar = ProgressBar(len(images), file=sys.stdout)
+        from fcos_mm.utils.progress import progress_bar
+        bar = progress_bar(len(images), sys.stdout, prefix='images read')
     infos = []
     with ThreadPoolExecutor(max(1, workers)) as pool:
         for info in pool.map(inspect_image_file, paths,
@@ -282,7 +282,7 @@ def check_dataset(source: Dict,
             if bar is not None:
                 bar.update()
     if bar is not None:
-        sys.stdout.write('\n')
+        bar.finish()
     sizes = {}
     for img, info in zip(images, infos):
         _check_image(report, img, info)

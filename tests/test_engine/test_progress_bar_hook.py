@@ -14,8 +14,15 @@ def _run_loop(hook, loop, num_batches):
     getattr(hook, f'after_{loop}_epoch')(runner)
 
 
+class Terminal(io.StringIO):
+    """A StringIO that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
 def test_bar_counts_every_test_batch_and_ends_the_line():
-    out = io.StringIO()
+    out = Terminal()
     hook = HOOKS.build(dict(type='ProgressBarHook', file=out))
     assert isinstance(hook, ProgressBarHook)
     _run_loop(hook, 'test', 3)
@@ -28,7 +35,7 @@ def test_bar_counts_every_test_batch_and_ends_the_line():
 
 
 def test_val_is_off_by_default_and_can_be_switched_on():
-    out = io.StringIO()
+    out = Terminal()
     _run_loop(ProgressBarHook(file=out), 'val', 2)
     assert out.getvalue() == ''
     _run_loop(ProgressBarHook(val=True, test=False, file=out), 'val', 2)
@@ -36,3 +43,15 @@ def test_val_is_off_by_default_and_can_be_switched_on():
     before = out.getvalue()
     _run_loop(ProgressBarHook(val=True, test=False, file=out), 'test', 2)
     assert out.getvalue() == before
+
+
+def test_off_a_terminal_one_line_every_few_percent():
+    out = io.StringIO()  # a log: not a terminal
+    _run_loop(ProgressBarHook(file=out, every=25), 'test', 164)
+    lines = out.getvalue().splitlines()
+    assert '\r' not in out.getvalue()
+    # 25, 50, 75, 100 percent: 41, 82, 123, 164 of 164
+    assert [line.split(' (')[0] for line in lines] == [
+        'test batches: 41/164', 'test batches: 82/164',
+        'test batches: 123/164', 'test batches: 164/164']
+    assert lines[-1].endswith('ETA 0 s')

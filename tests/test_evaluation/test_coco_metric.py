@@ -116,3 +116,133 @@ def test_eval_recalls_equals_mmdet_where_mmdet_runs():
     assert eval_recalls(gts, props, nums, thrs).shape == (3, 3)
     with pytest.raises(ValueError, match='4 images'):
         eval_recalls(gts, props[:3], nums, thrs)
+
+
+# ---- backends: faster-coco-eval against pycocotools ----
+
+def evaluate_synthetic(tmp_path, backend, num_images=40, classwise=False):
+    """Our metric with ``backend`` on a small synthetic set (3 classes)."""
+    from fcos_mm.analysis.eval_benchmark import synthetic_eval_set, write_coco
+    coco, results = synthetic_eval_set(num_images, num_classes=3,
+                                       detections_per_image=20, seed=1)
+    ann = write_coco(coco, str(tmp_path / f'{backend}.json'))
+    metric = CocoMetric(ann_file=ann, backend=backend, classwise=classwise)
+    metric.dataset_meta = dict(
+        classes=tuple(cat['name'] for cat in coco['categories']))
+    return metric, metric.compute_metrics(list(results))
+
+
+def per_class_ap(coco_eval):
+    """AP per class over IoU 0.5:0.95, all areas, last maxDets (mmdet's
+    classwise rule)."""
+    precision = coco_eval.eval['precision'][:, :, :, 0, -1]
+    return [float(np.mean(p[p > -1])) for p in precision.transpose(2, 0, 1)]
+
+
+def test_faster_coco_eval_equals_pycocotools(tmp_path):
+    fast, fast_results = evaluate_synthetic(tmp_path, 'faster_coco_eval',
+                                            classwise=True)
+    slow, slow_results = evaluate_synthetic(tmp_path, 'pycocotools',
+                                            classwise=True)
+    assert fast.backend == 'faster_coco_eval'
+    from faster_coco_eval import COCOeval_faster
+    from pycocotools.cocoeval import COCOeval
+    assert isinstance(fast.coco_eval, COCOeval_faster)
+    assert isinstance(slow.coco_eval, COCOeval)
+    assert fast_results == slow_results
+    # all 12 numbers and the per-class APs, unrounded: equal up to the
+    # last bit of a mean (summation order)
+    np.testing.assert_allclose(fast.coco_eval.stats[:12],
+                               slow.coco_eval.stats[:12], rtol=0, atol=1e-12)
+    assert 0.05 < slow.coco_eval.stats[0] < 0.95
+    np.testing.assert_allclose(per_class_ap(fast.coco_eval),
+                               per_class_ap(slow.coco_eval), rtol=0,
+                               atol=1e-12)
+    # the curves themselves: pycocotools' running precision leaves some
+    # 1.0s one ulp short, faster-coco-eval's does not
+    np.testing.assert_allclose(fast.coco_eval.eval['precision'],
+                               slow.coco_eval.eval['precision'],
+                               rtol=0, atol=1e-12)
+
+
+def test_backends_equal_on_hand_fixture(ann_file):
+    stats = {}
+    for backend in ('faster_coco_eval', 'pycocotools'):
+        metric = CocoMetric(ann_file=ann_file, backend=backend)
+        results = run_metric(metric)
+        stats[backend] = metric.coco_eval.stats[:12]
+    np.testing.assert_allclose(stats['faster_coco_eval'],
+                               stats['pycocotools'], rtol=0, atol=1e-12)
+    # the metric reports the evaluator's numbers, rounded
+    assert results['coco/bbox_mAP_50'] == pytest.approx(
+        stats['pycocotools'][1], abs=5e-4)
+
+
+def test_mmdet_evaluator_restored(tmp_path, monkeypatch):
+    import mmdet.evaluation.metrics.coco_metric as mmdet_module
+    original = mmdet_module.COCOeval
+    evaluate_synthetic(tmp_path, 'faster_coco_eval', num_images=3)
+    assert mmdet_module.COCOeval is original
+
+    def broken(self):
+        raise RuntimeError('boom')
+
+    monkeypatch.setattr(CocoMetric, 'results2json',
+                        lambda self, *args: broken(self))
+    with pytest.raises(RuntimeError, match='boom'):
+        evaluate_synthetic(tmp_path, 'faster_coco_eval', num_images=3)
+    assert mmdet_module.COCOeval is original
+
+
+def test_backend_choice(monkeypatch):
+    from fcos_mm.evaluation.metrics import coco_metric
+    assert coco_metric.resolve_backend('auto') == 'faster_coco_eval'
+    assert coco_metric.resolve_backend('pycocotools') == 'pycocotools'
+    with pytest.raises(ValueError, match='backend must be one of'):
+        CocoMetric(backend='detectron2')
+    real_find_spec = coco_metric.importlib.util.find_spec
+    monkeypatch.setattr(
+        coco_metric.importlib.util, 'find_spec',
+        lambda name: None if name == 'faster_coco_eval' else
+        real_find_spec(name))
+    assert coco_metric.resolve_backend('auto') == 'pycocotools'
+    with pytest.raises(ImportError, match='pip install faster-coco-eval'):
+        coco_metric.resolve_backend('faster_coco_eval')
+
+
+def test_results2json_same_file_as_mmdet(tmp_path):
+    from fcos_mm.analysis.eval_benchmark import synthetic_eval_set
+    _, results = synthetic_eval_set(4, num_classes=3, detections_per_image=5)
+    preds = [pred for _, pred in results]
+    preds.append(dict(img_id=99, bboxes=np.zeros((0, 4), np.float32),
+                      scores=np.zeros(0, np.float32),
+                      labels=np.zeros(0, np.int64)))
+    ours = CocoMetric(outfile_prefix=str(tmp_path / 'ours'))
+    theirs = MMDetCocoMetric()
+    ours.cat_ids = theirs.cat_ids = [5, 7, 9]
+    mine = ours.results2json(preds, str(tmp_path / 'ours'))
+    reference = theirs.results2json(preds, str(tmp_path / 'theirs'))
+    assert mine.keys() == reference.keys()
+    with open(mine['bbox']) as a, open(reference['bbox']) as b:
+        expected = json.load(b)
+        assert json.load(a) == expected
+    assert len(expected) == 20
+    # the same records reach mmdet's compute_metrics from memory
+    assert ours._load(mine['bbox']) == expected
+    # without outfile_prefix nothing is written
+    quiet = CocoMetric()
+    quiet.cat_ids = [5, 7, 9]
+    files = quiet.results2json(preds, str(tmp_path / 'quiet'))
+    assert not (tmp_path / 'quiet.bbox.json').exists()
+    assert quiet._load(files['bbox']) == expected
+
+
+def test_bbox_and_proposal_from_the_same_records(ann_file):
+    """Both metrics read the same in-memory records, unchanged by the
+    first evaluation; nothing is written without outfile_prefix."""
+    metric = CocoMetric(ann_file=ann_file, metric=['bbox', 'proposal'])
+    results = run_metric(metric)
+    reference = run_metric(MMDetCocoMetric(ann_file=ann_file,
+                                           metric=['bbox', 'proposal']))
+    assert results == reference
+    assert results['coco/AR@100'] > 0

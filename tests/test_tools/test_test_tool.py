@@ -1,7 +1,9 @@
 """tools/test.py on a checkpoint that tools/train.py wrote."""
 import glob
+import json
 import os.path as osp
 import pickle
+import re
 import socket
 
 
@@ -26,7 +28,8 @@ def test_test_tool_prints_coco_table_dumps_and_draws(tmp_path, tiny_config,
     proc = tools.run([
         'bash', 'tools/dist_test.sh', config,
         osp.join(work_dir, 'epoch_1.pth'), '2', '--work-dir', test_dir,
-        '--out', out, '--show-dir', 'vis', '--cfg-options',
+        '--out', out, '--show-dir', 'vis', '--report',
+        str(tmp_path / 'report'), '--cfg-options',
         'model.test_cfg.score_thr=0.0'
     ], dict(tool_env, PORT=str(_free_port())))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -45,6 +48,15 @@ def test_test_tool_prints_coco_table_dumps_and_draws(tmp_path, tiny_config,
     # mmdet's visualizer draws on rank 0 only: its image (the first).
     drawn = glob.glob(osp.join(test_dir, '*', 'vis', '*.jpg'))
     assert [osp.basename(p) for p in drawn] == ['001000.jpg']
+
+    # --report (rank 0, from the gathered predictions): its AP is the one
+    # the test printed
+    report = json.load(open(tmp_path / 'report' / 'report.json'))
+    printed = re.search(r'bbox_mAP_copypaste: ([0-9.]+)', log).group(1)
+    assert f'{report["coco"]["values"][0]:.3f}' == printed
+    assert report['summary']['images'] == 2
+    assert osp.exists(tmp_path / 'report' / 'report.html')
+    assert log.count('report: ') == 1
 
 
 def test_out_must_be_a_pickle(tools, tool_env):

@@ -3,7 +3,9 @@
 Generates ``data/synthetic/`` when missing, trains the demo config with
 ``tools/train.py``, evaluates the last checkpoint on the val split with
 ``tools/test.py`` (COCO bbox mAP) while drawing the detections, plots the
-loss and mAP curves, and prints where everything went::
+loss and mAP curves, writes the evaluation report (report.html) with
+``tools/analysis_tools/eval_report.py`` from the test's predictions and
+the training log, and prints where everything went::
 
     python tools/misc/run_demo.py            # what `make demo` runs
 
@@ -83,9 +85,10 @@ def main() -> None:
     train_log = newest(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))
 
     test_dir = osp.join(work_dir, 'test')
+    predictions = osp.join(test_dir, 'predictions.pkl')
     test_args = [
         'tools/test.py', args.config, checkpoint, '--work-dir', test_dir,
-        '--show-dir', 'vis'
+        '--show-dir', 'vis', '--out', predictions
     ]
     if args.cfg_options:
         test_args += ['--cfg-options'] + args.cfg_options
@@ -105,6 +108,16 @@ def main() -> None:
         load_curves(train_log),
         curves_png,
         title=osp.splitext(osp.basename(args.config))[0])
+    report_dir = osp.join(work_dir, 'report')
+    report_args = [
+        'tools/analysis_tools/eval_report.py', args.config, predictions,
+        '--out', report_dir, '--log', train_log
+    ]
+    if args.cfg_options:
+        report_args += ['--cfg-options'] + args.cfg_options
+    tic = time.time()
+    run_tool(report_args)
+    timings['report'] = time.time() - tic
     total = time.time() - start
 
     print('\n==== fcos_mm demo ====')
@@ -113,6 +126,8 @@ def main() -> None:
     print(f'checkpoint  : {checkpoint}')
     print(f'train log   : {train_log}')
     print(f'curves      : {curves_png}')
+    print(f'report      : {osp.join(report_dir, "report.html")} (open it '
+          'in a browser; works offline)')
     print(f'detections  : {len(drawn)} val images drawn under '
           f'{osp.dirname(drawn[0]) if drawn else "(none found)"}')
     for path in drawn[:args.num_show]:

@@ -1,0 +1,170 @@
+"""The evaluation report: its data, its files and the tool, on the
+hand-built set of test_detection_analysis (numbers worked out there)."""
+import csv
+import importlib.util
+import json
+import os.path as osp
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from test_detection_analysis import (  # this folder is on sys.path
+    AP_CAT,
+    AP_DOG,
+    CLASSES,
+    DETS,
+    GTS,
+    hand_data,
+)
+
+from fcos_mm.analysis import eval_report
+from fcos_mm.analysis.eval_report import build_report, write_report
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def test_report_sections_agree(tmp_path):
+    data = hand_data()
+    report = build_report(data, num_gallery=3)
+    assert report['summary']['map'] == pytest.approx((AP_CAT + AP_DOG) / 2)
+    cat, dog, bird = report['classes']
+    assert cat['ap50'] == pytest.approx(AP_CAT)
+    assert (cat['gts'], cat['images'], cat['dets']) == (3, 3, 5)
+    assert bird['ap'] is None and bird['gts'] == 0
+    # the confusion matrix is drawn at the best-F1 threshold (.9)
+    assert report['thresholds']['confusion']['score'] == pytest.approx(0.9)
+    # score >= .9: d6 (dog), d0 (cat) found; g1, g3, g4 missed
+    assert report['confusion']['counts'] == [
+        [1, 0, 0, 2], [0, 1, 0, 1], [0, 0, 0, 0], [0, 0, 0, 0]]
+    assert report['tide']['counts']['bkg'] == 2
+    # cat against the score: at .6, d0 (TP), d1, d2 -> P 1/3, R 1/3
+    cat_curves = report['class_score_curves'][0]
+    assert cat_curves['precision'][60] == pytest.approx(1 / 3, abs=1e-4)
+    assert cat_curves['recall'][60] == pytest.approx(1 / 3, abs=1e-4)
+    gal = report['galleries']
+    # worst images: 0 and 1 at AP .5 (0 has no FP above .9), then 3
+    assert [item['image'] for item in gal['worst']] == [0, 1, 3]
+    assert [item['score'] for item in gal['false_positives']] == [
+        0.8, 0.7, 0.5]
+    assert gal['false_positives'][0]['note'] == 'duplicate'
+    assert [item['box'] for item in gal['missed']] == [[50, 50, 60, 60]]
+    paths = write_report(report, str(tmp_path), data)
+    page = open(paths['html']).read()
+    for anchor in ('summary', 'classes', 'curves', 'confusion', 'errors',
+                   'galleries'):
+        assert f'id="{anchor}"' in page
+    assert 'http://' not in page.replace('http://www.w3.org/2000/svg', '')
+    assert 'image not found' in page  # no image files here
+    assert json.load(open(paths['json']))['summary']['images'] == 4
+    with open(osp.join(str(tmp_path), 'confusion_counts.csv')) as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ['true \\ predicted', 'cat', 'dog', 'bird',
+                       'background']
+    assert rows[1] == ['cat', '1', '0', '0', '2']
+    names = sorted(osp.basename(path) for path in paths['csv'])
+    assert names == ['classes.csv', 'confusion_counts.csv',
+                     'confusion_normalized.csv', 'images.csv', 'tide.csv']
+
+
+def test_compare_and_training(tmp_path):
+    data = hand_data()
+    better = hand_data()
+    better.det_labels[2] = 1  # d2: the dog it overlapped
+    report = build_report(better, compare=data,
+                          training=dict(losses={'loss': ([1, 2], [2.0, 1.0])},
+                                        metrics={}))
+    compare = report['compare']
+    assert compare['other_map'] == pytest.approx((AP_CAT + AP_DOG) / 2)
+    dog = compare['classes'][1]
+    assert dog['change'] > 0
+    # image 0: cat AP 1 both times; dog 0 -> 1: AP50 .5 -> 1, fixed
+    assert [item['image'] for item in compare['fixed']] == [0]
+    assert compare['num_broken'] == 0
+    assert report['training']['losses']['loss'] == [[1.0, 2.0], [2.0, 1.0]]
+    page = eval_report.render_html(report, better)
+    assert 'id="compare"' in page and 'id="training"' in page
+    other = hand_data()
+    other.img_ids = other.img_ids + 10
+    with pytest.raises(ValueError, match='different images'):
+        build_report(data, compare=other)
+
+
+def write_fixture(tmp_path):
+    """The hand set as files: COCO json, two of the four images, a config
+    and DumpDetResults' pickle (input = original size x 2)."""
+    ann = dict(
+        images=[dict(id=i + 1, width=100, height=100,
+                     file_name=f'{i + 1}.jpg') for i in range(4)],
+        annotations=[dict(id=k + 1, image_id=img + 1, category_id=lab + 1,
+                          iscrowd=0,
+                          bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]],
+                          area=(b[2] - b[0]) * (b[3] - b[1]))
+                     for k, (img, b, lab) in enumerate(GTS)],
+        categories=[dict(id=k + 1, name=name)
+                    for k, name in enumerate(CLASSES)])
+    (tmp_path / 'ann.json').write_text(json.dumps(ann))
+    for img_id in (1, 2):
+        cv2.imwrite(str(tmp_path / f'{img_id}.jpg'),
+                    np.full((100, 100, 3), 90 * img_id, np.uint8))
+    config = tmp_path / 'cfg.py'
+    config.write_text(
+        'model = dict(bbox_head=dict(strides=[8, 16, 32]),\n'
+        '    data_preprocessor=dict(pad_size_divisor=32),\n'
+        '    train_cfg=dict(assigner=dict(type="FCOSPointAssigner",\n'
+        '        regress_ranges=((-1, 32), (32, 64), (64, 1e8)))))\n'
+        'test_dataloader = dict(dataset=dict(type="CocoDataset",\n'
+        f'    metainfo=dict(classes={tuple(CLASSES)!r})))\n'
+        f'test_evaluator = dict(type="CocoMetric", '
+        f'ann_file={str(tmp_path / "ann.json")!r})\n')
+    results = []
+    for img in range(4):
+        dets = [d for d in DETS if d[0] == img]
+        results.append(dict(
+            img_id=img + 1, img_path=str(tmp_path / f'{img + 1}.jpg'),
+            ori_shape=(100, 100), img_shape=(200, 200),
+            scale_factor=(2.0, 2.0),
+            pred_instances=dict(
+                bboxes=torch.tensor([d[1] for d in dets],
+                                    dtype=torch.float32).reshape(-1, 4),
+                scores=torch.tensor([d[2] for d in dets]),
+                labels=torch.tensor([d[3] for d in dets]))))
+    with open(tmp_path / 'results.pkl', 'wb') as file:
+        pickle.dump(results, file)
+    return str(config), str(tmp_path / 'results.pkl')
+
+
+def test_tool_on_results_pickle(tmp_path, capsys):
+    config, results = write_fixture(tmp_path)
+    log = tmp_path / 'scalars.json'
+    log.write_text('{"loss": 2.0, "step": 1, "iter": 1, "lr": 0.01}\n'
+                   '{"loss": 1.5, "step": 2, "iter": 2, "lr": 0.01}\n')
+    spec = importlib.util.spec_from_file_location(
+        'eval_report_tool',
+        osp.join(REPO, 'tools', 'analysis_tools', 'eval_report.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = str(tmp_path / 'report')
+    html_path = tool.main([config, results, '--out', out, '--compare',
+                           results, '--log', str(log), '--backend',
+                           'pycocotools', '--num-gallery', '2'])
+    assert html_path == osp.join(out, 'report.html')
+    assert 'report: ' in capsys.readouterr().out
+    report = json.load(open(osp.join(out, 'report.json')))
+    # the COCO evaluator's AP is the matching pass's mAP
+    assert report['coco']['values'][0] == pytest.approx(
+        (AP_CAT + AP_DOG) / 2)
+    assert report['summary']['map'] == pytest.approx(
+        report['coco']['values'][0])
+    assert report['meta']['backend'] == 'pycocotools'
+    assert report['meta']['predictions'] == results
+    assert report['compare']['num_fixed'] == 0
+    assert 'loss' in report['training']['losses']
+    # FCOS: boxes x2 in the input; all five get a level here
+    levels = {row['level']: row['boxes'] for row in report['fcos']['levels']}
+    assert sum(levels.values()) == 5 and levels['none'] == 0
+    page = open(html_path).read()
+    assert 'data:image/jpeg;base64,' in page  # the two images found
+    assert 'id="fcos"' in page
+    assert osp.exists(osp.join(out, 'fcos_levels.csv'))
