@@ -274,10 +274,9 @@ class StepGuardMixin:
             saved_elsewhere = [t.clone() for t in elsewhere]
             optimizer.step(**kwargs)
             for tensor, old in zip(here, saved):
-                # where() moves bits, so a skipped step restores them all.
-                torch.where(skip, old, tensor, out=old)
-            if here:
-                torch._foreach_copy_(here, saved)
+                # where() moves bits, so a skipped step restores them all;
+                # in place (out aliases an input element for element).
+                torch.where(skip, old, tensor, out=tensor)
             if elsewhere and bool(skip):  # host-held state: one host read
                 torch._foreach_copy_(elsewhere, saved_elsewhere)
         self._drop_new_state_if_skipped(skip, size_before)
