@@ -54,6 +54,7 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS, TASK_UTILS
 
+from ..losses.utils import sync_free_loss
 from ..utils import check_ground_truth, fcos_mm_scope, flatten_levels
 from .fcos_postprocess import BatchedPredictMixin
 
@@ -323,49 +324,46 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         flat_cls_scores = flatten_levels(cls_scores).float()  # (N, P, C)
         flat_bbox_preds = flatten_levels(bbox_preds).float()  # (N, P, 4)
 
-        pos_img_inds, pos_point_inds = (labels < self.num_classes).nonzero(
-            as_tuple=True)
-        num_local_pos = pos_img_inds.numel()
-        num_pos = reduce_mean(
-            torch.tensor(num_local_pos, dtype=torch.float,
-                         device=device)).clamp(min=1.0)
+        # Masks and weights over all N * P points instead of a gather of
+        # the positives: no nonzero, no read-back, static shapes.
+        pos = labels < self.num_classes  # (N, P)
+        num_pos = reduce_mean(pos.sum().float()).clamp(min=1.0)
         loss_cls = self.loss_cls(
             flat_cls_scores.reshape(-1, self.cls_out_channels),  # (N * P, C)
             labels.reshape(-1),  # (N * P,)
             avg_factor=num_pos)
 
-        pos_bbox_preds = flat_bbox_preds[pos_img_inds, pos_point_inds]
-        pos_bbox_targets = bbox_targets[pos_img_inds, pos_point_inds]
-        pos_points = points[pos_point_inds]
+        # background points get a safe box (distance 1 to each side) on both
+        # sides: a finite loss of zero weight, so a zero gradient
+        pos_box = pos[..., None]  # (N, P, 1)
+        safe_preds = torch.where(pos_box, flat_bbox_preds, 1.0).reshape(-1, 4)
+        safe_targets = torch.where(pos_box, bbox_targets, 1.0).reshape(-1, 4)
+        pos = pos.reshape(-1)  # (N * P,)
+        all_points = points.repeat(flat_cls_scores.size(0), 1)  # (N * P, 2)
         losses = dict(loss_cls=loss_cls)
         if self.use_centerness:
-            # (N, P, 1) -> (num_pos,)
-            pos_centerness = flatten_levels(centernesses).float()[
-                pos_img_inds, pos_point_inds, 0]
-            pos_centerness_targets = self.centerness_target(pos_bbox_targets)
-            bbox_weight = pos_centerness_targets
+            # (N * P,), zero at background points
+            centerness_targets = torch.where(
+                pos, self.centerness_target(safe_targets), 0.0)
+            bbox_weight = centerness_targets
             # every rank reduces, whether or not it has positives
             bbox_denorm = reduce_mean(
-                pos_centerness_targets.sum().detach()).clamp(min=1e-6)
+                centerness_targets.sum().detach()).clamp(min=1e-6)
         else:
-            bbox_weight, bbox_denorm = None, num_pos
-
-        if num_local_pos > 0:
-            decode = self.bbox_coder.decode
-            losses['loss_bbox'] = self.loss_bbox(
-                get_box_tensor(decode(pos_points, pos_bbox_preds)),
-                get_box_tensor(decode(pos_points, pos_bbox_targets)),
-                weight=bbox_weight,
-                avg_factor=bbox_denorm)
-            if self.use_centerness:
-                losses['loss_centerness'] = self.loss_centerness(
-                    pos_centerness, pos_centerness_targets, avg_factor=num_pos)
-        else:
-            # zero, but connected to the outputs so that every parameter
-            # gets a (zero) gradient, as in mmdet
-            losses['loss_bbox'] = pos_bbox_preds.sum()
-            if self.use_centerness:
-                losses['loss_centerness'] = pos_centerness.sum()
+            bbox_weight, bbox_denorm = pos.float(), num_pos
+        decode = self.bbox_coder.decode
+        losses['loss_bbox'] = sync_free_loss(
+            self.loss_bbox,
+            get_box_tensor(decode(all_points, safe_preds)),
+            get_box_tensor(decode(all_points, safe_targets)),
+            weight=bbox_weight,
+            avg_factor=bbox_denorm)
+        if self.use_centerness:
+            losses['loss_centerness'] = self.loss_centerness(
+                flatten_levels(centernesses).float().reshape(-1),  # (N * P,)
+                centerness_targets,
+                weight=pos.float(),
+                avg_factor=num_pos)
         return losses
 
     @torch.no_grad()
