@@ -29,8 +29,15 @@ Differences from mmdet
   the config; ``centernesses`` is None with ``use_centerness=False`` (the
   paper's Table 4 'None' row: no center-ness loss, the box loss a plain
   mean over the positives, test scores the class scores alone).
-* Ground truth is checked once (:func:`check_ground_truth`); post-processing
-  is batched over images (:class:`BatchedPredictMixin`).
+* Ground truth is checked once (:func:`check_ground_truth`), in training
+  on the host before the batch reaches the device (the detector's
+  ``prepare_ground_truth``); post-processing is batched over images
+  (:class:`BatchedPredictMixin`).
+* The losses are masked and weighted sums over all points, not sums over a
+  gather of the positives, and the normalisers stay tensors: no host sync
+  and no data-dependent shape, so ``torch.compile(fullgraph=True)`` takes
+  the whole loss. Background points get a safe box (distance 1 to each
+  side) so that their zero-weight terms are finite.
 """
 import copy
 import warnings
@@ -55,7 +62,12 @@ from torch import Tensor
 from fcos_mm.registry import MODELS, TASK_UTILS
 
 from ..losses.utils import sync_free_loss
-from ..utils import check_ground_truth, fcos_mm_scope, flatten_levels
+from ..utils import (
+    check_ground_truth,
+    fcos_mm_scope,
+    flatten_levels,
+    ground_truth_checked,
+)
 from .fcos_postprocess import BatchedPredictMixin
 
 #: The assigner built when ``train_cfg`` names none, with its own defaults:
@@ -374,7 +386,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_img_metas: Optional[List[dict]] = None,
         featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
     ) -> Tuple[Tensor, Tensor]:
-        """Check the ground truth, then assign every point of every image.
+        """Check the ground truth (unless every image is flagged
+        :data:`~fcos_mm.models.utils.GT_CHECKED`: checked on the host before
+        the step, see :func:`~fcos_mm.models.utils.prepare_ground_truth`),
+        then assign every point of every image.
 
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
@@ -391,8 +406,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_gt_bboxes = [get_box_tensor(gt.bboxes)
                            for gt in batch_gt_instances]
         batch_gt_labels = [gt.labels for gt in batch_gt_instances]
-        check_ground_truth(batch_gt_bboxes, batch_gt_labels, self.num_classes,
-                           batch_img_metas)
+        if not ground_truth_checked(batch_img_metas):
+            check_ground_truth(batch_gt_bboxes, batch_gt_labels,
+                               self.num_classes, batch_img_metas)
         result = self.assigner.assign_batch(
             points, self.strides, batch_gt_bboxes, batch_gt_labels,
             self.num_classes, featmap_sizes=featmap_sizes, validate=False)

@@ -1,15 +1,19 @@
 """The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
 import contextlib
+import copy
+import logging
+from typing import Optional, Union
 
 import torch
 import torch.nn as nn
 from mmdet.models.detectors.single_stage import SingleStageDetector
 from mmdet.structures import SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
+from mmengine.logging import print_log
 
 from fcos_mm.registry import MODELS
 
-from ..utils import fcos_mm_scope
+from ..utils import fcos_mm_scope, prepare_ground_truth
 
 
 def inference_autocast(model: nn.Module):
@@ -27,6 +31,23 @@ class FCOS(SingleStageDetector):
 
     mmdet's :class:`SingleStageDetector` does the work, with its arguments,
     building the parts in our scope (:func:`fcos_mm_scope`).
+
+    In training, a forward pre-hook of the data preprocessor checks the
+    ground truth on the host, before the batch goes to the device
+    (:func:`~fcos_mm.models.utils.prepare_ground_truth`), so that the step
+    itself has no host sync; with ``compile_loss`` it also pads each image's
+    boxes to a few bucket sizes, so that a new box count does not recompile.
+
+    Args:
+        compile_loss (bool or dict, optional): ``torch.compile`` the training
+            forward and loss (:meth:`loss`) with these keyword arguments
+            (True: none), ``fullgraph=True`` unless given. Defaults to None:
+            eager.
+        cuda_graphs (bool): With ``compile_loss``, capture the compiled
+            forward and backward in CUDA graphs (``mode='reduce-overhead'``);
+            without CUDA, a warning and the compiled loss without graphs.
+            Defaults to False.
+        Other arguments: as mmdet's :class:`SingleStageDetector`.
     """
 
     def __init__(self,
@@ -36,10 +57,54 @@ class FCOS(SingleStageDetector):
                  train_cfg: OptConfigType = None,
                  test_cfg: OptConfigType = None,
                  data_preprocessor: OptConfigType = None,
-                 init_cfg: OptMultiConfig = None) -> None:
+                 init_cfg: OptMultiConfig = None,
+                 compile_loss: Union[bool, dict, None] = None,
+                 cuda_graphs: bool = False) -> None:
         with fcos_mm_scope():
             super().__init__(backbone, neck, bbox_head, train_cfg, test_cfg,
                              data_preprocessor, init_cfg)
+        self.compile_loss = compile_options(compile_loss, cuda_graphs)
+        self._compiled_loss = None
+        self.data_preprocessor.register_forward_pre_hook(
+            self._prepare_batch, with_kwargs=True)
+
+    def _prepare_batch(self, module: nn.Module, args: tuple,
+                       kwargs: dict) -> None:
+        """The data preprocessor's pre-hook: :func:`prepare_ground_truth`
+        of a training batch that has ground truth, padded with
+        ``compile_loss``."""
+        data = args[0] if args else kwargs.get('data')
+        training = args[1] if len(args) > 1 else kwargs.get('training')
+        samples = data.get('data_samples') if isinstance(data, dict) else None
+        if training and samples and all(
+                'gt_instances' in sample for sample in samples):
+            prepare_ground_truth(samples, self.bbox_head.num_classes,
+                                 pad_to_bucket=self.compile_loss is not None)
+
+    def loss(self, batch_inputs: torch.Tensor,
+             batch_data_samples: SampleList) -> dict:
+        """mmdet's ``loss``, compiled on the first call with
+        ``compile_loss``."""
+        if self.compile_loss is None:
+            return super().loss(batch_inputs, batch_data_samples)
+        if self._compiled_loss is None:
+            self._compiled_loss = torch.compile(
+                super().loss, **self.compile_loss)
+        return self._compiled_loss(batch_inputs, batch_data_samples)
+
+    def __deepcopy__(self, memo: dict) -> 'FCOS':
+        """A copy without the compiled loss (it compiles again on use)."""
+        compiled, self._compiled_loss = self._compiled_loss, None
+        try:
+            cls = type(self)
+            copy_fn = cls.__deepcopy__
+            del cls.__deepcopy__
+            try:
+                return copy.deepcopy(self, memo)
+            finally:
+                cls.__deepcopy__ = copy_fn
+        finally:
+            self._compiled_loss = compiled
 
     def predict(self,
                 batch_inputs: torch.Tensor,
@@ -55,3 +120,27 @@ class FCOS(SingleStageDetector):
             return super().predict(
                 batch_inputs.contiguous(memory_format=torch.channels_last),
                 batch_data_samples, rescale)
+
+
+def compile_options(compile_loss: Union[bool, dict, None],
+                    cuda_graphs: bool = False) -> Optional[dict]:
+    """``torch.compile`` keyword arguments of :class:`FCOS`'s
+    ``compile_loss`` and ``cuda_graphs``, or None for eager."""
+    if compile_loss is None or compile_loss is False:
+        if cuda_graphs:
+            raise ValueError('FCOS: cuda_graphs needs compile_loss')
+        return None
+    options = dict(fullgraph=True)
+    if isinstance(compile_loss, dict):
+        options.update(compile_loss)
+    elif compile_loss is not True:
+        raise ValueError('FCOS: compile_loss must be a bool or a dict of '
+                         f'torch.compile arguments, got {compile_loss!r}')
+    if cuda_graphs and not torch.cuda.is_available():
+        print_log(
+            'FCOS: cuda_graphs needs CUDA, which is not available; the loss '
+            'is compiled without CUDA graphs', 'current',
+            level=logging.WARNING)
+    elif cuda_graphs:
+        options['mode'] = 'reduce-overhead'
+    return options
