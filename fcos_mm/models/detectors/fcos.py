@@ -1,6 +1,5 @@
 """The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
 import contextlib
-import copy
 import logging
 from typing import Optional, Union
 
@@ -41,8 +40,9 @@ class FCOS(SingleStageDetector):
     Args:
         compile_loss (bool or dict, optional): ``torch.compile`` the training
             forward and loss (:meth:`loss`) with these keyword arguments
-            (True: none), ``fullgraph=True`` unless given. Defaults to None:
-            eager.
+            (True: none), ``fullgraph=True`` and ``dynamic=False`` unless
+            given: each new batch shape (image size, box bucket) compiles
+            once. Defaults to None: eager.
         cuda_graphs (bool): With ``compile_loss``, capture the compiled
             forward and backward in CUDA graphs (``mode='reduce-overhead'``);
             without CUDA, a warning and the compiled loss without graphs.
@@ -92,19 +92,10 @@ class FCOS(SingleStageDetector):
                 super().loss, **self.compile_loss)
         return self._compiled_loss(batch_inputs, batch_data_samples)
 
-    def __deepcopy__(self, memo: dict) -> 'FCOS':
-        """A copy without the compiled loss (it compiles again on use)."""
-        compiled, self._compiled_loss = self._compiled_loss, None
-        try:
-            cls = type(self)
-            copy_fn = cls.__deepcopy__
-            del cls.__deepcopy__
-            try:
-                return copy.deepcopy(self, memo)
-            finally:
-                cls.__deepcopy__ = copy_fn
-        finally:
-            self._compiled_loss = compiled
+    def __getstate__(self) -> dict:
+        """Copies and pickles leave the compiled loss behind: it is bound to
+        this module, and compiles again on the copy's first use."""
+        return dict(super().__getstate__(), _compiled_loss=None)
 
     def predict(self,
                 batch_inputs: torch.Tensor,
@@ -130,7 +121,9 @@ def compile_options(compile_loss: Union[bool, dict, None],
         if cuda_graphs:
             raise ValueError('FCOS: cuda_graphs needs compile_loss')
         return None
-    options = dict(fullgraph=True)
+    # static shapes: a symbolic image size would still be specialised on
+    # the assigner's window sizes, so each new size recompiles either way
+    options = dict(fullgraph=True, dynamic=False)
     if isinstance(compile_loss, dict):
         options.update(compile_loss)
     elif compile_loss is not True:

@@ -328,11 +328,14 @@ class FCOSPointAssigner:
 
     def _tables(self, levels: List[_Level], all_points: Tensor,
                 box_dtype: torch.dtype) -> _Tables:
-        """The grid layout's constant tables, from the cache or built now."""
+        """The grid layout's constant tables, from the cache or built now
+        (always built under ``torch.compile``, where they are constants of
+        the graph and a cache lookup would only add a guard that fails)."""
         device = all_points.device
+        compiling = torch.compiler.is_compiling()
         key = (tuple(levels), self.center_sample_radius, device,
                all_points.dtype, box_dtype)
-        tables = self._table_cache.get(key)
+        tables = None if compiling else self._table_cache.get(key)
         if tables is not None:
             return tables
         last = max(all_points.size(0) - 1, 0)
@@ -363,6 +366,8 @@ class FCOSPointAssigner:
             row_len=per_level(lambda level: [level.cols], long),
             low=per_level(lambda level: [level.low], all_points.dtype),
             high=per_level(lambda level: [level.high], all_points.dtype))
+        if compiling:
+            return tables
         if len(self._table_cache) >= 64:
             self._table_cache.pop(next(iter(self._table_cache)))
         self._table_cache[key] = tables
