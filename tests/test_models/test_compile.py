@@ -106,6 +106,11 @@ def test_a_training_step_has_no_host_sync():
     for sample in data['data_samples']:
         sample.set_metainfo({GT_CHECKED: False})
     assert count_ops(step)['syncs'] == 1
+    # a test batch is left alone
+    _, samples = random_batch(2, (64, 96), 3, 80)
+    model.data_preprocessor(
+        dict(inputs=list(inputs), data_samples=samples), False)
+    assert all(GT_CHECKED not in s.metainfo for s in samples)
 
 
 def test_head_forward_and_loss_have_no_graph_break():
