@@ -1,7 +1,8 @@
 """Train an FCOS detector from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [PATH]]
-        [--auto-scale-lr] [--cfg-options KEY=VALUE ...]
+        [--auto-scale-lr] [--compile] [--cuda-graphs]
+        [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-process: tools/dist_train.sh or tools/slurm_train.sh.
@@ -38,6 +39,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         const='auto',
         help='resume from PATH, or without a value from the latest '
         'checkpoint in the work dir')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the forward and loss as one graph '
+        '(model.compile_loss)')
+    parser.add_argument(
+        '--cuda-graphs',
+        action='store_true',
+        help='with --compile, also capture them in CUDA graphs '
+        '(model.cuda_graphs; without CUDA, compiled without graphs)')
     return parse_tool_args(parser, argv, 'model.backbone.init_cfg=None')
 
 
@@ -50,7 +61,9 @@ def main(argv=None) -> None:
         work_dir=args.work_dir,
         amp=args.amp,
         resume=args.resume,
-        auto_scale_lr=args.auto_scale_lr)
+        auto_scale_lr=args.auto_scale_lr,
+        compile_loss=args.compile,
+        cuda_graphs=args.cuda_graphs)
     build_runner(cfg, args.launcher).train()
 
 

@@ -257,4 +257,5 @@ def test_deep_copies_compile_again():
     model = tiny_model(DEMO, compile_loss=dict(backend='eager'))
     model.loss(*batch(3, num_classes=3))
     assert model._compiled_loss is not None
+    assert torch._dynamo.config.recompile_limit >= 64
     assert copy.deepcopy(model)._compiled_loss is None

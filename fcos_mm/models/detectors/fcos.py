@@ -47,6 +47,10 @@ class FCOS(SingleStageDetector):
             forward and backward in CUDA graphs (``mode='reduce-overhead'``);
             without CUDA, a warning and the compiled loss without graphs.
             Defaults to False.
+        recompile_limit (int): With ``compile_loss``, raise Dynamo's
+            (process-wide) ``recompile_limit`` to at least this many batch
+            shapes; past it, new shapes run eagerly (Dynamo warns). Multi-
+            scale training sees a few dozen. Defaults to 64.
         Other arguments: as mmdet's :class:`SingleStageDetector`.
     """
 
@@ -59,11 +63,13 @@ class FCOS(SingleStageDetector):
                  data_preprocessor: OptConfigType = None,
                  init_cfg: OptMultiConfig = None,
                  compile_loss: Union[bool, dict, None] = None,
-                 cuda_graphs: bool = False) -> None:
+                 cuda_graphs: bool = False,
+                 recompile_limit: int = 64) -> None:
         with fcos_mm_scope():
             super().__init__(backbone, neck, bbox_head, train_cfg, test_cfg,
                              data_preprocessor, init_cfg)
         self.compile_loss = compile_options(compile_loss, cuda_graphs)
+        self.recompile_limit = recompile_limit
         self._compiled_loss = None
         self.data_preprocessor.register_forward_pre_hook(
             self._prepare_batch, with_kwargs=True)
@@ -88,6 +94,9 @@ class FCOS(SingleStageDetector):
         if self.compile_loss is None:
             return super().loss(batch_inputs, batch_data_samples)
         if self._compiled_loss is None:
+            dynamo_config = torch._dynamo.config
+            dynamo_config.recompile_limit = max(
+                dynamo_config.recompile_limit, self.recompile_limit)
             self._compiled_loss = torch.compile(
                 super().loss, **self.compile_loss)
         return self._compiled_loss(batch_inputs, batch_data_samples)
