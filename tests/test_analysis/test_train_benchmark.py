@@ -136,3 +136,29 @@ def test_benchmark_train_prints_ratios_with_equal_losses():
     assert 'head loss + backward' in text
     assert 'host syncs in bbox_head.loss' in text
     assert 'on cpu' in text and 'largest relative difference' in text
+
+
+def test_benchmark_train_compiled_side_with_syncs_and_graph_breaks():
+    # Dynamo alone ('eager' backend): the trace and the counts, quickly
+    results = benchmark_train(
+        model_cfg('improvements'),
+        num_gts=5,
+        shape=(64, 96),
+        num_iters=1,
+        num_warmup=0,
+        compile=True,
+        compile_kwargs=dict(backend='eager'))
+    mm, ours, compiled = (results[name]
+                          for name in ('mmdet', 'ours', 'compiled'))
+    for key, value in mm['losses'].items():
+        assert compiled['losses'][key] == pytest.approx(value, rel=1e-5)
+    # the counts: mmdet 12 syncs in a step and 5 graph breaks
+    assert mm['step_syncs'] == 12 and mm['graph_breaks'] == 5
+    assert ours['step_syncs'] == compiled['step_syncs'] == 0
+    assert ours['graph_breaks'] == 0 and ours['graphs'] == 1
+    # one graph for all its steps: the batch does not change
+    assert compiled['graphs_compiled'] == 1 and compiled['compile_s'] > 0
+    text = format_train_benchmark(results)
+    assert 'compiled' in text and 'graph breaks, head fwd + loss' in text
+    assert 'host syncs in a train step' in text
+    assert 'graphs compiled over all its steps: 1' in text
