@@ -254,8 +254,14 @@ def test_cuda_graphs_capture_the_loss_on_cuda():
 
 
 def test_deep_copies_compile_again():
-    model = tiny_model(DEMO, compile_loss=dict(backend='eager'))
-    model.loss(*batch(3, num_classes=3))
+    model = tiny_model(DEMO, compile_loss=dict(backend='eager'),
+                       gt_min_bucket=32)
+    inputs, samples = random_batch(2, (64, 96), 3, 3)
+    data = model.data_preprocessor(
+        dict(inputs=list(inputs), data_samples=samples), True)
+    # padded to the configured bucket
+    assert len(data['data_samples'][0].gt_instances) == 32
+    model(**data, mode='loss')
     assert model._compiled_loss is not None
     assert torch._dynamo.config.recompile_limit >= 64
     assert copy.deepcopy(model)._compiled_loss is None

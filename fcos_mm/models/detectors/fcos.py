@@ -47,6 +47,10 @@ class FCOS(SingleStageDetector):
             forward and backward in CUDA graphs (``mode='reduce-overhead'``);
             without CUDA, a warning and the compiled loss without graphs.
             Defaults to False.
+        gt_min_bucket (int): With ``compile_loss``, the smallest padded box
+            count (:func:`~fcos_mm.models.utils.gt_bucket`); above the most
+            boxes of an image, one bucket for the whole data set. Defaults
+            to 8.
         recompile_limit (int): With ``compile_loss``, raise Dynamo's
             (process-wide) ``recompile_limit`` to at least this many batch
             shapes; past it, new shapes run eagerly (Dynamo warns). Multi-
@@ -64,11 +68,13 @@ class FCOS(SingleStageDetector):
                  init_cfg: OptMultiConfig = None,
                  compile_loss: Union[bool, dict, None] = None,
                  cuda_graphs: bool = False,
+                 gt_min_bucket: int = 8,
                  recompile_limit: int = 64) -> None:
         with fcos_mm_scope():
             super().__init__(backbone, neck, bbox_head, train_cfg, test_cfg,
                              data_preprocessor, init_cfg)
         self.compile_loss = compile_options(compile_loss, cuda_graphs)
+        self.gt_min_bucket = gt_min_bucket
         self.recompile_limit = recompile_limit
         self._compiled_loss = None
         self.data_preprocessor.register_forward_pre_hook(
@@ -85,7 +91,8 @@ class FCOS(SingleStageDetector):
         if training and samples and all(
                 'gt_instances' in sample for sample in samples):
             prepare_ground_truth(samples, self.bbox_head.num_classes,
-                                 pad_to_bucket=self.compile_loss is not None)
+                                 pad_to_bucket=self.compile_loss is not None,
+                                 min_bucket=self.gt_min_bucket)
 
     def loss(self, batch_inputs: torch.Tensor,
              batch_data_samples: SampleList) -> dict:
