@@ -350,3 +350,33 @@ def format_train_benchmark(results: dict) -> str:
 
 def _ratio(mine, theirs) -> str:
     return f'{mine / theirs:.3f}' if theirs else '-'
+
+
+def multiscale_batch_shapes(image_sizes: List[Tuple[int, int]],
+                            scales: List[Tuple[int, int]],
+                            pad_size_divisor: int) -> set:
+    """Every padded ``(H, W)`` a batch can take under mmdet's
+    ``RandomChoiceResize(scales, keep_ratio=True)``, the data preprocessor's
+    ``pad_size_divisor`` and ``AspectRatioBatchSampler`` (a batch is all
+    landscape or all portrait; its shape the largest height and width):
+    with ``dynamic=False`` each is one compile of the loss per box bucket.
+
+    Args:
+        image_sizes (list[tuple[int, int]]): ``(w, h)`` of the images.
+        scales (list[tuple[int, int]]): ``(long, short)`` edge limits.
+        pad_size_divisor (int): Padding multiple.
+    """
+    def up(size: int) -> int:
+        return -(-size // pad_size_divisor) * pad_size_divisor
+
+    groups = ({}, {})  # landscape, portrait: padded (H, W) of one image
+    for width, height in image_sizes:
+        for long_edge, short_edge in scales:
+            # mmcv's rescale_size with keep_ratio
+            factor = min(long_edge / max(width, height),
+                         short_edge / min(width, height))
+            shape = (up(int(height * factor + 0.5)),
+                     up(int(width * factor + 0.5)))
+            groups[width < height][shape] = None
+    return {(max(a[0], b[0]), max(a[1], b[1]))
+            for group in groups for a in group for b in group}

@@ -162,3 +162,21 @@ def test_benchmark_train_compiled_side_with_syncs_and_graph_breaks():
     assert 'compiled' in text and 'graph breaks, head fwd + loss' in text
     assert 'host syncs in a train step' in text
     assert 'graphs compiled over all its steps: 1' in text
+
+
+def test_multiscale_batch_shapes_by_hand_and_for_the_ms_config():
+    from fcos_mm.analysis.train_benchmark import multiscale_batch_shapes
+
+    # 640x480 at short side 800: 1067x800 -> (800, 1088) padded to 32
+    assert multiscale_batch_shapes([(640, 480)], [(1333, 800)], 32) == {
+        (800, 1088)}
+    # two landscape images: their largest height and width together
+    assert multiscale_batch_shapes([(640, 480), (640, 320)], [(1333, 800)],
+                                   32) == {(800, 1088), (672, 1344),
+                                           (800, 1344)}
+    # the README's count for the ms config over COCO-like sizes
+    sizes = [(640, h) for h in range(240, 641)]
+    sizes += [(h, 640) for h in range(240, 641)]
+    scales = [(1333, 640), (1333, 800)]
+    assert len(multiscale_batch_shapes(sizes, scales, 32)) == 96
+    assert len(multiscale_batch_shapes(sizes, scales, 128)) == 26
