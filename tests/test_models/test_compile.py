@@ -251,6 +251,11 @@ def test_cuda_graphs_capture_the_loss_on_cuda():
         got = graphed.loss(inputs, samples)
         for key, value in want.items():
             torch.testing.assert_close(got[key], value, rtol=1e-4, atol=1e-6)
+        sum(got.values()).backward()  # the graphed backward too
+    for name, param in graphed.named_parameters():
+        if param.requires_grad:
+            assert param.grad is not None and param.grad.isfinite().all(), \
+                name
 
 
 def test_deep_copies_compile_again():

@@ -106,6 +106,10 @@ class FCOS(SingleStageDetector):
                 dynamo_config.recompile_limit, self.recompile_limit)
             self._compiled_loss = torch.compile(
                 super().loss, **self.compile_loss)
+        if self.compile_loss.get('mode') == 'reduce-overhead':
+            # a new step: the graphs' outputs of the last one (read by the
+            # loggers by now) may be overwritten
+            torch.compiler.cudagraph_mark_step_begin()
         return self._compiled_loss(batch_inputs, batch_data_samples)
 
     def __getstate__(self) -> dict:
