@@ -53,8 +53,10 @@ class FCOS(SingleStageDetector):
             to 8.
         recompile_limit (int): With ``compile_loss``, raise Dynamo's
             (process-wide) ``recompile_limit`` to at least this many batch
-            shapes; past it, new shapes run eagerly (Dynamo warns). Multi-
-            scale training sees a few dozen. Defaults to 64.
+            shapes; past it, new shapes run eagerly (Dynamo warns). The
+            multi-scale config can make 96 batch shapes with
+            ``pad_size_divisor=32``, 26 with 128 (see the README).
+            Defaults to 64.
         Other arguments: as mmdet's :class:`SingleStageDetector`.
     """
 
