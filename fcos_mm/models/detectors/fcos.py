@@ -6,13 +6,18 @@ from typing import Optional, Union
 import torch
 import torch.nn as nn
 from mmdet.models.detectors.single_stage import SingleStageDetector
-from mmdet.structures import SampleList
+from mmdet.structures import DetDataSample, SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
 
 from fcos_mm.registry import MODELS
 
-from ..utils import fcos_mm_scope, prepare_ground_truth
+from ..utils import (
+    GT_CHECKED,
+    fcos_mm_scope,
+    ground_truth_checked,
+    prepare_ground_truth,
+)
 
 
 def inference_autocast(model: nn.Module):
@@ -99,9 +104,26 @@ class FCOS(SingleStageDetector):
     def loss(self, batch_inputs: torch.Tensor,
              batch_data_samples: SampleList) -> dict:
         """mmdet's ``loss``, compiled on the first call with
-        ``compile_loss``."""
+        ``compile_loss``; then on samples holding only the ground truth,
+        checked and padded (here, if the data preprocessor's hook did
+        not)."""
         if self.compile_loss is None:
             return super().loss(batch_inputs, batch_data_samples)
+        # padded already when the data preprocessor's hook prepared them;
+        # in direct use checked here (one sync) and padded
+        prepare_ground_truth(
+            batch_data_samples, self.bbox_head.num_classes,
+            pad_to_bucket=True, min_bucket=self.gt_min_bucket,
+            check=not ground_truth_checked(
+                [sample.metainfo for sample in batch_data_samples]))
+        # the compiled loss sees the ground truth and the flag only: each
+        # metainfo value it read (img_id, flip, ...) would be a guard, and
+        # a recompile whenever it changes
+        loss_samples = []
+        for sample in batch_data_samples:
+            loss_sample = DetDataSample(metainfo={GT_CHECKED: True})
+            loss_sample.gt_instances = sample.gt_instances
+            loss_samples.append(loss_sample)
         if self._compiled_loss is None:
             dynamo_config = torch._dynamo.config
             dynamo_config.recompile_limit = max(
@@ -112,7 +134,7 @@ class FCOS(SingleStageDetector):
             # a new step: the graphs' outputs of the last one (read by the
             # loggers by now) may be overwritten
             torch.compiler.cudagraph_mark_step_begin()
-        return self._compiled_loss(batch_inputs, batch_data_samples)
+        return self._compiled_loss(batch_inputs, loss_samples)
 
     def __getstate__(self) -> dict:
         """Copies and pickles leave the compiled loss behind: it is bound to

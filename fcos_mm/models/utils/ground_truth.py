@@ -129,7 +129,8 @@ def gt_bucket(num_boxes: int, min_bucket: int = 8) -> int:
 def prepare_ground_truth(data_samples: Sequence,
                          num_classes: int,
                          pad_to_bucket: bool = False,
-                         min_bucket: int = 8) -> None:
+                         min_bucket: int = 8,
+                         check: bool = True) -> None:
     """Check the ground truth of a batch where it is (the host, before the
     data preprocessor moves it), flag the samples :data:`GT_CHECKED`, and
     optionally pad every image to the batch's :func:`gt_bucket`.
@@ -143,13 +144,16 @@ def prepare_ground_truth(data_samples: Sequence,
         num_classes (int): Number of classes.
         pad_to_bucket (bool): Pad as said above. Defaults to False.
         min_bucket (int): Smallest padded count. Defaults to 8.
+        check (bool): Check (False: already checked, e.g. only to pad a
+            flagged batch; padding again changes nothing). Defaults to True.
     """
     from mmdet.structures.bbox import get_box_tensor
     from mmengine.structures import InstanceData
     boxes = [get_box_tensor(s.gt_instances.bboxes) for s in data_samples]
     labels = [s.gt_instances.labels for s in data_samples]
-    check_ground_truth(boxes, labels, num_classes,
-                       [s.metainfo for s in data_samples])
+    if check:
+        check_ground_truth(boxes, labels, num_classes,
+                           [s.metainfo for s in data_samples])
     bucket = gt_bucket(max((len(b) for b in boxes), default=0), min_bucket)
     for sample, img_boxes, img_labels in zip(data_samples, boxes, labels):
         sample.set_metainfo({GT_CHECKED: True})

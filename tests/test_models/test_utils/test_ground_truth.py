@@ -41,6 +41,15 @@ def test_prepare_flags_and_pads_to_the_batch_bucket():
         assert s.gt_instances.bboxes[num:].eq(0).all()
     assert s.gt_instances.labels.shape == (16, )
     assert samples[1].gt_instances.labels[:9].eq(1).all()
+    # padding a padded batch again (unchecked: padding fails the check)
+    # changes nothing
+    before = [s.gt_instances.bboxes for s in samples]
+    prepare_ground_truth(samples, 3, pad_to_bucket=True, check=False)
+    for s, boxes in zip(samples, before):
+        assert torch.equal(s.gt_instances.bboxes, boxes)
+    with pytest.raises(ValueError, match=r'gt_bboxes\[3\] = \[0.0, 0.0, '
+                       r'0.0, 0.0\] with gt_labels\[3\] = -1 is degenerate'):
+        prepare_ground_truth(samples, 3, pad_to_bucket=True)
 
 
 def test_prepare_without_padding_keeps_the_boxes():
