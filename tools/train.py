@@ -1,7 +1,8 @@
 """Train an FCOS detector from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--amp] [--resume [PATH]]
-        [--auto-scale-lr] [--dump-bad-batches] [--cfg-options KEY=VALUE ...]
+        [--auto-scale-lr] [--dump-bad-batches] [--compile] [--cuda-graphs]
+        [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-process: tools/dist_train.sh or tools/slurm_train.sh.
@@ -46,6 +47,16 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='save the batch of each optimizer step skipped for NaN/inf '
         'under WORK_DIR/bad_batches/ (replay: '
         'tools/analysis_tools/replay_batch.py)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='torch.compile the forward and loss as one graph '
+        '(model.compile_loss)')
+    parser.add_argument(
+        '--cuda-graphs',
+        action='store_true',
+        help='with --compile, also capture them in CUDA graphs '
+        '(model.cuda_graphs; without CUDA, compiled without graphs)')
     return parse_tool_args(parser, argv, 'model.backbone.init_cfg=None')
 
 
@@ -59,7 +70,9 @@ def main(argv=None) -> None:
         amp=args.amp,
         resume=args.resume,
         auto_scale_lr=args.auto_scale_lr,
-        dump_bad_batches=args.dump_bad_batches)
+        dump_bad_batches=args.dump_bad_batches,
+        compile_loss=args.compile,
+        cuda_graphs=args.cuda_graphs)
     try:
         build_runner(cfg, args.launcher).train()
     except TrainingStopped as e:

@@ -11,7 +11,7 @@ import copy
 import logging
 import re
 import statistics
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -28,6 +28,8 @@ from fcos_mm.analysis.side_by_side import (
     timed_turns,
 )
 from fcos_mm.deployment.cpu_inference import cpu_flags
+from fcos_mm.models.detectors.fcos import compile_options
+from fcos_mm.models.utils import prepare_ground_truth
 
 #: The profiler events that are host-device synchronisations on a GPU:
 #: every ``.item()``, ``bool(t)``, ``int(t)``, and ``nonzero`` (its size).
@@ -99,6 +101,25 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
     return peak
 
 
+def graph_breaks(head: nn.Module, feats: Tuple[torch.Tensor],
+                 samples: List[DetDataSample]) -> Dict[str, int]:
+    """``graphs`` and ``graph_breaks`` of ``torch._dynamo.explain`` on the
+    head's forward + ``loss_by_feat`` (traced, not compiled)."""
+    gts = [sample.gt_instances for sample in samples]
+    metas = [sample.metainfo for sample in samples]
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(
+        lambda feats: head.loss_by_feat(*head(feats), gts, metas))(feats)
+    torch._dynamo.reset()
+    return dict(graphs=explained.graph_count,
+                graph_breaks=explained.graph_break_count)
+
+
+def compiled_graphs() -> int:
+    """Graphs Dynamo has compiled in this process so far."""
+    return int(torch._dynamo.utils.counters['stats']['unique_graphs'])
+
+
 class _TrainStep:
     """One SGD step of a detector on a fixed batch, optionally under AMP
     (float16 with a loss scaler on CUDA, bfloat16 on CPU)."""
@@ -159,7 +180,10 @@ def benchmark_train(model_cfg: dict,
                     num_imgs: int = 2,
                     num_iters: int = 10,
                     num_warmup: int = 3,
-                    seed: int = 0) -> dict:
+                    seed: int = 0,
+                    compile: bool = False,
+                    cuda_graphs: bool = False,
+                    compile_kwargs: Optional[dict] = None) -> dict:
     """Time, memory, ops and syncs of a training step: ours vs mmdet's,
     timed in turns (:func:`~fcos_mm.analysis.benchmark.timed_turns`).
 
@@ -175,36 +199,72 @@ def benchmark_train(model_cfg: dict,
         num_iters (int): Timed steps per side. Defaults to 10.
         num_warmup (int): Untimed steps per side first. Defaults to 3.
         seed (int): Seed of the batch. Defaults to 0.
+        compile (bool): Also ``compiled``: ours with ``compile_loss`` (the
+            ground truth padded to its bucket), timed beside the others;
+            its first step's time is ``compile_s``, the graphs Dynamo
+            compiled over all its steps ``graphs_compiled``. Defaults to
+            False.
+        cuda_graphs (bool): ``compiled`` with CUDA graphs. Defaults to False.
+        compile_kwargs (dict, optional): More ``torch.compile`` arguments,
+            e.g. ``backend``. Defaults to None.
 
     Returns:
-        dict: ``mmdet`` and ``ours``, each with ``losses`` (first step),
-        ``step_ms`` and ``head_ms`` (medians), ``peak_mib``, ``aten_calls``,
-        ``syncs`` and the per-op sync counts; and ``setting``.
+        dict: ``mmdet`` and ``ours`` (and ``compiled``), each with
+        ``losses`` (first step), ``step_ms`` (and ``head_ms``, eager sides)
+        medians, ``peak_mib``, ``aten_calls``, ``syncs`` and the per-op sync
+        counts of ``bbox_head.loss``, ``step_syncs`` of a whole step, and the
+        eager sides' ``graphs`` and ``graph_breaks`` of the head's forward +
+        loss; and ``setting``.
     """
     device = torch.device(device)
     mm_model, ours = build_pair(model_cfg, str(device))
     inputs, samples = random_batch(num_imgs, shape, num_gts,
                                    model_cfg['bbox_head']['num_classes'],
                                    str(device), seed)
+    # ours gets its ground truth as training prepares it: checked on the
+    # host (no check in the step), padded to its bucket when compiled
+    num_classes = model_cfg['bbox_head']['num_classes']
+    our_samples = copy.deepcopy(samples)
+    prepare_ground_truth(our_samples, num_classes)
     steps = dict(
         mmdet=_TrainStep(mm_model, inputs, samples, amp),
-        ours=_TrainStep(ours, inputs, samples, amp))
+        ours=_TrainStep(ours, inputs, our_samples, amp))
+    if compile:
+        compiled = copy.deepcopy(ours)
+        compiled.compile_loss = dict(
+            compile_options(True, cuda_graphs), **(compile_kwargs or {}))
+        padded = copy.deepcopy(samples)
+        prepare_ground_truth(padded, num_classes, pad_to_bucket=True)
+        steps['compiled'] = _TrainStep(compiled, inputs, padded, amp)
     results: Dict[str, dict] = {name: {} for name in steps}
     for name, step in steps.items():
-        step.prepare_head_loss()
-        results[name].update(count_ops(step.head_loss))
-        step()  # the first step's losses: same weights on both sides
+        if name == 'compiled':
+            torch._dynamo.reset()
+            graphs = compiled_graphs()
+            clock = synced_clock(device)
+            start = clock()
+            step()
+            results[name]['compile_s'] = clock() - start
+        else:
+            step.prepare_head_loss()
+            results[name].update(count_ops(step.head_loss))
+            results[name].update(
+                graph_breaks(step.model.bbox_head, step.feats, step.samples))
+            step()  # the first step's losses: same weights on all sides
         results[name]['losses'] = {
             key: float(value) for key, value in step.losses.items()
         }
-    runs = {(name, part): run
-            for name, step in steps.items()
-            for part, run in (('step', step), ('head', step.head_step))}
+        results[name]['step_syncs'] = count_ops(step)['syncs']
+    runs = {(name, 'step'): step for name, step in steps.items()}
+    runs.update({(name, 'head'): step.head_step
+                 for name, step in steps.items() if name != 'compiled'})
     times = timed_turns(runs, num_warmup, num_iters, synced_clock(device))
     for (name, part), seconds in times.items():
         results[name][f'{part}_ms'] = 1000 * statistics.median(seconds)
     for name, step in steps.items():
         results[name]['peak_mib'] = peak_memory(step, device) / 2**20
+    if compile:
+        results['compiled']['graphs_compiled'] = compiled_graphs() - graphs
     results['setting'] = dict(
         device=str(device),
         device_name=(torch.cuda.get_device_name(device)
@@ -214,7 +274,8 @@ def benchmark_train(model_cfg: dict,
         shape=tuple(shape),
         num_imgs=num_imgs,
         num_iters=num_iters,
-        num_threads=torch.get_num_threads())
+        num_threads=torch.get_num_threads(),
+        cuda_graphs=compile and cuda_graphs)
     return results
 
 
@@ -254,16 +315,68 @@ def format_train_benchmark(results: dict) -> str:
         f'{key} {mm["losses"][key]:.6f} / {ours["losses"][key]:.6f}'
         for key in mm['losses']) + f' (mmdet / ours; largest relative '
                  f'difference {worst:.1e})')
-    lines.append(f'{"":<34}{"mmdet":>12}{"fcos_mm":>12}{"ratio":>8}')
+    compiled = results.get('compiled')
+    header = f'{"":<34}{"mmdet":>12}{"fcos_mm":>12}{"ratio":>8}'
+    if compiled is not None:
+        header += f'{"compiled":>12}{"ratio":>8}'
+        lines.insert(2, 'compiled: ' + ', '.join(
+            f'{key} {value:.6f}' for key, value in compiled['losses'].items())
+            + (' (with CUDA graphs)' if setting.get('cuda_graphs') else ''))
+    lines.append(header)
     for key, label in (('step_ms', 'train step (ms, median)'),
                        ('head_ms', '  head loss + backward (ms)'),
                        ('peak_mib', 'peak memory of a step (MiB)'),
+                       ('step_syncs', 'host syncs in a train step'),
                        ('aten_calls', 'aten calls in bbox_head.loss'),
                        ('syncs', 'host syncs in bbox_head.loss'),
                        ('aten::_local_scalar_dense', '  _local_scalar_dense'),
-                       ('aten::nonzero', '  nonzero')):
+                       ('aten::nonzero', '  nonzero'),
+                       ('graph_breaks', 'graph breaks, head fwd + loss'),
+                       ('graphs', '  graphs')):
         theirs, mine = mm[key], ours[key]
-        ratio = f'{mine / theirs:.3f}' if theirs else '-'
         spec = '>12.1f' if isinstance(theirs, float) else '>12d'
-        lines.append(f'{label:<34}{theirs:{spec}}{mine:{spec}}{ratio:>8}')
+        line = (f'{label:<34}{theirs:{spec}}{mine:{spec}}'
+                f'{_ratio(mine, theirs):>8}')
+        if compiled is not None and key in compiled:
+            line += (f'{compiled[key]:{spec}}'
+                     f'{_ratio(compiled[key], theirs):>8}')
+        lines.append(line)
+    if compiled is not None:
+        lines.append(f'compile time (first step): {compiled["compile_s"]:.1f}'
+                     f' s; graphs compiled over all its steps: '
+                     f'{compiled["graphs_compiled"]}')
     return '\n'.join(lines)
+
+
+def _ratio(mine, theirs) -> str:
+    return f'{mine / theirs:.3f}' if theirs else '-'
+
+
+def multiscale_batch_shapes(image_sizes: List[Tuple[int, int]],
+                            scales: List[Tuple[int, int]],
+                            pad_size_divisor: int) -> set:
+    """Every padded ``(H, W)`` a batch can take under mmdet's
+    ``RandomChoiceResize(scales, keep_ratio=True)``, the data preprocessor's
+    ``pad_size_divisor`` and ``AspectRatioBatchSampler`` (a batch is all
+    landscape or all portrait; its shape the largest height and width):
+    with ``dynamic=False`` each is one compile of the loss per box bucket.
+
+    Args:
+        image_sizes (list[tuple[int, int]]): ``(w, h)`` of the images.
+        scales (list[tuple[int, int]]): ``(long, short)`` edge limits.
+        pad_size_divisor (int): Padding multiple.
+    """
+    def up(size: int) -> int:
+        return -(-size // pad_size_divisor) * pad_size_divisor
+
+    groups = ({}, {})  # landscape, portrait: padded (H, W) of one image
+    for width, height in image_sizes:
+        for long_edge, short_edge in scales:
+            # mmcv's rescale_size with keep_ratio
+            factor = min(long_edge / max(width, height),
+                         short_edge / min(width, height))
+            shape = (up(int(height * factor + 0.5)),
+                     up(int(width * factor + 0.5)))
+            groups[width < height][shape] = None
+    return {(max(a[0], b[0]), max(a[1], b[1]))
+            for group in groups for a in group for b in group}

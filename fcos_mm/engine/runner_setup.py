@@ -144,7 +144,9 @@ def setup_train_cfg(cfg: Config,
                     amp: bool = False,
                     resume: Optional[str] = None,
                     auto_scale_lr: bool = False,
-                    dump_bad_batches: bool = False) -> Config:
+                    dump_bad_batches: bool = False,
+                    compile_loss: bool = False,
+                    cuda_graphs: bool = False) -> Config:
     """Apply tools/train.py's options to ``cfg`` (changed in place).
 
     Args:
@@ -160,6 +162,12 @@ def setup_train_cfg(cfg: Config,
             the config must set.
         dump_bad_batches (bool): ``--dump-bad-batches``: the
             ``NonFiniteGuardHook`` saves the batch of each skipped step.
+        compile_loss (bool): ``--compile``: the detector's forward and loss
+            compiled whole (``model.compile_loss``, see
+            :class:`~fcos_mm.models.detectors.FCOS`), unless the config
+            already sets it.
+        cuda_graphs (bool): ``--cuda-graphs``: also ``model.cuda_graphs``
+            (implies ``--compile``).
 
     Returns:
         Config: ``cfg``.
@@ -173,6 +181,10 @@ def setup_train_cfg(cfg: Config,
                 '--auto-scale-lr needs auto_scale_lr = dict(base_batch_size='
                 'N) in the config: the total batch size its lr is set for.')
         cfg.auto_scale_lr.enable = True
+    if compile_loss or cuda_graphs:
+        if not cfg.model.get('compile_loss'):
+            cfg.model.compile_loss = True
+        cfg.model.cuda_graphs = cfg.model.get('cuda_graphs') or cuda_graphs
     if resume is not None:
         cfg.resume = True
         cfg.load_from = None if resume == 'auto' else resume

@@ -136,3 +136,47 @@ def test_benchmark_train_prints_ratios_with_equal_losses():
     assert 'head loss + backward' in text
     assert 'host syncs in bbox_head.loss' in text
     assert 'on cpu' in text and 'largest relative difference' in text
+
+
+def test_benchmark_train_compiled_side_with_syncs_and_graph_breaks():
+    # Dynamo alone ('eager' backend): the trace and the counts, quickly
+    results = benchmark_train(
+        model_cfg('improvements'),
+        num_gts=5,
+        shape=(64, 96),
+        num_iters=1,
+        num_warmup=0,
+        compile=True,
+        compile_kwargs=dict(backend='eager'))
+    mm, ours, compiled = (results[name]
+                          for name in ('mmdet', 'ours', 'compiled'))
+    for key, value in mm['losses'].items():
+        assert compiled['losses'][key] == pytest.approx(value, rel=1e-5)
+    # the counts: mmdet 12 syncs in a step and 5 graph breaks
+    assert mm['step_syncs'] == 12 and mm['graph_breaks'] == 5
+    assert ours['step_syncs'] == compiled['step_syncs'] == 0
+    assert ours['graph_breaks'] == 0 and ours['graphs'] == 1
+    # one graph for all its steps: the batch does not change
+    assert compiled['graphs_compiled'] == 1 and compiled['compile_s'] > 0
+    text = format_train_benchmark(results)
+    assert 'compiled' in text and 'graph breaks, head fwd + loss' in text
+    assert 'host syncs in a train step' in text
+    assert 'graphs compiled over all its steps: 1' in text
+
+
+def test_multiscale_batch_shapes_by_hand_and_for_the_ms_config():
+    from fcos_mm.analysis.train_benchmark import multiscale_batch_shapes
+
+    # 640x480 at short side 800: 1067x800 -> (800, 1088) padded to 32
+    assert multiscale_batch_shapes([(640, 480)], [(1333, 800)], 32) == {
+        (800, 1088)}
+    # two landscape images: their largest height and width together
+    assert multiscale_batch_shapes([(640, 480), (640, 320)], [(1333, 800)],
+                                   32) == {(800, 1088), (672, 1344),
+                                           (800, 1344)}
+    # the README's count for the ms config over COCO-like sizes
+    sizes = [(640, h) for h in range(240, 641)]
+    sizes += [(h, 640) for h in range(240, 641)]
+    scales = [(1333, 640), (1333, 800)]
+    assert len(multiscale_batch_shapes(sizes, scales, 32)) == 96
+    assert len(multiscale_batch_shapes(sizes, scales, 128)) == 26

@@ -240,3 +240,17 @@ def test_build_runner_from_runner_type_or_mmengine(monkeypatch):
     assert build_runner(_cfg(), 'none')[0] == 'mmengine'
     assert build_runner(_cfg(runner_type='CustomTestRunner'),
                         'none') == ('custom', 'none')
+
+
+def test_compile_and_cuda_graphs_switch_the_model():
+    cfg = setup_train_cfg(_cfg(model=dict(type='FCOS')), compile_loss=True)
+    assert cfg.model.compile_loss is True and cfg.model.cuda_graphs is False
+    cfg = setup_train_cfg(_cfg(model=dict(type='FCOS')), cuda_graphs=True)
+    assert cfg.model.compile_loss is True and cfg.model.cuda_graphs is True
+    # the config's own compile options stay
+    options = dict(backend='aot_eager')
+    cfg = setup_train_cfg(
+        _cfg(model=dict(type='FCOS', compile_loss=options)),
+        compile_loss=True)
+    assert cfg.model.compile_loss == options
+    assert 'compile_loss' not in setup_train_cfg(_cfg(model=dict())).model

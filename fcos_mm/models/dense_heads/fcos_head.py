@@ -42,8 +42,15 @@ Differences from mmdet
   the config; ``centernesses`` is None with ``use_centerness=False`` (the
   paper's Table 4 'None' row: no center-ness loss, the box loss a plain
   mean over the positives, test scores the class scores alone).
-* Ground truth is checked once (:func:`check_ground_truth`); post-processing
-  is batched over images (:class:`BatchedPredictMixin`).
+* Ground truth is checked once (:func:`check_ground_truth`), in training
+  on the host before the batch reaches the device (the detector's
+  ``prepare_ground_truth``); post-processing is batched over images
+  (:class:`BatchedPredictMixin`).
+* The losses are masked and weighted sums over all points, not sums over a
+  gather of the positives, and the normalisers stay tensors: no host sync
+  and no data-dependent shape, so ``torch.compile(fullgraph=True)`` takes
+  the whole loss. Background points get a safe box (distance 1 to each
+  side) so that their zero-weight terms are finite.
 """
 import copy
 import warnings
@@ -67,7 +74,13 @@ from torch import Tensor
 
 from fcos_mm.registry import MODELS, TASK_UTILS
 
-from ..utils import check_ground_truth, fcos_mm_scope, flatten_levels
+from ..losses.utils import sync_free_loss
+from ..utils import (
+    check_ground_truth,
+    fcos_mm_scope,
+    flatten_levels,
+    ground_truth_checked,
+)
 from .fcos_postprocess import BatchedPredictMixin
 
 #: The assigner built when ``train_cfg`` names none, with its own defaults:
@@ -427,49 +440,46 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         flat_cls_scores = flatten_levels(cls_scores).float()  # (N, P, C)
         flat_bbox_preds = flatten_levels(bbox_preds).float()  # (N, P, 4)
 
-        pos_img_inds, pos_point_inds = (labels < self.num_classes).nonzero(
-            as_tuple=True)
-        num_local_pos = pos_img_inds.numel()
-        num_pos = reduce_mean(
-            torch.tensor(num_local_pos, dtype=torch.float,
-                         device=device)).clamp(min=1.0)
+        # Masks and weights over all N * P points instead of a gather of
+        # the positives: no nonzero, no read-back, static shapes.
+        pos = labels < self.num_classes  # (N, P)
+        num_pos = reduce_mean(pos.sum().float()).clamp(min=1.0)
         loss_cls = self.loss_cls(
             flat_cls_scores.reshape(-1, self.cls_out_channels),  # (N * P, C)
             labels.reshape(-1),  # (N * P,)
             avg_factor=num_pos)
 
-        pos_bbox_preds = flat_bbox_preds[pos_img_inds, pos_point_inds]
-        pos_bbox_targets = bbox_targets[pos_img_inds, pos_point_inds]
-        pos_points = points[pos_point_inds]
+        # background points get a safe box (distance 1 to each side) on both
+        # sides: a finite loss of zero weight, so a zero gradient
+        pos_box = pos[..., None]  # (N, P, 1)
+        safe_preds = torch.where(pos_box, flat_bbox_preds, 1.0).reshape(-1, 4)
+        safe_targets = torch.where(pos_box, bbox_targets, 1.0).reshape(-1, 4)
+        pos = pos.reshape(-1)  # (N * P,)
+        all_points = points.repeat(flat_cls_scores.size(0), 1)  # (N * P, 2)
         losses = dict(loss_cls=loss_cls)
         if self.use_centerness:
-            # (N, P, 1) -> (num_pos,)
-            pos_centerness = flatten_levels(centernesses).float()[
-                pos_img_inds, pos_point_inds, 0]
-            pos_centerness_targets = self.centerness_target(pos_bbox_targets)
-            bbox_weight = pos_centerness_targets
+            # (N * P,), zero at background points
+            centerness_targets = torch.where(
+                pos, self.centerness_target(safe_targets), 0.0)
+            bbox_weight = centerness_targets
             # every rank reduces, whether or not it has positives
             bbox_denorm = reduce_mean(
-                pos_centerness_targets.sum().detach()).clamp(min=1e-6)
+                centerness_targets.sum().detach()).clamp(min=1e-6)
         else:
-            bbox_weight, bbox_denorm = None, num_pos
-
-        if num_local_pos > 0:
-            decode = self.bbox_coder.decode
-            losses['loss_bbox'] = self.loss_bbox(
-                get_box_tensor(decode(pos_points, pos_bbox_preds)),
-                get_box_tensor(decode(pos_points, pos_bbox_targets)),
-                weight=bbox_weight,
-                avg_factor=bbox_denorm)
-            if self.use_centerness:
-                losses['loss_centerness'] = self.loss_centerness(
-                    pos_centerness, pos_centerness_targets, avg_factor=num_pos)
-        else:
-            # zero, but connected to the outputs so that every parameter
-            # gets a (zero) gradient, as in mmdet
-            losses['loss_bbox'] = pos_bbox_preds.sum()
-            if self.use_centerness:
-                losses['loss_centerness'] = pos_centerness.sum()
+            bbox_weight, bbox_denorm = pos.float(), num_pos
+        decode = self.bbox_coder.decode
+        losses['loss_bbox'] = sync_free_loss(
+            self.loss_bbox,
+            get_box_tensor(decode(all_points, safe_preds)),
+            get_box_tensor(decode(all_points, safe_targets)),
+            weight=bbox_weight,
+            avg_factor=bbox_denorm)
+        if self.use_centerness:
+            losses['loss_centerness'] = self.loss_centerness(
+                flatten_levels(centernesses).float().reshape(-1),  # (N * P,)
+                centerness_targets,
+                weight=pos.float(),
+                avg_factor=num_pos)
         return losses
 
     @torch.no_grad()
@@ -480,7 +490,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_img_metas: Optional[List[dict]] = None,
         featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
     ) -> Tuple[Tensor, Tensor]:
-        """Check the ground truth, then assign every point of every image.
+        """Check the ground truth (unless every image is flagged
+        :data:`~fcos_mm.models.utils.GT_CHECKED`: checked on the host before
+        the step, see :func:`~fcos_mm.models.utils.prepare_ground_truth`),
+        then assign every point of every image.
 
         Args:
             points (list[Tensor]): Per level ``(H_l * W_l, 2)`` points.
@@ -497,8 +510,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         batch_gt_bboxes = [get_box_tensor(gt.bboxes)
                            for gt in batch_gt_instances]
         batch_gt_labels = [gt.labels for gt in batch_gt_instances]
-        check_ground_truth(batch_gt_bboxes, batch_gt_labels, self.num_classes,
-                           batch_img_metas)
+        if not ground_truth_checked(batch_img_metas):
+            check_ground_truth(batch_gt_bboxes, batch_gt_labels,
+                               self.num_classes, batch_img_metas)
         result = self.assigner.assign_batch(
             points, self.strides, batch_gt_bboxes, batch_gt_labels,
             self.num_classes, featmap_sizes=featmap_sizes, validate=False)

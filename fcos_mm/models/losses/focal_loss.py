@@ -5,10 +5,12 @@ Differences from mmdet:
       not a NotImplementedError at the first forward).
     * Class indices go through mmcv's fused op whenever the logits are on
       CUDA, as in mmdet; elsewhere they become one-hot by a comparison
-      rather than ``F.one_hot`` (no host read-back), same numbers.
+      rather than ``F.one_hot`` (no host read-back), same numbers; under
+      ``torch.compile`` CUDA logits take that pure-torch path too.
 """
 from typing import Optional, Tuple
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -81,7 +83,10 @@ class FocalLoss(WeightedLoss):
         class indices (``C``: background) or ``(n, C)`` one-hot targets, with
         ``(n,)`` or ``(n, C)`` weights."""
         class_indices = pred.dim() != target.dim()
-        if class_indices and pred.is_cuda and not self.activated:
+        # mmcv's op is a C++ extension Dynamo cannot trace: compiled, the
+        # pure-torch loss below (same numbers to float rounding) is fused
+        if (class_indices and pred.is_cuda and not self.activated
+                and not torch.compiler.is_compiling()):
             from mmcv.ops import sigmoid_focal_loss as fused_focal_loss
             loss = fused_focal_loss(pred.contiguous(), target.contiguous(),
                                     self.gamma, self.alpha, None, 'none')

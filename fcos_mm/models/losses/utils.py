@@ -108,3 +108,20 @@ class WeightedLoss(nn.Module):
             # the float32 eps keeps an avg_factor of 0 from dividing by 0
             loss = loss.sum() / (avg_factor + torch.finfo(torch.float32).eps)
         return self.loss_weight * loss
+
+
+def sync_free_loss(loss: nn.Module, pred: Tensor, target: Tensor,
+                   weight: Tensor,
+                   avg_factor: Optional[Union[float, Tensor]]) -> Tensor:
+    """``loss(pred, target, weight=weight, avg_factor=avg_factor)``, without
+    the zero-weight guard of a :class:`WeightedLoss` (the IoU losses'):
+    that guard reads ``(weight > 0).any()`` back to the host. The caller
+    vouches that the element-wise loss is finite where ``weight`` is zero,
+    so the weighted sum is already the guard's zero then. Other losses are
+    called as they are."""
+    if (isinstance(loss, WeightedLoss)
+            and loss.reduction in loss.zero_weight_reductions):
+        elementwise, weight = loss.elementwise(pred, target, weight)
+        return loss.weight_reduce(elementwise, weight, loss.reduction,
+                                  avg_factor)
+    return loss(pred, target, weight=weight, avg_factor=avg_factor)

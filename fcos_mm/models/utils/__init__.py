@@ -1,8 +1,17 @@
-from .ground_truth import check_float_rows, check_ground_truth, image_name
+from .ground_truth import (
+    GT_CHECKED,
+    check_float_rows,
+    check_ground_truth,
+    ground_truth_checked,
+    gt_bucket,
+    image_name,
+    prepare_ground_truth,
+)
 from .misc import flatten_levels, select_candidates
 from .scope import fcos_mm_scope
 
 __all__ = [
-    'check_float_rows', 'check_ground_truth', 'fcos_mm_scope',
-    'flatten_levels', 'image_name', 'select_candidates'
+    'GT_CHECKED', 'check_float_rows', 'check_ground_truth', 'fcos_mm_scope',
+    'flatten_levels', 'ground_truth_checked', 'gt_bucket', 'image_name',
+    'prepare_ground_truth', 'select_candidates'
 ]

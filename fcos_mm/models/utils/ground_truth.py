@@ -105,3 +105,61 @@ def check_ground_truth(batch_gt_bboxes: Sequence[Tensor],
                     'Fix or filter the annotations (e.g. with '
                     'FilterAnnotations in the pipeline).')
         start = stop
+
+
+#: Metainfo key of a data sample whose ground truth passed
+#: :func:`check_ground_truth` before the batch went to the device (set by
+#: :func:`prepare_ground_truth`); the head then trusts it without a sync.
+GT_CHECKED = 'gt_checked'
+
+
+def ground_truth_checked(batch_img_metas: Optional[Sequence[dict]]) -> bool:
+    """Whether every image of the batch carries :data:`GT_CHECKED`."""
+    return bool(batch_img_metas) and all(
+        meta.get(GT_CHECKED, False) for meta in batch_img_metas)
+
+
+def gt_bucket(num_boxes: int, min_bucket: int = 8) -> int:
+    """The padded box count of an image with ``num_boxes`` boxes: the next
+    power of two, at least ``min_bucket``; a handful of sizes, so that a
+    compiled loss sees few shapes."""
+    return max(min_bucket, 1 << max(num_boxes - 1, 0).bit_length())
+
+
+def prepare_ground_truth(data_samples: Sequence,
+                         num_classes: int,
+                         pad_to_bucket: bool = False,
+                         min_bucket: int = 8,
+                         check: bool = True) -> None:
+    """Check the ground truth of a batch where it is (the host, before the
+    data preprocessor moves it), flag the samples :data:`GT_CHECKED`, and
+    optionally pad every image to the batch's :func:`gt_bucket`.
+
+    Padding boxes are ``(0, 0, 0, 0)`` with label ``-1``: the assigner
+    never assigns a box of negative label. The samples' ``gt_instances``
+    are replaced by ones holding ``bboxes`` (a tensor) and ``labels`` only.
+
+    Args:
+        data_samples (Sequence[DetDataSample]): The batch, changed in place.
+        num_classes (int): Number of classes.
+        pad_to_bucket (bool): Pad as said above. Defaults to False.
+        min_bucket (int): Smallest padded count. Defaults to 8.
+        check (bool): Check (False: already checked, e.g. only to pad a
+            flagged batch; padding again changes nothing). Defaults to True.
+    """
+    from mmdet.structures.bbox import get_box_tensor
+    from mmengine.structures import InstanceData
+    boxes = [get_box_tensor(s.gt_instances.bboxes) for s in data_samples]
+    labels = [s.gt_instances.labels for s in data_samples]
+    if check:
+        check_ground_truth(boxes, labels, num_classes,
+                           [s.metainfo for s in data_samples])
+    bucket = gt_bucket(max((len(b) for b in boxes), default=0), min_bucket)
+    for sample, img_boxes, img_labels in zip(data_samples, boxes, labels):
+        sample.set_metainfo({GT_CHECKED: True})
+        if not pad_to_bucket:
+            continue
+        pad = bucket - len(img_boxes)
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([img_boxes, img_boxes.new_zeros(pad, 4)]),
+            labels=torch.cat([img_labels, img_labels.new_full((pad, ), -1)]))

@@ -64,3 +64,28 @@ def test_float16_boxes():
     assert torch.isfinite(ours).all()
     torch.testing.assert_close(
         ours, GIoULoss(reduction='none')(pred.float(), target.float()).half())
+
+
+def test_sync_free_loss_equals_the_guarded_loss_without_a_read_back():
+    from fcos_mm.analysis.train_benchmark import count_ops
+    from fcos_mm.models.losses import CrossEntropyLoss, GIoULoss, IoULoss
+    from fcos_mm.models.losses.utils import sync_free_loss
+    pred = torch.tensor([[0., 0., 4., 4.], [1., 1., 3., 5.],
+                         [2., 2., 2., 2.]], requires_grad=True)
+    target = torch.tensor([[0., 0., 4., 5.], [0., 0., 3., 5.],
+                           [2., 2., 3., 3.]])
+    for loss in (GIoULoss(loss_weight=2.), IoULoss(mode='linear')):
+        for weight in (torch.tensor([0.5, 1., 0.]), torch.zeros(3)):
+            want = loss(pred, target, weight=weight, avg_factor=1.5)
+            got = {}
+            counts = count_ops(lambda: got.update(out=sync_free_loss(
+                loss, pred, target, weight, avg_factor=1.5)))
+            assert counts['syncs'] == 0
+            torch.testing.assert_close(got['out'], want)
+    # a loss without the guard is called as it is
+    bce = CrossEntropyLoss(use_sigmoid=True)
+    logits, soft = torch.tensor([0.3, -1.]), torch.tensor([0.2, 0.9])
+    weight = torch.tensor([1., 0.])
+    torch.testing.assert_close(
+        sync_free_loss(bce, logits, soft, weight, avg_factor=2.),
+        bce(logits, soft, weight=weight, avg_factor=2.))

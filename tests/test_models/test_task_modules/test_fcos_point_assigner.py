@@ -572,3 +572,31 @@ def test_stride_normalised_targets_equal_mmdet_norm_on_bbox():
         assert torch.equal(got_labels[lvl], want_labels[lvl])
         assert torch.equal(got_targets[lvl][fg] / stride,
                            want_targets[lvl][fg])
+
+
+@pytest.mark.parametrize('center_sampling', [False, True])
+def test_padding_boxes_of_negative_label_change_nothing(center_sampling):
+    gen = torch.Generator().manual_seed(6)
+    height, width = 72, 100
+    points = grid_points(STRIDES, height, width)
+    # image 1: one box of area > INF (1.44e8): mmdet assigns it only where
+    # every box of the image is a candidate, so padding must not count
+    boxes = [random_boxes(gen, 9, height, width),
+             torch.tensor([[-6000., -6000., 6000., 6000.]]),
+             torch.zeros(0, 4)]
+    labels = [torch.randint(0, NUM_CLASSES, (b.size(0), ), generator=gen)
+              for b in boxes]
+    padded_boxes = [torch.cat([b, torch.zeros(16 - b.size(0), 4)])
+                    for b in boxes]
+    padded_labels = [torch.cat([lab, lab.new_full((16 - lab.size(0), ), -1)])
+                     for lab in labels]
+    assigner = FCOSPointAssigner(RANGES, center_sampling, max_pairs=300)
+    for featmap_sizes in (grid_sizes(STRIDES, height, width), None):
+        want = assigner.assign_batch(points, STRIDES, boxes, labels,
+                                     NUM_CLASSES, featmap_sizes)
+        got = assigner.assign_batch(points, STRIDES, padded_boxes,
+                                    padded_labels, NUM_CLASSES,
+                                    featmap_sizes, validate=False)
+        for want_field, got_field in zip(want, got):
+            assert torch.equal(got_field, want_field)
+        assert (want.labels[1] < NUM_CLASSES).any()  # the huge box won

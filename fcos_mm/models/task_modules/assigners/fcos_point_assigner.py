@@ -193,7 +193,9 @@ class FCOSPointAssigner:
                 points, shared by all images.
             strides (Sequence[int]): Per level stride in pixels.
             batch_gt_bboxes (Sequence[Tensor]): Per image ``(G, 4)`` float.
-            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long.
+            batch_gt_labels (Sequence[Tensor]): Per image ``(G,)`` long;
+                a negative label marks a padding box, never assigned (pass
+                ``validate=False`` then).
             num_classes (int): Number of classes; the background label.
             featmap_sizes (Sequence[tuple[int, int]], optional): Per level
                 ``(H_l, W_l)`` of a ``MlvlPointGenerator`` grid of spacing
@@ -254,6 +256,9 @@ class FCOSPointAssigner:
         best_key = torch.full((num_imgs * num_points, ), no_box,
                               dtype=key_dtype, device=device)
         num_cand = torch.zeros_like(best_key)
+        # a negative label marks a padding box (prepare_ground_truth's):
+        # never a candidate, not counted among the image's boxes
+        box_valid = labels_of_box >= 0  # (B,)
         if featmap_sizes is None:
             cells_per_box = num_points
         else:  # the frame: L x Wr x Wc
@@ -272,6 +277,8 @@ class FCOSPointAssigner:
             # flat index into (N * P) of each pair's point, and whether it
             # is a candidate of the box; (b, ...) each
             for flat, ok in pairs:
+                ok = ok & box_valid[chunk].view((-1, ) + (1, ) *
+                                                (ok.dim() - 1))
                 key = torch.where(
                     ok, box_key[chunk].view((-1, ) + (1, ) * (ok.dim() - 1)),
                     no_box)
@@ -288,7 +295,7 @@ class FCOSPointAssigner:
         # mmdet: min over the image's boxes of (area if candidate else INF)
         # < INF; boxes of area > INF win only where every box is a candidate
         boxes_per_img = img_of_box.new_zeros(num_imgs).scatter_add_(
-            0, img_of_box, torch.ones_like(img_of_box))  # (N,)
+            0, img_of_box, box_valid.to(img_of_box.dtype))  # (N,)
         num_cand = num_cand.view(num_imgs, num_points)
         every_box = (num_cand == boxes_per_img[:, None]) & (num_cand > 0)
         fg = (best_area < INF) | (every_box & (best_area > INF))  # (N, P)
@@ -331,11 +338,14 @@ class FCOSPointAssigner:
 
     def _tables(self, levels: List[_Level], all_points: Tensor,
                 box_dtype: torch.dtype) -> _Tables:
-        """The grid layout's constant tables, from the cache or built now."""
+        """The grid layout's constant tables, from the cache or built now
+        (always built under ``torch.compile``, where they are constants of
+        the graph and a cache lookup would only add a guard that fails)."""
         device = all_points.device
+        compiling = torch.compiler.is_compiling()
         key = (tuple(levels), self.center_sample_radius, device,
                all_points.dtype, box_dtype)
-        tables = self._table_cache.get(key)
+        tables = None if compiling else self._table_cache.get(key)
         if tables is not None:
             return tables
         last = max(all_points.size(0) - 1, 0)
@@ -366,6 +376,8 @@ class FCOSPointAssigner:
             row_len=per_level(lambda level: [level.cols], long),
             low=per_level(lambda level: [level.low], all_points.dtype),
             high=per_level(lambda level: [level.high], all_points.dtype))
+        if compiling:
+            return tables
         if len(self._table_cache) >= 64:
             self._table_cache.pop(next(iter(self._table_cache)))
         self._table_cache[key] = tables
