@@ -128,3 +128,34 @@ def add_train_step_args(parser: argparse.ArgumentParser) -> None:
         nargs='+',
         action=DictAction,
         help='override config settings')
+
+
+def train_step_setup(args: argparse.Namespace):
+    """What both training-step tools do with :func:`add_train_step_args`'
+    options: set the threads, load and override the config, register our
+    modules.
+
+    Returns:
+        tuple[Config, dict]: The config and the keyword arguments of the
+        benchmark's random batch and timing (``device``, ``amp``,
+        ``num_gts``, ``shape``, ``num_imgs``, ``num_iters``,
+        ``num_warmup``).
+    """
+    import torch
+    from mmengine.config import Config
+
+    from fcos_mm.utils import register_all_modules
+    if args.num_threads is not None:
+        torch.set_num_threads(args.num_threads)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    register_all_modules()
+    return cfg, dict(
+        device=args.device,
+        amp=args.amp,
+        num_gts=args.gts,
+        shape=tuple(args.shape),
+        num_imgs=args.batch,
+        num_iters=args.iters,
+        num_warmup=args.warmup)

@@ -11,15 +11,14 @@ Example::
 """
 import argparse
 
-import torch
-from mmengine.config import Config
-
 from fcos_mm.analysis.guard_benchmark import (
     benchmark_guard,
     format_guard_benchmark,
 )
-from fcos_mm.analysis.side_by_side import add_train_step_args
-from fcos_mm.utils import register_all_modules
+from fcos_mm.analysis.side_by_side import (
+    add_train_step_args,
+    train_step_setup,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,21 +29,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if args.num_threads is not None:
-        torch.set_num_threads(args.num_threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    register_all_modules()
+    cfg, batch = train_step_setup(args)
     results = benchmark_guard(
         cfg.model.to_dict(),
-        device=args.device,
-        amp=args.amp,
-        num_gts=args.gts,
-        shape=tuple(args.shape),
-        num_imgs=args.batch,
-        num_iters=args.iters,
-        num_warmup=args.warmup,
+        **batch,
         clip_grad=(cfg.optim_wrapper.get('clip_grad') or None))
     print(format_guard_benchmark(results))
 

@@ -18,15 +18,14 @@ with CONFIG e.g. the improvements config,
 """
 import argparse
 
-import torch
-from mmengine.config import Config
-
-from fcos_mm.analysis.side_by_side import add_train_step_args
+from fcos_mm.analysis.side_by_side import (
+    add_train_step_args,
+    train_step_setup,
+)
 from fcos_mm.analysis.train_benchmark import (
     benchmark_train,
     format_train_benchmark,
 )
-from fcos_mm.utils import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,21 +50,10 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if args.num_threads is not None:
-        torch.set_num_threads(args.num_threads)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    register_all_modules()
+    cfg, batch = train_step_setup(args)
     results = benchmark_train(
         cfg.model,
-        device=args.device,
-        amp=args.amp,
-        num_gts=args.gts,
-        shape=tuple(args.shape),
-        num_imgs=args.batch,
-        num_iters=args.iters,
-        num_warmup=args.warmup,
+        **batch,
         compile=args.compile or args.cuda_graphs,
         cuda_graphs=args.cuda_graphs,
         compile_kwargs=dict(backend=args.backend) if args.backend else None)
