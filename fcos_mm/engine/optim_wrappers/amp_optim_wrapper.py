@@ -24,7 +24,8 @@ class AmpOptimWrapper(StepGuardMixin, MMEngineAmpOptimWrapper):
     def _unscale_gradients(self) -> None:
         self.loss_scaler.unscale_(self.optimizer)
 
-    def _gated_optimizer_step(self, skip: torch.Tensor, **kwargs):
+    def _gated_optimizer_step(self, skip: torch.Tensor, params,
+                              **kwargs):
         scaler = self.loss_scaler
         found = scaler._per_optimizer_states[id(
             self.optimizer)]['found_inf_per_device']

@@ -187,7 +187,8 @@ class StepGuardMixin:
                     params, clip['max_norm'], total, clip.get('foreach'))
             else:
                 self.clip_func(params, **clip)
-        overflow, loss_scale = self._gated_optimizer_step(skip, **kwargs)
+        overflow, loss_scale = self._gated_optimizer_step(skip, params,
+                                                          **kwargs)
         self._restore_running_stats(skip)
         self.last_step_record = dict(
             values=torch.stack([
@@ -243,7 +244,8 @@ class StepGuardMixin:
         for tensor, saved in zip(self._stat_tensors, self._stat_snapshot):
             tensor.copy_(torch.where(skip.to(tensor.device), saved, tensor))
 
-    def _gated_optimizer_step(self, skip: torch.Tensor, **kwargs):
+    def _gated_optimizer_step(self, skip: torch.Tensor,
+                              params: List[torch.Tensor], **kwargs):
         """``optimizer.step`` whose effect is undone where ``skip``.
 
         Returns:
@@ -260,8 +262,8 @@ class StepGuardMixin:
                 del optimizer.found_inf
             self._drop_new_state_if_skipped(skip, size_before)
             return no_overflow, 1.0
-        tensors = self._params_with_grad() + [
-            value for p in self._params_with_grad()
+        tensors = params + [
+            value for p in params
             for value in optimizer.state.get(p, {}).values()
             if isinstance(value, torch.Tensor)
         ]
