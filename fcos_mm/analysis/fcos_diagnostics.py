@@ -32,8 +32,8 @@ import torch
 
 from fcos_mm.models.task_modules.assigners.fcos_point_assigner import INF
 
-from .assignment_statistics import featmap_sizes, grid_points
 from .detection_analysis import EvalData, Matching, _thr_index
+from .fcos_statistics import featmap_sizes, grid_points
 
 #: Reasons a box is unlearnable (module docstring), in report order.
 REASONS = ('taken', 'range', 'region')

@@ -15,7 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
-from fcos_mm.analysis.replay import load_dump, replay_batch
+from fcos_mm.analysis.replay_batch import load_dump, replay_batch
 from fcos_mm.registry import MODELS
 from fcos_mm.utils import register_all_modules
 

@@ -9,7 +9,7 @@ transfer; then, for each skipped step, it logs a warning naming the
 iteration, the rank, the non-finite loss terms, the gradient norm, the first
 parameter with a non-finite gradient and the batch's images, appends the
 same as a line of ``work_dir/nonfinite_steps.jsonl``, and optionally saves
-the batch (``dump_bad_batches``) for :mod:`fcos_mm.analysis.replay`.
+the batch (``dump_bad_batches``) for :mod:`fcos_mm.analysis.replay_batch`.
 
 Iterations are numbered from 1, as in the log's ``Iter(train) [N/...]``.
 """
