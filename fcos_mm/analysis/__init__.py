@@ -1,18 +1,6 @@
 """Tools' logic: assignment statistics (the paper's Tables 1 and 2), model
 complexity, speed benchmark, training curves, the evaluation report (one
 matching pass, FCOS diagnostics, HTML) and dataset browsing."""
-from .assignment_statistics import (
-                                    AssignmentSetting,
-                                    AssignmentStatistics,
-                                    candidate_mask,
-                                    compute_statistics,
-                                    featmap_sizes,
-                                    format_tables,
-                                    grid_points,
-                                    image_statistics,
-                                    paper_settings,
-                                    samples_from_dataset,
-)
 from .benchmark import (
                         benchmark_detector,
                         benchmark_onnxruntime,
@@ -30,6 +18,18 @@ from .detection_analysis import EvalData, Matching, match_detections
 from .eval_benchmark import benchmark_backends, benchmark_report
 from .eval_report import build_report, report_from_predictions, write_report
 from .fcos_diagnostics import assign_levels, fcos_diagnostics
+from .fcos_statistics import (
+                                    AssignmentSetting,
+                                    AssignmentStatistics,
+                                    candidate_mask,
+                                    compute_statistics,
+                                    featmap_sizes,
+                                    format_tables,
+                                    grid_points,
+                                    image_statistics,
+                                    paper_settings,
+                                    samples_from_dataset,
+)
 
 __all__ = [
     'AssignmentSetting', 'AssignmentStatistics', 'Curves', 'EvalData',

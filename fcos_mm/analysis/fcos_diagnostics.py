@@ -1,8 +1,8 @@
 """FCOS diagnostics of an evaluation: which pyramid level each box is
 learnt on, the recall per level, and the boxes no level can learn.
 
-The training assigner (``FCOSPointAssigner`` built from the config's
-``model.train_cfg.assigner``) runs on each evaluated image's boxes, scaled
+The training assigner (that of the head the config's ``model`` builds,
+:func:`assigner_from_config`) runs on each evaluated image's boxes, scaled
 to the network input as the test pipeline resized it (``scale_factor``)
 on the padded grid of that input (``img_shape`` padded to
 ``pad_size_divisor``), exactly as training would assign them:
@@ -25,14 +25,19 @@ on the padded grid of that input (``img_shape`` padded to
 Crowd and ignored boxes are not assigned (training leaves them out).
 """
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from fcos_mm.models.task_modules.assigners.fcos_point_assigner import INF
+from fcos_mm.models.task_modules.prior_grid import (
+    candidate_mask,
+    featmap_sizes,
+    grid_points,
+    level_of_point,
+)
 
-from .assignment_statistics import featmap_sizes, grid_points
 from .detection_analysis import EvalData, Matching, _thr_index
 
 #: Reasons a box is unlearnable (module docstring), in report order.
@@ -52,14 +57,6 @@ def size_names(areas: np.ndarray) -> np.ndarray:
     names[areas < SIZES[1][2]] = 'medium'
     names[areas < SIZES[0][2]] = 'small'
     return names
-
-
-def _ranges_free(assigner):
-    """A copy of ``assigner`` whose every level takes every size."""
-    free = copy.copy(assigner)
-    free.regress_ranges = [(-1, INF)] * len(assigner.regress_ranges)
-    free._table_cache = {}
-    return free
 
 
 def assign_levels(data: EvalData, img_shapes: np.ndarray,
@@ -109,13 +106,13 @@ def _assign_levels(data, img_shapes, scale_factors, assigner, strides,
     shapes = [tuple(int(v) for v in shape) for shape in img_shapes]
     by_image = [np.flatnonzero((data.gt_image == image) & use)
                 for image in range(data.num_images)]
-    free = _ranges_free(assigner)
+    # the same assigner, but every level takes every size
+    free = assigner.replace(
+        regress_ranges=[(-1, INF)] * len(assigner.regress_ranges))
     for shape in sorted(set(shapes)):
         sizes = featmap_sizes(shape, strides, pad_size_divisor)
         points = grid_points(sizes, strides)
-        level_of_point = torch.cat([
-            torch.full((len(level_points), ), level, dtype=torch.long)
-            for level, level_points in enumerate(points)])
+        point_level = level_of_point(points)
         images = [image for image, img_shape in enumerate(shapes)
                   if img_shape == shape and len(by_image[image])]
         for start in range(0, len(images), chunk):
@@ -131,7 +128,7 @@ def _assign_levels(data, img_shapes, scale_factors, assigner, strides,
                 inds = result.gt_inds[row]
                 positive = inds >= 0
                 counts = torch.bincount(
-                    inds[positive] * num_levels + level_of_point[positive],
+                    inds[positive] * num_levels + point_level[positive],
                     minlength=len(by_image[image]) * num_levels)
                 positives[by_image[image]] = counts.view(
                     -1, num_levels).numpy()
@@ -142,17 +139,15 @@ def _assign_levels(data, img_shapes, scale_factors, assigner, strides,
         lost = lost[positives[lost].sum(1) == 0]
         for start in range(0, len(lost), chunk):
             part = lost[start:start + chunk]
-            single = [torch.as_tensor(boxes[[gt]], dtype=torch.float32)
-                      for gt in part]
-            labels = [torch.as_tensor(data.gt_labels[[gt]]) for gt in part]
-            alone = assigner.assign_batch(points, strides, single, labels,
-                                          data.num_classes, sizes,
-                                          validate=False)
-            any_range = free.assign_batch(points, strides, single, labels,
-                                          data.num_classes, sizes,
-                                          validate=False)
-            has_alone = (alone.gt_inds >= 0).any(1).numpy()
-            has_any = (any_range.gt_inds >= 0).any(1).numpy()
+            # each box assigned alone: by the training gates, then by
+            # the gates without ranges
+            lost_gts = (torch.as_tensor(boxes[part], dtype=torch.float32),
+                        torch.as_tensor(data.gt_labels[part]),
+                        data.num_classes, sizes)
+            has_alone = candidate_mask(assigner, points, strides, *lost_gts,
+                                       validate=False).any(0).numpy()
+            has_any = candidate_mask(free, points, strides, *lost_gts,
+                                     validate=False).any(0).numpy()
             reason[part] = np.where(has_alone, 'taken',
                                     np.where(has_any, 'range', 'region'))
     has = positives.sum(1) > 0
@@ -231,31 +226,31 @@ def fcos_diagnostics(data: EvalData, matching: Matching,
 
 def assigner_from_config(cfg) -> Tuple[object, List[int], int]:
     """The training assigner, the head's strides and the preprocessor's
-    ``pad_size_divisor`` of a config (FCOS defaults where it says
-    nothing)."""
+    ``pad_size_divisor`` of a config.
+
+    The assigner is that of the head ``cfg.model.bbox_head`` builds, with
+    the model's ``train_cfg`` as the detector hands it over: the head's own
+    defaults (strides, :data:`~fcos_mm.models.dense_heads.fcos_head_compat.
+    DEFAULT_ASSIGNER`) and its deprecated assigner kwargs hold, so the
+    diagnostics assign exactly as training does. The layers play no part: a
+    report-only ``bbox_head`` may leave out ``type`` (``FCOSHead``),
+    ``num_classes`` and ``in_channels`` (1 each).
+    """
     from fcos_mm.models.utils import fcos_mm_scope
-    from fcos_mm.registry import TASK_UTILS
-    model = cfg.get('model', {})
-    head = model.get('bbox_head', {})
-    strides = list(head.get('strides', (8, 16, 32, 64, 128)))
-    assigner_cfg = dict((model.get('train_cfg') or {}).get(
-        'assigner', dict(type='FCOSPointAssigner')))
-    assigner_cfg.setdefault('type', 'FCOSPointAssigner')
+    from fcos_mm.registry import MODELS
+    model = cfg.get('model') or {}
+    if not model.get('bbox_head'):
+        raise ValueError(
+            'FCOS diagnostics need the config\'s model.bbox_head (the head '
+            'whose assigner training uses); this config has none')
+    head_cfg = dict(copy.deepcopy(model['bbox_head']),
+                    train_cfg=model.get('train_cfg'),
+                    test_cfg=model.get('test_cfg'))
+    for key, value in (('type', 'FCOSHead'), ('num_classes', 1),
+                       ('in_channels', 1)):
+        head_cfg.setdefault(key, value)
     with fcos_mm_scope():
-        assigner = TASK_UTILS.build(assigner_cfg)
+        head = MODELS.build(head_cfg)
     pad = int((model.get('data_preprocessor') or {}).get(
         'pad_size_divisor', 32) or 1)
-    return assigner, strides, pad
-
-
-def default_shapes(data: EvalData,
-                   img_shapes: Optional[np.ndarray],
-                   scale_factors: Optional[np.ndarray]
-                   ) -> Tuple[np.ndarray, np.ndarray]:
-    """The inputs' shapes and scales; the original size, unscaled, where
-    the predictions do not say."""
-    if img_shapes is None:
-        img_shapes = data.img_sizes.copy()
-    if scale_factors is None:
-        scale_factors = np.ones((data.num_images, 2))
-    return np.asarray(img_shapes), np.asarray(scale_factors, np.float64)
+    return head.assigner, list(head.strides), pad

@@ -11,7 +11,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
-from fcos_mm.models.dense_heads.fcos_head import ASSIGNER_KWARGS
+from fcos_mm.models.dense_heads.fcos_head_compat import ASSIGNER_KWARGS
 
 
 def synchronize(device: torch.device) -> None:

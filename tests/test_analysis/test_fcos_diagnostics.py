@@ -92,3 +92,57 @@ def test_ignored_boxes_not_assigned():
     result = assign_levels(data, np.array([[64, 64]]), np.ones((1, 2)),
                            FCOSPointAssigner(regress_ranges=RANGES), [8, 16])
     assert result['level'][2] == -1 and result['reason'][2] == ''
+
+
+def test_assigner_is_the_one_the_built_head_trains_with():
+    from mmengine.config import Config
+
+    from fcos_mm.analysis.fcos_diagnostics import assigner_from_config
+    from fcos_mm.models.task_modules.assigners.fcos_point_assigner import (
+        FCOS_REGRESS_RANGES,
+    )
+
+    # nothing said: FCOSHead's own strides (4..64), the paper's ranges
+    assigner, strides, pad = assigner_from_config(Config(dict(model=dict(
+        type='FCOS', bbox_head=dict(type='FCOSHead', num_classes=2,
+                                    in_channels=4)))))
+    assert (strides, pad) == ([4, 8, 16, 32, 64], 32)
+    assert assigner.regress_ranges == list(FCOS_REGRESS_RANGES)
+    assert not assigner.center_sampling
+    # the head's (deprecated) assigner kwargs count, as in training
+    cfg = Config(dict(model=dict(
+        bbox_head=dict(strides=[8, 16], center_sampling=True,
+                       center_sample_radius=0.5),
+        train_cfg=dict(assigner=dict(type='FCOSPointAssigner',
+                                     regress_ranges=RANGES)),
+        data_preprocessor=dict(pad_size_divisor=64))))
+    with pytest.warns(DeprecationWarning, match='train_cfg.assigner'):
+        assigner, strides, pad = assigner_from_config(cfg)
+    assert (strides, pad) == ([8, 16], 64)
+    assert assigner.regress_ranges == list(RANGES)
+    assert (assigner.center_sampling, assigner.center_sample_radius) == (
+        True, 0.5)
+    with pytest.raises(ValueError, match='model.bbox_head'):
+        assigner_from_config(Config(dict(model=dict(type='FCOS'))))
+
+
+def test_assigner_of_the_demo_config_equals_the_built_detectors():
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from fcos_mm.analysis.fcos_diagnostics import assigner_from_config
+    from fcos_mm.models.utils import fcos_mm_scope
+    from fcos_mm.registry import MODELS
+
+    config = osp.join(
+        osp.dirname(__file__), '..', '..', 'configs', 'demo',
+        'fcos_r18-w16_fpn-64_gn-head-center-normbbox-centeronreg-giou_'
+        '1xb8-1000i_synthetic.py')
+    cfg = Config.fromfile(config)
+    assigner, strides, pad = assigner_from_config(cfg)
+    with fcos_mm_scope():
+        model = MODELS.build(cfg.model)
+    assert repr(assigner) == repr(model.bbox_head.assigner)
+    assert strides == list(model.bbox_head.strides)
+    assert pad == model.data_preprocessor.pad_size_divisor

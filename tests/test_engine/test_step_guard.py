@@ -16,6 +16,8 @@ from fcos_mm.engine.optim_wrappers import (
     AutocastOptimWrapper,
     OptimWrapper,
     guard_narrow_strided_convs,
+    pack_record,
+    unpack_records,
 )
 from fcos_mm.engine.optim_wrappers.step_guard import first_true, grad_norms
 
@@ -92,8 +94,29 @@ def assert_bit_identical(before, after):
 
 
 def record(wrapper):
-    values = wrapper.last_step_record['values'].tolist()
-    return dict(zip(RECORD_FIELDS, values))
+    [values] = unpack_records(wrapper.last_step_record['values'].tolist())
+    return values
+
+
+def test_records_are_packed_and_read_by_name():
+    first = dict(loss_scale=1024.0, overflow=False, grad_norm=2.5,
+                 first_nonfinite=-1, loss_nonfinite=torch.tensor(False),
+                 skipped=torch.tensor(True))
+    second = dict(first, grad_norm=float('inf'), first_nonfinite=3)
+    packed = [pack_record(torch.device('cpu'), **fields)
+              for fields in (first, second)]
+    assert packed[0].dtype == torch.float64
+    assert packed[0].shape == (len(RECORD_FIELDS), )
+    rows = unpack_records(torch.cat(packed).tolist())
+    assert rows == [
+        dict(skipped=1.0, loss_nonfinite=0.0, grad_norm=2.5,
+             first_nonfinite=-1.0, overflow=0.0, loss_scale=1024.0),
+        dict(skipped=1.0, loss_nonfinite=0.0, grad_norm=float('inf'),
+             first_nonfinite=3.0, overflow=0.0, loss_scale=1024.0)]
+    with pytest.raises(ValueError, match='has the fields'):
+        pack_record(torch.device('cpu'), skipped=True)
+    with pytest.raises(ValueError, match='not whole records'):
+        unpack_records([0.0] * (len(RECORD_FIELDS) + 1))
 
 
 CLIPS = [None, dict(max_norm=0.5), dict(max_norm=0.5, norm_type=1),

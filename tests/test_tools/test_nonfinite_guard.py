@@ -190,3 +190,27 @@ def test_nan_run_stops_with_exit_1_then_resume_finishes(
     resumed = [r['iter'] for r in iters if r['pid'] == iters[-1]['pid']]
     assert resumed == list(range(6, 12))
     assert all(r['loss'] == r['loss'] for r in iters[-6:])  # finite again
+
+
+def test_a_skipped_steps_batch_is_saved_for_the_replay(tmp_path, tiny_config):
+    from fcos_mm.analysis.replay_batch import replay_batch
+    from fcos_mm.engine.bad_batch import load_bad_batch, plain_to_batch
+    work_dir = tmp_path / 'dump'
+    runner = _runner(
+        tiny_config, work_dir,
+        default_hooks=dict(nonfinite_guard=dict(dump_bad_batches=True)),
+        train_cfg=dict(max_epochs=1))
+    _poison(runner, {2})
+    runner.train()
+    with open(work_dir / 'nonfinite_steps.jsonl') as f:
+        [entry] = [json.loads(line) for line in f]
+    assert entry['dump'] == str(work_dir / 'bad_batches' /
+                                'iter_2_rank0.pth')
+    assert glob.glob(str(work_dir / 'bad_batches' / '*')) == [entry['dump']]
+    dump = load_bad_batch(entry['dump'])
+    assert (dump['iter'], dump['rank']) == (2, 0)
+    [sample] = plain_to_batch(dump)['data_samples']
+    assert sample.img_path == entry['images'][0]['img_path']
+    assert len(sample.gt_instances) > 0
+    # the poison was in the loss, not the batch: the replay finds it healthy
+    assert replay_batch(runner.model, dump)['nonfinite_losses'] == []

@@ -4,7 +4,7 @@ Best possible recall of FCOS's label assignment and the ratio of ambiguous
 positive locations, for a single level (P4) and for P3-P7 (FPN), with and
 without centre sampling, plus positives per level. No model is built and
 nothing is trained: the training assigner runs on the annotations (see
-``fcos_mm.analysis.assignment_statistics`` for the definitions).
+``fcos_mm.analysis.fcos_statistics`` for the definitions).
 
 Example::
 
@@ -23,7 +23,7 @@ from fcos_mm.analysis import (
     paper_settings,
     samples_from_dataset,
 )
-from fcos_mm.analysis.assignment_statistics import FPN_REGRESS_RANGES
+from fcos_mm.analysis.fcos_statistics import FPN_REGRESS_RANGES
 
 
 def parse_args() -> argparse.Namespace:

@@ -15,7 +15,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
-from fcos_mm.analysis.replay import load_dump, replay_batch
+from fcos_mm.analysis.replay_batch import replay_batch
+from fcos_mm.engine.bad_batch import load_bad_batch
 from fcos_mm.registry import MODELS
 from fcos_mm.utils import register_all_modules
 
@@ -41,7 +42,8 @@ def main(argv=None) -> None:
     with DefaultScope.overwrite_default_scope('fcos_mm'):
         model = MODELS.build(cfg.model)
     load_checkpoint(model, args.checkpoint, map_location='cpu')
-    print(json.dumps(replay_batch(model, load_dump(args.dump)), indent=2))
+    print(json.dumps(replay_batch(model, load_bad_batch(args.dump)),
+                     indent=2))
 
 
 if __name__ == '__main__':

@@ -7,14 +7,14 @@ Reads every annotation and decodes every image (in parallel, with the
 training loader's decoder) and reports all problems at once, counted per
 kind with the first file names. Exit status 1 when something would stop
 training (missing or undecodable images, annotations the dataset refuses).
-See fcos_mm/analysis/dataset_check.py for what is checked.
+See fcos_mm/analysis/check_dataset.py for what is checked.
 """
 import argparse
 import sys
 
 from mmengine.config import Config, DictAction
 
-from fcos_mm.analysis.dataset_check import LOADER_KEYS, run_check
+from fcos_mm.analysis.check_dataset import LOADER_KEYS, run_check
 
 
 def parse_args():

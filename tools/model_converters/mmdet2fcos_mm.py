@@ -3,7 +3,8 @@
 Our model keeps mmdet's parameter names (``backbone.*`` ResNet, ``neck.*``
 FPN, ``bbox_head.*`` FCOSHead), so :func:`convert_mmdet_state_dict` only
 renames the 1.x predictor layers (``fcos_cls`` / ``fcos_reg`` /
-``fcos_centerness``) and drops a ``module.`` prefix. The result keeps the
+``fcos_centerness``, with the head's own ``rename_legacy_predictor``) and
+drops a ``module.`` prefix. The result keeps the
 weights and a small, ``weights_only``-loadable ``meta`` with the class names;
 the optimizer and message hub are dropped. The source is read with fcos_mm's
 safe loader.
@@ -19,13 +20,10 @@ from collections import OrderedDict
 import torch
 from converter_utils import StateDict, source_state_dict, strip_prefix
 
+from fcos_mm.models.dense_heads.fcos_head_compat import (
+    rename_legacy_predictor,
+)
 from fcos_mm.utils import load_safely
-
-_MMDET_V1_PREDICTORS = {
-    'fcos_cls': 'conv_cls',
-    'fcos_reg': 'conv_reg',
-    'fcos_centerness': 'conv_centerness',
-}
 
 
 def _plain(value):
@@ -55,12 +53,10 @@ def convert_mmdet_state_dict(state_dict: StateDict) -> StateDict:
     """
     converted = OrderedDict()
     for key, value in strip_prefix(state_dict, 'module.').items():
-        parts = key.split('.')
-        if parts[0] == 'bbox_head' and len(parts) > 1:
-            parts[1] = _MMDET_V1_PREDICTORS.get(parts[1], parts[1])
-            if parts[1] == 'scales' and value.numel() == 1:
-                value = value.reshape(())
-        converted['.'.join(parts)] = value
+        key = rename_legacy_predictor(key, 'bbox_head.')
+        if key.startswith('bbox_head.scales.') and value.numel() == 1:
+            value = value.reshape(())
+        converted[key] = value
     return converted
 
 

@@ -9,13 +9,13 @@ transfer; then, for each skipped step, it logs a warning naming the
 iteration, the rank, the non-finite loss terms, the gradient norm, the first
 parameter with a non-finite gradient and the batch's images, appends the
 same as a line of ``work_dir/nonfinite_steps.jsonl``, and optionally saves
-the batch (``dump_bad_batches``) for :mod:`fcos_mm.analysis.replay`.
+the batch (``dump_bad_batches``, :mod:`fcos_mm.engine.bad_batch`) for
+:mod:`fcos_mm.analysis.replay_batch`.
 
 Iterations are numbered from 1, as in the log's ``Iter(train) [N/...]``.
 """
 import json
 import logging
-import os
 import os.path as osp
 from collections import deque
 from typing import Dict, List, Optional
@@ -30,57 +30,9 @@ from mmengine.optim import OptimWrapperDict
 
 from fcos_mm.registry import HOOKS
 
+from ..bad_batch import save_bad_batch, to_plain
 from ..errors import NonFiniteTrainingError
-from ..optim_wrappers.step_guard import RECORD_FIELDS, StepGuardMixin
-
-BAD_BATCH_DIR = 'bad_batches'
-
-
-def _plain(value):
-    """A metainfo value as something ``weights_only`` loading accepts."""
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    if isinstance(getattr(value, 'tensor', None), torch.Tensor):
-        return value.tensor.detach().cpu()  # mmdet's box types
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(value.copy())
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
-
-
-def batch_to_plain(data_batch: dict) -> dict:
-    """A training batch as plain tensors, lists and dicts: its images, and
-    per image the metainfo and the ground truth (boxes, labels, ignore
-    flags where present)."""
-    samples = []
-    for sample in data_batch.get('data_samples') or []:
-        gt = {}
-        instances = getattr(sample, 'gt_instances', None)
-        if instances is not None:
-            for key in instances.keys():
-                gt[key] = _plain(instances.get(key))
-        ignored = getattr(sample, 'ignored_instances', None)
-        samples.append(
-            dict(
-                metainfo=_plain(dict(sample.metainfo)),
-                gt_instances=gt,
-                ignored_instances={
-                    key: _plain(ignored.get(key))
-                    for key in ignored.keys()
-                } if ignored is not None else {}))
-    inputs = data_batch.get('inputs')
-    if isinstance(inputs, torch.Tensor):
-        inputs = inputs.detach().cpu()
-    else:
-        inputs = [image.detach().cpu() for image in inputs or []]
-    return dict(inputs=inputs, data_samples=samples)
+from ..optim_wrappers.step_guard import StepGuardMixin, unpack_records
 
 
 def _guarded_wrappers(optim_wrapper) -> List:
@@ -207,7 +159,7 @@ class NonFiniteGuardHook(Hook):
                     images=[
                         dict(
                             img_path=sample.metainfo.get('img_path'),
-                            img_id=_plain(sample.metainfo.get('img_id')))
+                            img_id=to_plain(sample.metainfo.get('img_id')))
                         for sample in samples
                     ],
                     batch=data_batch if self.dump_bad_batches else None))
@@ -226,21 +178,16 @@ class NonFiniteGuardHook(Hook):
         pending, self._pending = self._pending, []
         if not pending:
             return []
-        pieces = [p['record']['values'] for p in pending]
-        for p in pending:
-            pieces += [v.reshape(-1)[:1].to(pieces[0]) for v in
-                       p['losses'].values()]
-        flat = torch.cat(pieces).tolist()
-        width = len(RECORD_FIELDS)
-        rows, offset = [], width * len(pending)
-        for index, p in enumerate(pending):
-            row = dict(zip(RECORD_FIELDS, flat[index * width:(index + 1) *
-                                               width]))
-            row['losses'] = dict(
-                zip(p['losses'], flat[offset:offset + len(p['losses'])]))
-            offset += len(p['losses'])
-            rows.append(dict(p, **row))
-        return rows
+        records = torch.cat([p['record']['values'] for p in pending])
+        losses = [value.reshape(-1)[:1].to(records) for p in pending
+                  for value in p['losses'].values()]
+        flat = torch.cat([records] + losses).tolist()
+        loss_values = iter(flat[records.numel():])
+        return [
+            dict(p, **row, losses={name: next(loss_values)
+                                   for name in p['losses']})
+            for p, row in zip(pending, unpack_records(flat[:records.numel()]))
+        ]
 
     def _flush(self, runner) -> None:
         rows = self._read()
@@ -302,16 +249,8 @@ class NonFiniteGuardHook(Hook):
             first_nonfinite_grad=param,
             images=row['images'])
         if self.dump_bad_batches and row['batch'] is not None:
-            folder = osp.join(runner.work_dir, BAD_BATCH_DIR)
-            os.makedirs(folder, exist_ok=True)
-            path = osp.join(folder,
-                            f'iter_{row["iter"]}_rank{get_rank()}.pth')
-            torch.save(
-                dict(
-                    iter=row['iter'],
-                    rank=get_rank(),
-                    **batch_to_plain(row['batch'])), path)
-            entry['dump'] = path
+            entry['dump'] = save_bad_batch(row['batch'], runner.work_dir,
+                                           row['iter'], get_rank())
         return entry
 
     def _report(self, runner, bad: List[Dict]) -> None:

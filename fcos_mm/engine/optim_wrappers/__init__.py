@@ -4,9 +4,15 @@ from .autocast_optim_wrapper import (
     guard_narrow_strided_convs,
 )
 from .optim_wrapper import OptimWrapper
-from .step_guard import RECORD_FIELDS, StepGuardMixin
+from .step_guard import (
+    RECORD_FIELDS,
+    StepGuardMixin,
+    pack_record,
+    unpack_records,
+)
 
 __all__ = [
     'AmpOptimWrapper', 'AutocastOptimWrapper', 'OptimWrapper',
-    'RECORD_FIELDS', 'StepGuardMixin', 'guard_narrow_strided_convs'
+    'RECORD_FIELDS', 'StepGuardMixin', 'guard_narrow_strided_convs',
+    'pack_record', 'unpack_records'
 ]

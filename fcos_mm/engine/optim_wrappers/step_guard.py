@@ -34,7 +34,7 @@ tensors on another device than the gradients (e.g. Adam's ``step`` counter
 on the CPU of a CUDA run without ``capturable=True``).
 """
 from contextlib import contextmanager
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.distributed as torch_dist
@@ -44,9 +44,34 @@ from torch.utils._foreach_utils import (
     _has_foreach_support,
 )
 
-# The columns of a step record, in order (see StepGuardMixin).
+# The fields of a step record (see StepGuardMixin), in their packed order:
+# written by pack_record and read by unpack_records only.
 RECORD_FIELDS = ('skipped', 'loss_nonfinite', 'grad_norm', 'first_nonfinite',
                  'overflow', 'loss_scale')
+
+
+def pack_record(device: torch.device, **fields) -> torch.Tensor:
+    """The record's ``values``: the :data:`RECORD_FIELDS` given by name
+    (tensors or numbers), as one float64 tensor on ``device``, so the host
+    reads many records in one transfer (no sync here)."""
+    if set(fields) != set(RECORD_FIELDS):
+        raise ValueError(f'a step record has the fields {RECORD_FIELDS}, '
+                         f'got {tuple(fields)}')
+    return torch.stack([
+        torch.as_tensor(fields[name], device=device).to(torch.float64)
+        for name in RECORD_FIELDS
+    ])
+
+
+def unpack_records(values: Sequence[float]) -> List[Dict[str, float]]:
+    """Records packed by :func:`pack_record`, concatenated and read to the
+    host (``tolist()``), as one dict per record, by field name."""
+    width = len(RECORD_FIELDS)
+    if len(values) % width:
+        raise ValueError(f'{len(values)} values are not whole records of '
+                         f'{width} fields')
+    return [dict(zip(RECORD_FIELDS, values[start:start + width]))
+            for start in range(0, len(values), width)]
 
 
 def grad_norms(grads: List[torch.Tensor], norm_type: float = 2.0,
@@ -118,10 +143,11 @@ class StepGuardMixin:
 
     Attributes:
         last_step_record (dict or None): After each guarded step:
-            ``values``, a float64 tensor on the device with
-            :data:`RECORD_FIELDS` (skipped 0/1, loss non-finite 0/1, total
-            gradient norm, index of the first parameter with a non-finite
-            gradient or -1, fp16 overflow 0/1, loss scale or 1); and
+            ``values``, a float64 tensor on the device with the named
+            :data:`RECORD_FIELDS` (:func:`pack_record`; skipped 0/1, loss
+            non-finite 0/1, total gradient norm, index of the first
+            parameter with a non-finite gradient or -1, fp16 overflow 0/1,
+            loss scale or 1; read them with :func:`unpack_records`); and
             ``params``, the parameters that had gradients, in the order the
             index refers to.
     """
@@ -191,11 +217,10 @@ class StepGuardMixin:
                                                           **kwargs)
         self._restore_running_stats(skip)
         self.last_step_record = dict(
-            values=torch.stack([
-                torch.as_tensor(v, device=device).to(torch.float64)
-                for v in (skip | overflow, loss_bad, total, first_bad,
-                          overflow & ~loss_bad, loss_scale)
-            ]),
+            values=pack_record(
+                device, skipped=skip | overflow, loss_nonfinite=loss_bad,
+                grad_norm=total, first_nonfinite=first_bad,
+                overflow=overflow & ~loss_bad, loss_scale=loss_scale),
             params=params)
         self._loss_flag = None
         self._stat_snapshot = None

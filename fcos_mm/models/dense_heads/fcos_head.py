@@ -22,30 +22,16 @@ Differences from mmdet
   ``ReLU(s * x)`` by the stride, where mmdet divides the targets by the
   stride in training. IoU/GIoU losses and center-ness targets are invariant
   to that common scale, so the losses equal mmdet's up to float rounding.
-* ``regress_ranges``, ``center_sampling`` and ``center_sample_radius`` are
-  options of the assigner (``train_cfg.assigner``, :data:`DEFAULT_ASSIGNER`
-  when absent); :func:`_assigner_cfg` moves them there from the head. The
-  head's attributes of those names read and write the assigner's, so
-  ``head.center_sampling = True`` changes the next loss's targets exactly
-  as building the head with it would.
-* ``norm_on_bbox`` is read by :meth:`FCOSHead.forward_single`: changed on
-  a built head it applies from the next forward. Calling ``loss_by_feat``
-  on outputs of an earlier forward, as mmdet's own head test does, gives
-  the losses of the old setting (mmdet's rescales its targets there); the
-  setter warns so.
-* The attributes the layers are built from (``in_channels``,
-  ``feat_channels``, ``stacked_convs``, ``strides``, ``dcn_on_last_conv``,
-  ``conv_bias``, ``conv_cfg``, ``norm_cfg``, ``use_sigmoid_cls``) read as
-  in mmdet but refuse a write (mmdet's head accepts it and changes nothing).
+* mmdet's head kwargs and attributes that moved, and its legacy
+  checkpoints: the mixin of :mod:`.fcos_head_compat`.
 * ``forward`` takes any iterable of levels, as mmdet's does.
 * ``forward`` returns ``(cls_scores, bbox_preds, centernesses)`` whatever
   the config; ``centernesses`` is None with ``use_centerness=False`` (the
   paper's Table 4 'None' row: no center-ness loss, the box loss a plain
   mean over the positives, test scores the class scores alone).
-* Ground truth is checked once (:func:`check_ground_truth`), in training
-  on the host before the batch reaches the device (the detector's
-  ``prepare_ground_truth``); post-processing is batched over images
-  (:class:`BatchedPredictMixin`).
+* Ground truth is checked once (:func:`check_ground_truth`), on the host
+  before the step (the detector's ``prepare_ground_truth``); post-processing
+  is batched over images (:class:`BatchedPredictMixin`).
 * The losses are masked and weighted sums over all points, not sums over a
   gather of the positives, and the normalisers stay tensors: no host sync
   and no data-dependent shape, so ``torch.compile(fullgraph=True)`` takes
@@ -53,7 +39,6 @@ Differences from mmdet
   side) so that their zero-weight terms are finite.
 """
 import copy
-import warnings
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -81,89 +66,8 @@ from ..utils import (
     flatten_levels,
     ground_truth_checked,
 )
+from .fcos_head_compat import FCOSHeadCompatMixin, build_assigner
 from .fcos_postprocess import BatchedPredictMixin
-
-#: The assigner built when ``train_cfg`` names none, with its own defaults:
-#: the paper's regress ranges, no center sampling.
-DEFAULT_ASSIGNER = dict(type='FCOSPointAssigner')
-
-#: Parameter names of the checkpoints of mmdet < 2.x (``fcos_cls`` ...).
-_LEGACY_PREDICTORS = dict(fcos_cls='conv_cls', fcos_reg='conv_reg',
-                          fcos_centerness='conv_centerness')
-
-
-#: Head kwargs of mmdet's FCOSHead that are the assigner's options here.
-ASSIGNER_KWARGS = ('regress_ranges', 'center_sampling', 'center_sample_radius')
-
-
-def _assigner_cfg(train_cfg: OptConfigType, **head_kwargs) -> dict:
-    """``train_cfg.assigner`` (or :data:`DEFAULT_ASSIGNER`) with the
-    deprecated head kwargs moved in; refused when also set there."""
-    given = (train_cfg or {}).get('assigner') or {}
-    moved = {key: val for key, val in head_kwargs.items() if val is not None}
-    clash = sorted(key for key in moved if key in given)
-    if clash:
-        raise ValueError(
-            f'FCOSHead: {", ".join(clash)} given both as head kwargs and in '
-            'train_cfg.assigner; keep them in train_cfg.assigner only')
-    if moved:
-        warnings.warn(
-            f'FCOSHead: {", ".join(sorted(moved))} as head kwargs are '
-            'deprecated; set them in train_cfg.assigner', DeprecationWarning)
-    return {**copy.deepcopy(given or DEFAULT_ASSIGNER), **moved}
-
-
-class _AssignerOption:
-    """A head attribute of mmdet's FCOSHead that is an option of the
-    assigner here: reading and writing it reads and writes
-    ``head.assigner.<name>``, so a change applies to the next loss."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def _assigner(self, head: 'FCOSHead'):
-        assigner = head.assigner
-        # not an AttributeError: nn.Module.__getattr__ would replace the
-        # message by "no attribute"
-        if not hasattr(assigner, self.name):
-            raise TypeError(
-                f'FCOSHead.{self.name} is an option of the assigner '
-                f'(train_cfg.assigner), and {type(assigner).__name__} has '
-                'none')
-        return assigner
-
-    def __get__(self, head: Optional['FCOSHead'], owner: type = None):
-        if head is None:
-            return self
-        return getattr(self._assigner(head), self.name)
-
-    def __set__(self, head: 'FCOSHead', value) -> None:
-        assigner = self._assigner(head)
-        if self.name == 'regress_ranges' and len(value) != len(head.strides):
-            raise ValueError(
-                f'FCOSHead.regress_ranges: {len(value)} ranges for '
-                f'{len(head.strides)} strides {head.strides}')
-        setattr(assigner, self.name, value)
-
-
-class _BuiltWith:
-    """A constructor argument of mmdet's FCOSHead that the layers are built
-    from: readable, but a write is refused, since it could not change the
-    built layers (mmdet's head accepts it and changes nothing)."""
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, head: Optional['FCOSHead'], owner: type = None):
-        if head is None:
-            return self
-        return head._built_with[self.name]
-
-    def __set__(self, head: 'FCOSHead', value) -> None:
-        raise AttributeError(
-            f'FCOSHead.{self.name} is fixed once the head is built (its '
-            f'layers depend on it); build a new head with {self.name}='
-            f'{value!r} instead')
 
 
 def _tower(in_channels: int, feat_channels: int, num_convs: int,
@@ -181,7 +85,7 @@ def _tower(in_channels: int, feat_channels: int, num_convs: int,
 
 
 @MODELS.register_module()
-class FCOSHead(BatchedPredictMixin, BaseDenseHead):
+class FCOSHead(FCOSHeadCompatMixin, BatchedPredictMixin, BaseDenseHead):
     """Anchor-free FCOS head, a drop-in for mmdet 3.3's ``FCOSHead``.
 
     Parameter names equal mmdet's (``cls_convs.N.conv``, ``conv_cls``,
@@ -214,29 +118,13 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         norm_cfg (dict, optional): Norm of the towers. Defaults to GN.
         train_cfg (dict, optional): Its ``assigner`` is built with
             ``TASK_UTILS``. Defaults to None.
-        test_cfg (dict, optional): See :meth:`predict_by_feat`. Defaults
-            to None.
+        test_cfg (dict, optional): See ``predict_by_feat``. Defaults to None.
         init_cfg (dict or list[dict]): Initialisation. Defaults to normal
             convs (std 0.01), the focal prior 0.01 on ``conv_cls``.
-        regress_ranges (Sequence[Tuple[float, float]], optional):
-            Deprecated, see :func:`_assigner_cfg`. Defaults to None.
-        center_sampling (bool, optional): Deprecated, as above.
-        center_sample_radius (float, optional): Deprecated, as above.
+        regress_ranges, center_sampling, center_sample_radius (optional):
+            Deprecated: options of ``train_cfg.assigner``, moved there by
+            :func:`~.fcos_head_compat.build_assigner`. Default to None.
     """
-
-    # mmdet's head attributes whose home moved (see the module docstring)
-    regress_ranges = _AssignerOption()
-    center_sampling = _AssignerOption()
-    center_sample_radius = _AssignerOption()
-    in_channels = _BuiltWith()
-    feat_channels = _BuiltWith()
-    stacked_convs = _BuiltWith()
-    strides = _BuiltWith()
-    dcn_on_last_conv = _BuiltWith()
-    conv_bias = _BuiltWith()
-    conv_cfg = _BuiltWith()
-    norm_cfg = _BuiltWith()
-    use_sigmoid_cls = _BuiltWith()
 
     def __init__(self,
                  num_classes: int,
@@ -304,16 +192,10 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
                 MODELS.build(loss_centerness) if use_centerness else None)
             self.bbox_coder = TASK_UTILS.build(bbox_coder)
             self.prior_generator = TASK_UTILS.build(prior_generator)
-            self.assigner = TASK_UTILS.build(
-                _assigner_cfg(train_cfg, regress_ranges=regress_ranges,
-                              center_sampling=center_sampling,
-                              center_sample_radius=center_sample_radius))
-        if not hasattr(self.assigner, 'assign_batch'):
-            raise ValueError(
-                'FCOSHead: train_cfg.assigner must be a point assigner with '
-                'assign_batch, such as FCOSPointAssigner; got '
-                f'{type(self.assigner).__name__} (mmdet 2.x FCOS configs '
-                'carried an unused MaxIoUAssigner there: replace it)')
+            self.assigner = build_assigner(
+                train_cfg, regress_ranges=regress_ranges,
+                center_sampling=center_sampling,
+                center_sample_radius=center_sample_radius)
         self.num_base_priors = self.prior_generator.num_base_priors[0]
         tower = (in_channels, feat_channels, stacked_convs, conv_cfg,
                  norm_cfg, conv_bias, dcn_on_last_conv)
@@ -324,37 +206,6 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         if use_centerness:
             self.conv_centerness = nn.Conv2d(feat_channels, 1, 3, padding=1)
         self.scales = nn.ModuleList([Scale(1.0) for _ in self.strides])
-
-    @property
-    def norm_on_bbox(self) -> bool:
-        """Predict ``ReLU(s * x) * stride`` instead of ``exp(s * x)``; read
-        by :meth:`forward_single`, so a change applies from the next
-        forward (and so the next :meth:`loss`)."""
-        return self._norm_on_bbox
-
-    @norm_on_bbox.setter
-    def norm_on_bbox(self, value: bool) -> None:
-        if bool(value) != self._norm_on_bbox:
-            warnings.warn(
-                f'FCOSHead.norm_on_bbox = {value}: applies from the next '
-                'forward. bbox_preds are pixel distances either way, so '
-                'loss_by_feat on the outputs of an earlier forward is '
-                "unchanged (mmdet's head instead rescales its targets "
-                'there); run forward again', UserWarning)
-        self._norm_on_bbox = bool(value)
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str,
-                              local_metadata: dict, *args, **kwargs) -> None:
-        """Rename the predictors ``fcos_cls``, ``fcos_reg`` and
-        ``fcos_centerness`` of a state dict without version metadata."""
-        if local_metadata.get('version') is None:
-            for key in [k for k in state_dict if k.startswith(prefix)]:
-                name, _, rest = key[len(prefix):].partition('.')
-                if name in _LEGACY_PREDICTORS:
-                    new_key = f'{prefix}{_LEGACY_PREDICTORS[name]}.{rest}'
-                    state_dict[new_key] = state_dict.pop(key)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata,
-                                      *args, **kwargs)
 
     def forward(
         self, x: Iterable[Tensor]
@@ -429,10 +280,9 @@ class FCOSHead(BatchedPredictMixin, BaseDenseHead):
         """
         if len(cls_scores) != len(bbox_preds):
             raise ValueError('cls_scores and bbox_preds differ in levels')
-        device = cls_scores[0].device
         featmap_sizes = [score.shape[-2:] for score in cls_scores]
         mlvl_points = self.prior_generator.grid_priors(
-            featmap_sizes, dtype=torch.float32, device=device)
+            featmap_sizes, dtype=torch.float32, device=cls_scores[0].device)
         labels, bbox_targets = self.get_targets(
             mlvl_points, batch_gt_instances, batch_img_metas,
             [tuple(size) for size in featmap_sizes])

@@ -169,6 +169,20 @@ class FCOSPointAssigner:
                 f'center_sample_radius={self.center_sample_radius}, '
                 f'max_pairs={self.max_pairs})')
 
+    def replace(self, **options) -> 'FCOSPointAssigner':
+        """A new assigner with this one's options, ``options`` (keyword
+        arguments of the constructor) changed; it has its own cache."""
+        current = dict(regress_ranges=self.regress_ranges,
+                       center_sampling=self.center_sampling,
+                       center_sample_radius=self.center_sample_radius,
+                       max_pairs=self.max_pairs)
+        unknown = sorted(set(options) - set(current))
+        if unknown:
+            raise TypeError(f'{type(self).__name__}.replace: no option '
+                            f'{", ".join(unknown)}; options are '
+                            f'{", ".join(current)}')
+        return type(self)(**{**current, **options})
+
     def assign(self, points: List[Tensor], strides: Sequence[int],
                gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
                featmap_sizes: FeatmapSizes = None) -> FCOSAssignResult:

@@ -4,9 +4,13 @@ import torch
 from mmengine.registry import DefaultScope
 from test_train_benchmark import model_cfg
 
-from fcos_mm.analysis.replay import dump_to_batch, load_dump, replay_batch
+from fcos_mm.analysis.replay_batch import replay_batch
 from fcos_mm.analysis.side_by_side import random_batch
-from fcos_mm.engine.hooks.nonfinite_guard_hook import batch_to_plain
+from fcos_mm.engine.bad_batch import (
+    load_bad_batch,
+    plain_to_batch,
+    save_bad_batch,
+)
 from fcos_mm.registry import MODELS
 
 
@@ -24,17 +28,15 @@ def _dump(tmp_path):
         sample.set_metainfo(dict(img_path=f'img{index}.jpg', img_id=index))
     images = [torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)
               for _ in samples]
-    dump = dict(iter=3, rank=0, **batch_to_plain(
-        dict(inputs=images, data_samples=samples)))
-    path = str(tmp_path / 'iter_3_rank0.pth')
-    torch.save(dump, path)
+    path = save_bad_batch(dict(inputs=images, data_samples=samples),
+                          str(tmp_path), 3, 0)
     return path, samples
 
 
 def test_replay_names_the_first_nonfinite_module_and_gradient(tmp_path):
     path, samples = _dump(tmp_path)
-    dump = load_dump(path)
-    batch = dump_to_batch(dump)
+    dump = load_bad_batch(path)
+    batch = plain_to_batch(dump)
     boxes = samples[0].gt_instances.bboxes
     assert torch.equal(batch['data_samples'][0].gt_instances.bboxes.tensor,
                        getattr(boxes, 'tensor', boxes))

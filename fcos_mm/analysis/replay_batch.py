@@ -1,54 +1,18 @@
 """Replay a batch that the step guard skipped, to see where it went wrong.
 
 ``tools/train.py --dump-bad-batches`` saves each skipped step's batch
-(:func:`~fcos_mm.engine.hooks.nonfinite_guard_hook.batch_to_plain`: images,
-metainfo, ground truth; plain tensors, safe to load). :func:`replay_batch`
-runs it through a model once more, forward, loss and backward in float32,
-and names the first module whose output is non-finite, the loss terms that
-are, and the first parameter whose gradient is: fairseq's "re-run the bad
-batch" idea, offline.
+(:mod:`fcos_mm.engine.bad_batch`: images, metainfo, ground truth; plain
+tensors, safe to load). :func:`replay_batch` runs it through a model once
+more, forward, loss and backward in float32, and names the first module
+whose output is non-finite, the loss terms that are, and the first parameter
+whose gradient is: fairseq's "re-run the bad batch" idea, offline.
 """
 from typing import Dict, List, Optional
 
 import torch
 import torch.nn as nn
-from mmdet.structures import DetDataSample
-from mmdet.structures.bbox import HorizontalBoxes
-from mmengine.structures import InstanceData
 
-from fcos_mm.utils.checkpoint import load_safely
-
-_TUPLE_KEYS = ('img_shape', 'ori_shape', 'pad_shape', 'batch_input_shape',
-               'scale_factor')
-
-
-def load_dump(path: str) -> Dict:
-    """A dumped batch, loaded with the safe loader."""
-    return load_safely(path, map_location='cpu')
-
-
-def dump_to_batch(dump: Dict) -> Dict:
-    """A dumped batch as the data loader gave it: ``inputs`` and
-    ``data_samples`` (:class:`DetDataSample` with ``gt_instances``)."""
-    samples = []
-    for plain in dump['data_samples']:
-        metainfo = {
-            key: tuple(value) if key in _TUPLE_KEYS and isinstance(
-                value, list) else value
-            for key, value in plain['metainfo'].items()
-        }
-        sample = DetDataSample(metainfo=metainfo)
-        gt = dict(plain['gt_instances'])
-        if 'bboxes' in gt:
-            gt['bboxes'] = HorizontalBoxes(gt['bboxes'].reshape(-1, 4))
-        sample.gt_instances = InstanceData(**gt)
-        ignored = dict(plain.get('ignored_instances') or {})
-        if 'bboxes' in ignored:
-            ignored['bboxes'] = HorizontalBoxes(
-                ignored['bboxes'].reshape(-1, 4))
-        sample.ignored_instances = InstanceData(**ignored)
-        samples.append(sample)
-    return dict(inputs=dump['inputs'], data_samples=samples)
+from fcos_mm.engine.bad_batch import plain_to_batch
 
 
 def _first_nonfinite(tensors) -> bool:
@@ -68,7 +32,8 @@ def replay_batch(model: nn.Module, dump: Dict) -> Dict:
     Args:
         model (nn.Module): The detector, e.g. built from the run's config
             and loaded with its checkpoint.
-        dump (dict): :func:`load_dump`'s result.
+        dump (dict): A saved batch,
+            :func:`~fcos_mm.engine.bad_batch.load_bad_batch`'s result.
 
     Returns:
         dict: ``losses`` (name -> float), ``nonfinite_losses`` (names),
@@ -88,7 +53,7 @@ def replay_batch(model: nn.Module, dump: Dict) -> Dict:
     model.train()
     model.zero_grad(set_to_none=True)
     try:
-        data = model.data_preprocessor(dump_to_batch(dump), True)
+        data = model.data_preprocessor(plain_to_batch(dump), True)
         losses = model(**data, mode='loss')
     finally:
         for handle in handles:

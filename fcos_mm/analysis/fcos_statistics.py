@@ -18,9 +18,10 @@ Each for P4 alone (stride 16, no range limit: "w/o FPN") and for P3-P7 with
 the FCOS regress ranges ("w/ FPN"), with and without centre sampling.
 
 The assigner's result says which box a location finally gets, not how many
-competed for it: :func:`candidate_mask` recovers the candidates by assigning
-each box alone. Locations are the training grid (:func:`featmap_sizes`,
-:func:`grid_points`), one image per batch.
+competed for it: :func:`~fcos_mm.models.task_modules.prior_grid.candidate_mask`
+recovers the candidates by assigning each box alone. Locations are the
+training grid (:mod:`~fcos_mm.models.task_modules.prior_grid`), one image per
+batch.
 """
 import copy
 import math
@@ -28,7 +29,6 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
-from mmdet.models.task_modules.prior_generators import MlvlPointGenerator
 from torch import Tensor
 
 from fcos_mm.models.task_modules.assigners.fcos_point_assigner import (
@@ -36,6 +36,12 @@ from fcos_mm.models.task_modules.assigners.fcos_point_assigner import (
 )
 from fcos_mm.models.task_modules.assigners.fcos_point_assigner import (
     INF,
+)
+from fcos_mm.models.task_modules.prior_grid import (
+    candidate_mask,
+    featmap_sizes,
+    grid_points,
+    level_of_point,
 )
 from fcos_mm.registry import TASK_UTILS
 
@@ -157,45 +163,6 @@ def _ratio(num: int, den: int) -> float:
     return num / den if den else float('nan')
 
 
-def featmap_sizes(img_shape: Tuple[int, int],
-                  strides: Sequence[int],
-                  pad_size_divisor: int = 32) -> List[Tuple[int, int]]:
-    """``(H_l, W_l)`` per level of an ``img_shape`` input padded to
-    ``pad_size_divisor``: ResNet and FPN halve with ``ceil``, so level ``l``
-    has ``ceil(H / s_l)`` rows."""
-    height, width = (math.ceil(side / pad_size_divisor) * pad_size_divisor
-                     for side in img_shape[:2])
-    return [(math.ceil(height / stride), math.ceil(width / stride))
-            for stride in strides]
-
-
-def grid_points(sizes: Sequence[Tuple[int, int]],
-                strides: Sequence[int]) -> List[Tensor]:
-    """``(H_l * W_l, 2)`` (x, y) locations per level of feature maps of
-    ``sizes``, row-major, as the FCOS head makes them (offset 0.5)."""
-    generator = MlvlPointGenerator(list(strides), offset=0.5)
-    return generator.grid_priors(
-        list(sizes), dtype=torch.float32, device='cpu')
-
-
-def candidate_mask(assigner, points: List[Tensor], strides: Sequence[int],
-                   gt_bboxes: Tensor, gt_labels: Tensor, num_classes: int,
-                   featmap_sizes: Optional[Sequence[Tuple[int, int]]] = None
-                   ) -> Tensor:
-    """``(P, G)`` bool: which boxes each location is a candidate for, by
-    the gates of ``assigner`` (an ``FCOSPointAssigner``; the other
-    arguments are those of its ``assign``).
-
-    A box assigned alone has no tie to break, so the locations it gets are
-    exactly those passing the gates for it (box or centre region, regress
-    range). All boxes go at once, as a batch of one-box images.
-    """
-    alone = assigner.assign_batch(points, strides, list(gt_bboxes[:, None]),
-                                  list(gt_labels[:, None]), num_classes,
-                                  featmap_sizes)
-    return (alone.gt_inds == 0).T
-
-
 def image_statistics(setting: AssignmentSetting,
                      img_shape: Tuple[int, int],
                      gt_bboxes: Tensor,
@@ -224,12 +191,8 @@ def image_statistics(setting: AssignmentSetting,
     positive = result.gt_inds >= 0
     stats.num_positives = int(positive.sum())
     stats.num_recalled = int(result.gt_inds[positive].unique().numel())
-    level_of_point = torch.cat([
-        torch.full((len(level_points), ), level, dtype=torch.long)
-        for level, level_points in enumerate(points)
-    ])
     stats.positives_per_level = torch.bincount(
-        level_of_point[positive], minlength=len(points)).tolist()
+        level_of_point(points)[positive], minlength=len(points)).tolist()
 
     candidates = candidate_mask(assigner, points, setting.strides,
                                 gt_bboxes, gt_labels, num_classes, sizes)
