@@ -30,10 +30,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from fcos_mm.evaluation.functional import EvalData, Matching
+from fcos_mm.evaluation.functional import thr_index as _thr_index
 from fcos_mm.models.task_modules.assigners.fcos_point_assigner import INF
 
 from .assignment_statistics import featmap_sizes, grid_points
-from .detection_analysis import EvalData, Matching, _thr_index
 
 #: Reasons a box is unlearnable (module docstring), in report order.
 REASONS = ('taken', 'range', 'region')

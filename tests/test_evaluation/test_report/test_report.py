@@ -1,5 +1,6 @@
 """The evaluation report: its data, its files and the tool, on the
-hand-built set of test_detection_analysis (numbers worked out there)."""
+hand-built set of test_functional/test_matching.py (numbers worked out
+there)."""
 import csv
 import importlib.util
 import json
@@ -10,19 +11,26 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_detection_analysis import (  # this folder is on sys.path
-    AP_CAT,
-    AP_DOG,
-    CLASSES,
-    DETS,
-    GTS,
-    hand_data,
+
+from fcos_mm.analysis.fcos_report_section import FCOSDiagnosticsSection
+from fcos_mm.evaluation.report import (
+    Section,
+    build_report,
+    default_sections,
+    render_html,
+    write_report,
 )
 
-from fcos_mm.analysis import eval_report
-from fcos_mm.analysis.eval_report import build_report, write_report
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TESTS = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location(
+    'hand_set', osp.join(TESTS, 'test_evaluation', 'test_functional',
+                         'test_matching.py'))
+_hand_set = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_hand_set)
+AP_CAT, AP_DOG = _hand_set.AP_CAT, _hand_set.AP_DOG
+CLASSES, DETS, GTS = _hand_set.CLASSES, _hand_set.DETS, _hand_set.GTS
+hand_data = _hand_set.hand_data
+REPO = osp.dirname(TESTS)
 
 
 def test_report_sections_agree(tmp_path):
@@ -83,7 +91,7 @@ def test_compare_and_training(tmp_path):
     assert [item['image'] for item in compare['fixed']] == [0]
     assert compare['num_broken'] == 0
     assert report['training']['losses']['loss'] == [[1.0, 2.0], [2.0, 1.0]]
-    page = eval_report.render_html(report, better)
+    page = render_html(report, better, default_sections())
     assert 'id="compare"' in page and 'id="training"' in page
     other = hand_data()
     other.img_ids = other.img_ids + 10
@@ -168,3 +176,81 @@ def test_tool_on_results_pickle(tmp_path, capsys):
     assert 'data:image/jpeg;base64,' in page  # the two images found
     assert 'id="fcos"' in page
     assert osp.exists(osp.join(out, 'fcos_levels.csv'))
+
+
+class ImagesSection(Section):
+    """A section added by the caller: one class, nothing else."""
+    key = 'answer'
+    title = 'Answer'
+
+    def build(self, ctx):
+        return dict(answer=dict(images=ctx.data.num_images))
+
+    def tables(self, report):
+        return [('answer.csv', ['images'], [[report['answer']['images']]])]
+
+    def html(self, report, page):
+        return f'<h2 id="answer">{report["answer"]["images"]} images</h2>'
+
+
+def test_a_section_is_one_class(tmp_path):
+    data = hand_data()
+    sections = default_sections([ImagesSection()])
+    report = build_report(data, sections=sections)
+    assert report['answer'] == dict(images=4)
+    # after the galleries, before the run's own sections
+    keys = [key for key in report if key in ('galleries', 'answer')]
+    assert keys == ['galleries', 'answer']
+    paths = write_report(report, str(tmp_path), data, sections=sections)
+    page = open(paths['html']).read()
+    assert '<a href="#answer">Answer</a>' in page
+    assert '<h2 id="answer">4 images</h2>' in page
+    assert osp.join(str(tmp_path), 'answer.csv') in paths['csv']
+
+
+def test_report_reads_the_evaluation_that_ran(tmp_path, monkeypatch):
+    """tools/test.py --report: the CocoMetric the test ran is read, not
+    run again; the report is the same as one that evaluates itself."""
+    from mmengine.config import Config
+
+    from fcos_mm.evaluation import CocoMetric
+    from fcos_mm.evaluation.metrics.coco_metric import evaluator_class
+    from fcos_mm.evaluation.report import (
+        evaluated_metric,
+        predictions_from_results,
+        report_from_predictions,
+    )
+    config, results = write_fixture(tmp_path)
+    cfg = Config.fromfile(config)
+    with open(results, 'rb') as file:
+        predictions = predictions_from_results(pickle.load(file))
+    evaluations = []
+    evaluator = evaluator_class('pycocotools')
+    evaluate = evaluator.evaluate
+    monkeypatch.setattr(evaluator, 'evaluate', lambda self: (
+        evaluations.append(1), evaluate(self))[1])
+    # the test's metric, as the runner's evaluator runs it
+    metric = CocoMetric(ann_file=str(tmp_path / 'ann.json'),
+                        backend='pycocotools')
+    metric.dataset_meta = dict(classes=tuple(CLASSES))
+    metric.compute_metrics([(dict(img_id=pred['img_id']), pred)
+                            for pred in predictions])
+    assert len(evaluations) == 1
+    sections = [FCOSDiagnosticsSection.from_config(cfg)]
+    assert evaluated_metric([object(), metric]) is metric
+    read = report_from_predictions(
+        cfg, predictions, str(tmp_path / 'read'),
+        coco_metric=evaluated_metric([metric]), extra_sections=sections)
+    assert len(evaluations) == 1  # not evaluated again
+    alone = report_from_predictions(cfg, predictions,
+                                    str(tmp_path / 'alone'),
+                                    backend='pycocotools',
+                                    extra_sections=sections)
+    assert len(evaluations) == 2
+    for report in (read['report'], alone['report']):
+        for key in ('created', 'eval_seconds', 'analysis_seconds'):
+            report['meta'].pop(key)
+    assert read['report'] == alone['report']
+    for name in map(osp.basename, read['csv']):
+        assert (open(tmp_path / 'read' / name).read() ==
+                open(tmp_path / 'alone' / name).read())

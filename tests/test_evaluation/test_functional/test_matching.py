@@ -28,8 +28,8 @@ import json
 import numpy as np
 import pytest
 
-from fcos_mm.analysis import detection_analysis as da
 from fcos_mm.analysis.eval_benchmark import synthetic_eval_set
+from fcos_mm.evaluation import functional as da
 
 CLASSES = ['cat', 'dog', 'bird']
 GTS = [  # image index, box, label
