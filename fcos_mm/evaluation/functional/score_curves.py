@@ -6,7 +6,8 @@ true-positive flags of each (class, threshold) are computed once per
 :class:`~.matching.Matching` (:func:`pooled`, kept in its ``cache``):
 the report reads them for the best F1, the curves and the tables.
 
-* :func:`score_curves`: precision, recall, F1 on a grid of thresholds.
+* :func:`score_curves`: precision, recall, F1 on a grid of thresholds
+  (precision nan above the top score, where no detection is left).
 * :func:`best_f1`, :func:`prf_at`: the best-F1 threshold, and P/R/F1 at
   a threshold.
 """
@@ -96,7 +97,8 @@ def score_curves(data: EvalData, matching: Matching,
                  num_points: int = 101) -> Dict[str, np.ndarray]:
     """Precision, recall, F1 against the score threshold on a grid of
     ``num_points`` from 0 to 1. Returns ``score``, ``precision``,
-    ``recall``, ``f1`` arrays."""
+    ``recall``, ``f1`` arrays; above the top score no detection is left:
+    precision is undefined there (nan, not 1), recall and F1 are 0."""
     scores, tps, num_gts = pooled(data, matching, label,
                                   thr_index(matching, iou_thr))
     grid = np.linspace(0, 1, num_points)
@@ -104,4 +106,5 @@ def score_curves(data: EvalData, matching: Matching,
     count = np.searchsorted(-scores, -grid, side='right')
     tp_count = np.r_[0, np.cumsum(tps)][count]
     precision, recall, f1 = _prf(tp_count, count, num_gts)
+    precision = np.where(count > 0, precision, np.nan)
     return dict(score=grid, precision=precision, recall=recall, f1=f1)
