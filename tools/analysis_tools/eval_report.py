@@ -79,8 +79,10 @@ def main(argv=None) -> str:
         run_test(copy.deepcopy(cfg), args.source, args.config, results_pkl)
         meta['checkpoint'] = args.source
     predictions = predictions_from_results(load(results_pkl))
-    compare = (predictions_from_results(load(args.compare))
-               if args.compare else None)
+    compare = None
+    if args.compare:
+        compare = predictions_from_results(load(args.compare))
+        meta['compare'] = args.compare  # named in the report
     paths = report_from_predictions(
         cfg, predictions, args.out, compare=compare, log=args.log,
         meta=meta, backend=args.backend, num_gallery=args.num_gallery,

@@ -26,12 +26,15 @@ def confusion_matrix(data: EvalData, matching: Matching, score_thr: float,
     Returns:
         dict: ``counts`` ``(K + 1, K + 1)`` int (rows true, columns
         predicted, last background), ``normalized`` (rows divided by their
-        sum; empty rows zero) and ``ignored`` (detections left out: their
-        only match is an ignored box).
+        sum; empty rows zero), ``ignored`` (detections left out: their
+        only match is an ignored box) and ``gt_missed`` ``(G,)`` bool: the
+        boxes of the background column (no detection above the threshold
+        matched them).
     """
     num_classes = data.num_classes
     counts = np.zeros((num_classes + 1, num_classes + 1), np.int64)
     num_ignored = 0
+    gt_missed = np.zeros(len(data.gt_labels), bool)
     for ious, dets, gts in zip(matching.ious, matching.det_index,
                                matching.gt_index):
         keep = (data.det_scores[dets] >= score_thr) & matching.kept[dets]
@@ -63,8 +66,10 @@ def confusion_matrix(data: EvalData, matching: Matching, score_thr: float,
         np.add.at(counts, (num_classes, det_labels[rows[free & ~on_crowd]]),
                   1)
         missed = ~gt_used
+        gt_missed[gts[missed]] = True
         np.add.at(counts, (gt_labels[missed], num_classes), 1)
     totals = counts.sum(1, keepdims=True)
     normalized = np.where(totals > 0, counts / np.maximum(totals, 1), 0.0)
-    return dict(counts=counts, normalized=normalized, ignored=num_ignored)
+    return dict(counts=counts, normalized=normalized, ignored=num_ignored,
+                gt_missed=gt_missed)
 

@@ -135,6 +135,13 @@ class ReportContext:
         return threshold if np.isfinite(threshold) else 0.5
 
     @cached_property
+    def confusion(self) -> dict:
+        """:func:`~fcos_mm.evaluation.functional.confusion_matrix` at the
+        report's score threshold."""
+        return F.confusion_matrix(self.data, self.matching, self.score_thr,
+                                  self.thresholds.confusion_iou)
+
+    @cached_property
     def errors(self) -> dict:
         """:func:`~fcos_mm.evaluation.functional.tide_errors`."""
         return F.tide_errors(self.data, self.matching,

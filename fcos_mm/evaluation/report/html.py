@@ -55,10 +55,14 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
     });
   });
 });
+function plural(count, noun) {
+  if (count === 1) { return count + ' ' + noun; }
+  return count + ' ' + noun + (/(s|x)$/.test(noun) ? 'es' : 's');
+}
 var data = JSON.parse(document.getElementById('report-data').textContent);
 document.getElementById('loaded').textContent =
-  'data: ' + data.classes.length + ' classes, ' + data.images.length +
-  ' images';
+  'data: ' + plural(data.classes.length, 'class') + ', ' +
+  plural(data.images.length, 'image');
 """
 
 
@@ -71,6 +75,21 @@ def fmt(value, digits: int = 3) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     return f'{value:.{digits}f}'
+
+
+def plural(count: int, noun: str) -> str:
+    """``'1 class'``, ``'2 classes'``, ``'0 boxes'``."""
+    if count == 1:
+        return f'{count} {noun}'
+    return f'{count} {noun}es' if noun.endswith(('s', 'x')) else \
+        f'{count} {noun}s'
+
+
+def shown(items, total: int) -> str:
+    """How many of ``total`` a gallery shows: ``'12 of 40 shown'``."""
+    if len(items) == total:
+        return f'{total} in all, all shown'
+    return f'{total} in all, the first {len(items)} shown'
 
 
 def _cell(value, digits: int = 3) -> str:

@@ -20,6 +20,7 @@ from fcos_mm.evaluation.report import (
     render_html,
     write_report,
 )
+from fcos_mm.evaluation.report.html import plural
 
 TESTS = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 _spec = importlib.util.spec_from_file_location(
@@ -54,10 +55,18 @@ def test_report_sections_agree(tmp_path):
     gal = report['galleries']
     # worst images: 0 and 1 at AP .5 (0 has no FP above .9), then 3
     assert [item['image'] for item in gal['worst']] == [0, 1, 3]
-    assert [item['score'] for item in gal['false_positives']] == [
-        0.8, 0.7, 0.5]
-    assert gal['false_positives'][0]['note'] == 'duplicate'
-    assert [item['box'] for item in gal['missed']] == [[50, 50, 60, 60]]
+    # the false positives shown are those at the stated threshold: above
+    # .9 there is none (the duplicate at .8 is below)
+    assert gal['false_positives'] == [] and gal['num_false_positives'] == 0
+    # missed: the confusion matrix's background column (2 + 1 boxes),
+    # largest first; TIDE's "missed" (no detection at any score) is g3 only
+    assert gal['num_missed'] == 3
+    assert [item['box'] for item in gal['missed']] == [
+        [0, 0, 20, 20], [20, 0, 30, 10], [50, 50, 60, 60]]
+    assert report['tide']['counts']['missed'] == 1
+    # above the top score (.95) precision is undefined, not 1
+    assert report['score_curves']['precision'][-1] is None
+    assert report['score_curves']['recall'][-1] == 0
     paths = write_report(report, str(tmp_path), data)
     page = open(paths['html']).read()
     for anchor in ('summary', 'classes', 'curves', 'confusion', 'errors',
@@ -65,6 +74,9 @@ def test_report_sections_agree(tmp_path):
         assert f'id="{anchor}"' in page
     assert 'http://' not in page.replace('http://www.w3.org/2000/svg', '')
     assert 'image not found' in page  # no image files here
+    assert '4 images, 5 boxes' in page
+    assert 'Boxes no detection with score &ge; 0.900 matches' in page
+    assert '3 in all, all shown' in page
     assert json.load(open(paths['json']))['summary']['images'] == 4
     with open(osp.join(str(tmp_path), 'confusion_counts.csv')) as file:
         rows = list(csv.reader(file))
@@ -74,6 +86,36 @@ def test_report_sections_agree(tmp_path):
     names = sorted(osp.basename(path) for path in paths['csv'])
     assert names == ['classes.csv', 'confusion_counts.csv',
                      'confusion_normalized.csv', 'images.csv', 'tide.csv']
+
+
+def test_false_positive_gallery_at_the_stated_threshold(tmp_path):
+    data = hand_data()
+    # a background detection at .92 in image 2: best F1 stays at .9 (.95
+    # TP, .92 FP, .90 TP: P 2/3, R 2/5, F1 .5; at .5: 3 of 8, F1 .46)
+    data.det_image = np.r_[data.det_image, 2]
+    data.det_boxes = np.vstack([data.det_boxes, [[50, 50, 60, 60]]])
+    data.det_scores = np.r_[data.det_scores, 0.92]
+    data.det_labels = np.r_[data.det_labels, 1]
+    report = build_report(data)
+    assert report['thresholds']['confusion']['score'] == pytest.approx(0.9)
+    gal = report['galleries']
+    assert gal['num_false_positives'] == 1
+    (item, ) = gal['false_positives']
+    assert (item['score'], item['note'], item['image']) == (
+        0.92, 'background', 2)
+    page = render_html(report, data, default_sections())
+    fp_part = page[page.index('<h3>Highest-scoring false positives'):
+                   page.index('<h3>Missed boxes')]
+    assert 'Detections with score &ge; 0.900' in fp_part
+    # drawn at the threshold: image 2's .30 detection is not drawn
+    assert '<title>cat 0.30</title>' not in fp_part
+    assert '<title>dog 0.92</title>' in fp_part
+
+
+def test_plural():
+    assert [plural(1, 'class'), plural(3, 'class'), plural(1, 'box'),
+            plural(0, 'box'), plural(2, 'image')] == [
+        '1 class', '3 classes', '1 box', '0 boxes', '2 images']
 
 
 def test_compare_and_training(tmp_path):
@@ -173,6 +215,13 @@ def test_tool_on_results_pickle(tmp_path, capsys):
     levels = {row['level']: row['boxes'] for row in report['fcos']['levels']}
     assert sum(levels.values()) == 5 and levels['none'] == 0
     page = open(html_path).read()
+    # the comparison names what it compared with
+    assert report['meta']['compare'] == results
+    assert f'Compared with <code>{results}</code>' in page
+    # all boxes are small: pycocotools' -1 for medium / large is shown as
+    # the other tables show a missing value
+    assert report['coco']['values'][4] == -1
+    assert '-1.000' not in page
     assert 'data:image/jpeg;base64,' in page  # the two images found
     assert 'id="fcos"' in page
     assert osp.exists(osp.join(out, 'fcos_levels.csv'))

@@ -4,7 +4,7 @@ import numpy as np
 
 from ... import functional as F
 from ..base import ReportContext, Section, to_float
-from ..html import fmt, table
+from ..html import esc, fmt, plural, table
 
 
 class CompareSection(Section):
@@ -59,10 +59,14 @@ class CompareSection(Section):
 
     def html(self, report: dict, page) -> str:
         compare = report['compare']
+        # what was compared with: the file the tool was given
+        other = report['meta'].get('compare')
+        other = f'<code>{esc(other)}</code>' if other else 'the other run'
         out = ['<h2 id="compare">Comparison</h2>',
-               f'<p>mAP {fmt(compare["map"])} here vs '
-               f'{fmt(compare["other_map"])} in the other run; '
-               f'{compare["num_fixed"]} images fixed, '
+               f'<p>Compared with {other} on the same '
+               f'{plural(len(report["images"]), "image")}: mAP '
+               f'{fmt(compare["map"])} here vs {fmt(compare["other_map"])} '
+               f'there; {plural(compare["num_fixed"], "image")} fixed, '
                f'{compare["num_broken"]} broken (image AP50 up / down by '
                '0.5 or more).</p>']
         out.append(table(['class', 'AP', 'other AP', 'change'],

@@ -5,7 +5,6 @@ import numpy as np
 
 from fcos_mm.visualization.svg import heatmap
 
-from ... import functional as F
 from ..base import ReportContext, Section, to_floats
 from ..html import fmt
 
@@ -16,8 +15,7 @@ class ConfusionSection(Section):
 
     def build(self, ctx: ReportContext) -> dict:
         data = ctx.data
-        confusion = F.confusion_matrix(data, ctx.matching, ctx.score_thr,
-                                       ctx.thresholds.confusion_iou)
+        confusion = ctx.confusion
         return dict(confusion=dict(
             labels=list(data.classes) + ['background'],
             counts=confusion['counts'].tolist(),
@@ -41,7 +39,8 @@ class ConfusionSection(Section):
             f'{thr["iou"]}; each detection and each box is counted once: '
             'first matched within its class, then to a box of another '
             'class; unmatched detections are the background row, unmatched '
-            'boxes the background column. Colour: fraction of the row. '
+            'boxes the background column (the missed boxes of the '
+            'galleries). Colour: fraction of the row. '
             f'{conf["ignored"]} detections on crowd/ignored boxes left '
             'out.</p>\n<div class="grid">' + heatmap(
                 conf['labels'], conf['counts'], conf['normalized'],

@@ -6,7 +6,7 @@ import numpy as np
 
 from ... import functional as F
 from ..base import ReportContext, Section, box_item, to_float
-from ..html import esc, fmt
+from ..html import esc, fmt, plural, shown
 
 
 class GalleriesSection(Section):
@@ -42,9 +42,10 @@ class GalleriesSection(Section):
                 for index in range(data.num_images)]
 
     def _galleries(self, ctx: ReportContext) -> dict:
-        """Worst images by AP50 (then most false positives above the F1
-        threshold), highest-scoring false positives, missed boxes (largest
-        first)."""
+        """Worst images by AP50 (then most false positives above the
+        threshold); the highest-scoring false positives above the
+        threshold; the boxes missed at the threshold (the confusion
+        matrix's background column), largest first."""
         data, num, image_aps = ctx.data, ctx.num_gallery, ctx.image_aps
         det_type = ctx.errors['det_type']
         fp_count = self._fp_count(ctx)
@@ -53,17 +54,20 @@ class GalleriesSection(Section):
         worst = [dict(image=int(image), ap50=to_float(image_aps[image]),
                       false_positives=int(fp_count[image]))
                  for image in with_boxes[order][:num]]
-        fps = np.flatnonzero(ctx.false_positives)
-        fps = fps[np.argsort(-data.det_scores[fps], kind='stable')][:num]
-        missed = np.flatnonzero(ctx.errors['gt_missed'])
-        missed = missed[np.argsort(-data.gt_areas[missed],
-                                   kind='stable')][:num]
+        fps = np.flatnonzero(ctx.false_positives &
+                             (data.det_scores >= ctx.score_thr))
+        fps = fps[np.argsort(-data.det_scores[fps], kind='stable')]
+        missed = np.flatnonzero(ctx.confusion['gt_missed'])
+        missed = missed[np.argsort(-data.gt_areas[missed], kind='stable')]
         return dict(
             worst=worst,
+            num_false_positives=int(len(fps)),
             false_positives=[box_item(data, det, 'det',
                                       F.TIDE_NAMES[det_type[det]])
-                             for det in fps],
-            missed=[box_item(data, gt, 'gt', 'missed') for gt in missed])
+                             for det in fps[:num]],
+            num_missed=int(len(missed)),
+            missed=[box_item(data, gt, 'gt', 'missed')
+                    for gt in missed[:num]])
 
     def tables(self, report: dict) -> list:
         return [('images.csv',
@@ -73,19 +77,32 @@ class GalleriesSection(Section):
 
     def html(self, report: dict, page) -> str:
         gal = report['galleries']
+        thr = report['thresholds']
+        score = fmt(page.score_thr)
         out = ['<h2 id="galleries">Galleries</h2><p class="note">Green: '
                'ground truth; red dashed: detections with score &ge; '
-               f'{fmt(page.score_thr)}; thick: the item.</p>']
+               f'{score}; thick: the item.</p>']
         out.append('<h3>Worst images by AP50</h3>')
         out.append(page.gallery(
             gal['worst'], lambda item: f'AP50 {fmt(item["ap50"])}, '
-            f'{item["false_positives"]} false positives'))
-        out.append('<h3>Highest-scoring false positives</h3>')
+            f'{plural(item["false_positives"], "false positive")}'))
+        num_fps = gal['num_false_positives']
+        out.append('<h3>Highest-scoring false positives</h3><p class="note">'
+                   f'Detections with score &ge; {score} that are no true '
+                   f'positive at IoU {thr["gallery_fp_iou"]}, with their '
+                   f'TIDE type: {shown(gal["false_positives"], num_fps)}.'
+                   '</p>')
         out.append(page.gallery(
             gal['false_positives'],
             lambda item: f'{esc(item["label"])} {fmt(item["score"], 2)}: '
-            f'{esc(item["note"])}', score_thr=0.0))
-        out.append('<h3>Missed boxes (largest first)</h3>')
+            f'{esc(item["note"])}'))
+        out.append('<h3>Missed boxes (largest first)</h3><p class="note">'
+                   f'Boxes no detection with score &ge; {score} matches at '
+                   f'IoU {thr["confusion"]["iou"]} (the confusion matrix\'s '
+                   'background column): '
+                   f'{shown(gal["missed"], gal["num_missed"])}. TIDE\'s '
+                   '"missed" (Error breakdown) is another count: the boxes '
+                   'no detection of any score finds or points at.</p>')
         out.append(page.gallery(
             gal['missed'], lambda item: f'{esc(item["label"])} missed'))
         return '\n'.join(out)

@@ -3,7 +3,7 @@ best F1 over all classes (whose threshold the other sections use)."""
 import numpy as np
 
 from ..base import ReportContext, Section, to_float
-from ..html import esc, fmt, table
+from ..html import esc, fmt, plural, table
 
 
 class SummarySection(Section):
@@ -35,21 +35,29 @@ class SummarySection(Section):
         summary = report['summary']
         out = ['<h2 id="summary">Summary</h2>']
         rows = [(key, str(meta[key])) for key in (
-            'config', 'checkpoint', 'predictions', 'backend', 'versions',
+            'config', 'checkpoint', 'predictions', 'compare', 'backend',
+            'versions',
             'eval_seconds', 'analysis_seconds', 'created') if key in meta]
         out.append('<table>' + ''.join(
             f'<tr><th>{esc(k)}</th><td style="text-align:left">{esc(v)}'
             '</td></tr>' for k, v in rows) + '</table>')
-        out.append(f'<p>{summary["images"]} images, {summary["boxes"]} '
-                   f'boxes ({summary["ignored_boxes"]} crowd/ignored left '
-                   f'out), {summary["detections"]} detections. '
+        out.append(f'<p>{plural(summary["images"], "image")}, '
+                   f'{plural(summary["boxes"], "box")} '
+                   f'({summary["ignored_boxes"]} crowd/ignored left out), '
+                   f'{plural(summary["detections"], "detection")}. '
                    '<span id="loaded" class="note"></span></p>')
         if report.get('coco'):
             coco = report['coco']
             out.append('<p class="note">COCO evaluator (the numbers '
-                       'tools/test.py prints):</p>')
+                       'tools/test.py prints; "-": no box of that size, '
+                       'which pycocotools reports as -1):</p>')
+            # -1 is pycocotools' "undefined": shown as every table shows a
+            # missing value
             out.append(table(['metric', 'value'],
-                             zip(coco['names'], coco['values']), False))
+                             ((name, None if value == -1 else value)
+                              for name, value in zip(coco['names'],
+                                                     coco['values'])),
+                             False))
         best = summary['best_f1']
         out.append(f'<p>Best F1 over all classes (IoU {thr["f1_iou"]}): '
                    f'<b>{fmt(best["f1"])}</b> at score &ge; '
