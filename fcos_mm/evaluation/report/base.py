@@ -1,7 +1,7 @@
 """The report's section protocol, its thresholds and the shared context.
 
 A report is a list of :class:`Section` objects (the default list:
-:func:`~.driver.default_sections`). Each section
+:func:`~.sections.default_sections`). Each section
 
 * **builds** its entries of ``report.json`` from a :class:`ReportContext`
   (the evaluation, its one matching pass and what several sections read,

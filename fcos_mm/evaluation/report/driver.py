@@ -18,31 +18,13 @@ from typing import List, Optional, Sequence
 
 from .. import functional as F
 from .base import ReportContext, Section, Thresholds, to_floats
-from .sections import (
-    ClassesSection,
-    CompareSection,
-    ConfusionSection,
-    CurvesSection,
-    ErrorsSection,
-    GalleriesSection,
-    SummarySection,
-    TrainingSection,
-)
+from .sections import default_sections
 from .writer import write_report
 
 #: pycocotools' 12 numbers, in ``stats`` order.
 COCO_NAMES = ('AP', 'AP50', 'AP75', 'AP_small', 'AP_medium', 'AP_large',
               'AR@1', 'AR@10', 'AR@100', 'AR_small', 'AR_medium',
               'AR_large')
-
-
-def default_sections(extra: Sequence[Section] = ()) -> List[Section]:
-    """The report's sections in page order (the one list): the generic
-    ones, ``extra`` (a model's diagnostics) after the galleries, then the
-    run's training curves and the comparison."""
-    return [SummarySection(), ClassesSection(), CurvesSection(),
-            ConfusionSection(), ErrorsSection(), GalleriesSection(),
-            *extra, TrainingSection(), CompareSection()]
 
 
 def coco_numbers(coco_eval) -> dict:

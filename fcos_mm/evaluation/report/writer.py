@@ -12,6 +12,7 @@ from fcos_mm.utils.atomic_io import atomic_write
 
 from ..functional import EvalData
 from .html import render_html
+from .sections import default_sections
 
 
 def csv_text(header: Sequence[str], rows) -> str:
@@ -50,13 +51,12 @@ def write_report(report: dict, out_dir: str, data: EvalData,
         data (EvalData): The evaluation (the galleries' images and boxes).
         thumb_size (int): Longest side of a gallery picture.
         sections (Sequence[Section], optional): The sections that built
-            ``report``; :func:`~.driver.default_sections` by default.
+            ``report``; :func:`~.sections.default_sections` by default.
 
     Returns:
         dict: ``html``, ``json`` paths and ``csv`` (a list).
     """
     if sections is None:
-        from .driver import default_sections
         sections = default_sections()
     os.makedirs(out_dir, exist_ok=True)
     json_path = osp.join(out_dir, 'report.json')
