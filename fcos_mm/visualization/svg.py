@@ -143,7 +143,8 @@ def image_with_boxes(path: str, img_size: Sequence[int], size: int,
     height, width = (int(v) for v in img_size)
     thumb = thumbnail(path, size) if path else None
     if thumb is None:
-        scale = size / max(width, height, 1)
+        # as a picture would be: shrunk to size, never enlarged
+        scale = min(1.0, size / max(width, height, 1))
         w, h = max(1, round(width * scale)), max(1, round(height * scale))
         backdrop = (f'<rect width="{w}" height="{h}" fill="#bbb"/>'
                     f'<text x="4" y="14">image not found</text>')

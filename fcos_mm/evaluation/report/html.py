@@ -86,7 +86,10 @@ def plural(count: int, noun: str) -> str:
 
 
 def shown(items, total: int) -> str:
-    """How many of ``total`` a gallery shows: ``'12 of 40 shown'``."""
+    """How many of ``total`` a gallery shows: ``'40 in all, the first 12
+    shown'``."""
+    if total == 0:
+        return 'none'
     if len(items) == total:
         return f'{total} in all, all shown'
     return f'{total} in all, the first {len(items)} shown'
