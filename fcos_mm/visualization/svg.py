@@ -14,18 +14,34 @@ def esc(value) -> str:
     return html.escape(str(value))
 
 
+def tick_text(value: float) -> str:
+    """An axis tick: whole numbers as such (``1000``, not ``1e+03``),
+    others to 3 significant digits."""
+    if float(value).is_integer() and abs(value) < 1e7:
+        return str(int(value))
+    return f'{value:.3g}'
+
+
 def line_chart(series: Sequence[tuple], title: str, xlabel: str,
                ylabel: str, width: int = 320, height: int = 220,
                xlim=(0.0, 1.0), ylim=(0.0, 1.0),
-               marker: Optional[float] = None) -> str:
+               marker: Optional[float] = None,
+               legend: bool = True) -> str:
     """An SVG line chart of ``(name, xs, ys)`` series (None gaps), a
-    dashed vertical line at ``marker``."""
-    left, right, top, bottom = 40, 10, 20, 32
-    plot_w, plot_h = width - left - right, height - top - bottom
+    dashed vertical line at ``marker``, the series' names top right
+    (``legend``). The left margin fits the longest
+    y tick, so ticks never run into the (rotated) y label."""
     x0, x1 = xlim
     y0, y1 = ylim
     x_span = (x1 - x0) or 1.0
     y_span = (y1 - y0) or 1.0
+    fracs = (0, 0.5, 1)
+    y_ticks = [tick_text(y0 + frac * y_span) for frac in fracs]
+    # the y label's line (x 3..14), a gap, then the ticks (~6.5 px a
+    # character at 11 px) ending 4 px before the frame
+    left = max(40, 20 + round(6.5 * max(map(len, y_ticks))))
+    right, top, bottom = 10, 20, 32
+    plot_w, plot_h = width - left - right, height - top - bottom
 
     def px(x):
         return left + (x - x0) / x_span * plot_w
@@ -39,13 +55,13 @@ def line_chart(series: Sequence[tuple], title: str, xlabel: str,
              '</text>',
              f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}"'
              ' fill="none" stroke="#999"/>']
-    for frac in (0, 0.5, 1):
+    for frac, y_tick in zip(fracs, y_ticks):
         value = y0 + frac * y_span
         parts.append(f'<text x="{left - 4}" y="{py(value) + 4:.1f}" '
-                     f'text-anchor="end">{value:.3g}</text>')
+                     f'text-anchor="end">{y_tick}</text>')
         parts.append(f'<text x="{px(x0 + frac * x_span):.1f}" '
                      f'y="{top + plot_h + 13}" text-anchor="middle">'
-                     f'{x0 + frac * x_span:.3g}</text>')
+                     f'{tick_text(x0 + frac * x_span)}</text>')
     parts.append(f'<text x="{left + plot_w / 2}" y="{height - 3}" '
                  f'text-anchor="middle">{esc(xlabel)}</text>')
     parts.append(f'<text x="10" y="{top + plot_h / 2}" text-anchor="middle"'
@@ -63,9 +79,10 @@ def line_chart(series: Sequence[tuple], title: str, xlabel: str,
         if points:
             parts.append(f'<polyline fill="none" stroke="{color}" '
                          f'stroke-width="1.5" points="{points}"/>')
-        parts.append(f'<text x="{left + plot_w - 4}" '
-                     f'y="{top + 12 + 12 * index}" text-anchor="end" '
-                     f'fill="{color}">{esc(name)}</text>')
+        if legend:
+            parts.append(f'<text x="{left + plot_w - 4}" '
+                         f'y="{top + 12 + 12 * index}" text-anchor="end" '
+                         f'fill="{color}">{esc(name)}</text>')
     parts.append('</svg>')
     return ''.join(parts)
 

@@ -54,3 +54,15 @@ def test_line_chart_draws_points_in_the_frame():
     # plot area: x 40..130, y 20..68 (height - 32)
     assert 'points="40.0,68.0 130.0,20.0"' in svg
     assert '<title>title</title>' in svg
+
+
+def test_line_chart_ticks_leave_room_for_the_axis_label():
+    # small metric values: the y ticks are long ('0.000615'); the frame
+    # moves right so they end before it and start after the rotated y
+    # label (x 3..14); whole steps are written whole, not 1e+03
+    svg = line_chart([('mAP', [0, 1000], [0.0, 0.00123])], 'metrics: mAP',
+                     'step', 'metric', xlim=(0, 1000), ylim=(0, 0.00123))
+    # 8 characters x 6.5 px + 20: the frame at x 72, ticks end at 68
+    assert '<rect x="72"' in svg
+    assert 'x="68" y="24.0" text-anchor="end">0.00123</text>' in svg
+    assert '>1000</text>' in svg and 'e+03' not in svg

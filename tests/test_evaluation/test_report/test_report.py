@@ -135,6 +135,11 @@ def test_compare_and_training(tmp_path):
     assert report['training']['losses']['loss'] == [[1.0, 2.0], [2.0, 1.0]]
     page = render_html(report, better, default_sections())
     assert 'id="compare"' in page and 'id="training"' in page
+    training = page[page.index('id="training"'):page.index('id="compare"')]
+    # the y axis says "loss", the title names the series (no legend text
+    # over the line)
+    assert '>losses: loss</text>' in training and '>loss</text>' in training
+    assert 'fill="#1f77b4">loss</text>' not in training
     other = hand_data()
     other.img_ids = other.img_ids + 10
     with pytest.raises(ValueError, match='different images'):

@@ -4,6 +4,9 @@ from fcos_mm.visualization.svg import line_chart
 
 from ..base import ReportContext, Section, to_floats
 
+#: The y axis of each group's charts.
+Y_LABELS = dict(losses='loss', metrics='metric')
+
 
 class TrainingSection(Section):
     key = 'training'
@@ -27,9 +30,14 @@ class TrainingSection(Section):
                 finite = [v for v in values if v is not None]
                 if not steps or not finite:
                     continue
+                # the series is named in the title (no legend over the
+                # line); the y axis says what kind (a metric's name can be
+                # longer than the axis)
                 out.append(line_chart(
-                    [(name, steps, values)], f'{group}: {name}', 'step',
-                    name, xlim=(min(steps), max(steps) or 1),
-                    ylim=(min(0.0, min(finite)), max(finite) or 1.0)))
+                    [(name, steps, values)], f'{group}: {name}',
+                    'step', Y_LABELS.get(group, 'value'),
+                    xlim=(min(steps), max(steps) or 1),
+                    ylim=(min(0.0, min(finite)), max(finite) or 1.0),
+                    legend=False))
         out.append('</div>')
         return ''.join(out)
