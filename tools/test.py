@@ -7,7 +7,8 @@
 Prints the COCO bbox table (CocoMetric) at the end. CHECKPOINT may be an
 ONNX file from tools/deployment/pytorch2onnx.py (run by onnxruntime).
 ``--report DIR`` then writes the evaluation report (report.html, .json,
-CSVs; see tools/analysis_tools/eval_report.py) from the same predictions.
+CSVs; see tools/analysis_tools/eval_report.py) from the same predictions
+and the COCO evaluation the test just ran (it is not run again).
 """
 import argparse
 import os
@@ -72,24 +73,31 @@ def main(argv=None) -> None:
             DumpDetResults(out_file_path=out))
     runner.test()
     if args.report is not None:
-        write_report(cfg, args, out)
+        write_report(cfg, args, out, runner.test_evaluator.metrics)
 
 
-def write_report(cfg, args: argparse.Namespace, results_pkl: str) -> None:
+def write_report(cfg, args: argparse.Namespace, results_pkl: str,
+                 metrics) -> None:
     """The evaluation report of the predictions just dumped (main
-    process only: it holds the gathered results)."""
+    process only: it holds the gathered results), reading the COCO
+    evaluation the test just ran (``metrics``: the test evaluator's) rather
+    than running it again."""
     from mmengine.dist import is_main_process
     if not is_main_process():
         return
     from mmengine.fileio import load
 
-    from fcos_mm.analysis.eval_report import (
+    from fcos_mm.analysis.fcos_report_section import FCOSDiagnosticsSection
+    from fcos_mm.evaluation.report import (
+        evaluated_metric,
         predictions_from_results,
         report_from_predictions,
     )
     paths = report_from_predictions(
         cfg, predictions_from_results(load(results_pkl)), args.report,
-        meta=dict(config=args.config, checkpoint=args.checkpoint))
+        meta=dict(config=args.config, checkpoint=args.checkpoint),
+        coco_metric=evaluated_metric(metrics),
+        extra_sections=[FCOSDiagnosticsSection.from_config(cfg)])
     print(f'report: {paths["html"]}', flush=True)
 
 

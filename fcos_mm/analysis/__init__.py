@@ -13,10 +13,7 @@ from .benchmark import (
 )
 from .browse_dataset import browse_dataset
 from .complexity import count_parameters, model_complexity
-from .curves import Curves, load_curves, plot_curves
-from .detection_analysis import EvalData, Matching, match_detections
 from .eval_benchmark import benchmark_backends, benchmark_report
-from .eval_report import build_report, report_from_predictions, write_report
 from .fcos_diagnostics import assign_levels, fcos_diagnostics
 from .fcos_statistics import (
                                     AssignmentSetting,
@@ -32,15 +29,14 @@ from .fcos_statistics import (
 )
 
 __all__ = [
-    'AssignmentSetting', 'AssignmentStatistics', 'Curves', 'EvalData',
-    'Matching', 'assign_levels', 'benchmark_backends', 'benchmark_detector',
+    'AssignmentSetting', 'AssignmentStatistics',
+    'assign_levels', 'benchmark_backends', 'benchmark_detector',
     'benchmark_onnxruntime', 'benchmark_report', 'browse_dataset',
-    'build_mmdet_fcos', 'build_report', 'candidate_mask',
+    'build_mmdet_fcos', 'candidate_mask',
     'compute_statistics', 'count_parameters', 'fcos_diagnostics',
     'featmap_sizes', 'format_benchmark', 'format_comparison',
-    'format_tables', 'grid_points', 'image_statistics', 'load_curves',
-    'match_detections', 'merge_rounds', 'mmdet_model_cfg',
-    'model_complexity', 'paper_settings', 'plot_curves',
-    'report_from_predictions', 'run_stages', 'samples_from_dataset',
-    'write_report'
+    'format_tables', 'grid_points', 'image_statistics',
+    'merge_rounds', 'mmdet_model_cfg',
+    'model_complexity', 'paper_settings',
+    'run_stages', 'samples_from_dataset'
 ]

@@ -13,33 +13,10 @@ from typing import List, Optional
 import cv2
 import numpy as np
 
-from .eval_report import PALETTE
+from fcos_mm.visualization.image import draw_sample
 
 LOADERS = dict(train='train_dataloader', val='val_dataloader',
                test='test_dataloader')
-
-
-def _color(label: int):
-    """A BGR colour of the report's palette."""
-    hex_color = PALETTE[label % len(PALETTE)].lstrip('#')
-    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (0, 2, 4))
-    return blue, green, red
-
-
-def draw_sample(img: np.ndarray, bboxes: np.ndarray, labels: np.ndarray,
-                classes) -> np.ndarray:
-    """A copy of ``img`` (``(H, W, 3)`` BGR uint8) with ``bboxes``
-    ``(G, 4)`` xyxy drawn and labelled."""
-    canvas = np.ascontiguousarray(img).copy()
-    for box, label in zip(bboxes, labels):
-        x1, y1, x2, y2 = (int(round(float(v))) for v in box)
-        color = _color(int(label))
-        cv2.rectangle(canvas, (x1, y1), (x2, y2), color, 2)
-        name = (classes[int(label)] if classes is not None
-                and int(label) < len(classes) else str(int(label)))
-        cv2.putText(canvas, name, (x1 + 2, max(y1 - 4, 12)),
-                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, color, 1, cv2.LINE_AA)
-    return canvas
 
 
 def browse_dataset(cfg, out_dir: str, split: str = 'train',

@@ -217,7 +217,9 @@ def benchmark_report(num_images: int = 5000, out_dir: Optional[str] = None,
     """
     from mmengine.config import Config
 
-    from .eval_report import report_from_predictions
+    from fcos_mm.evaluation.report import report_from_predictions
+
+    from .fcos_report_section import FCOSDiagnosticsSection
     coco, results = synthetic_eval_set(num_images, **synthetic_kwargs)
     classes = tuple(category['name'] for category in coco['categories'])
     width, height = IMAGE_SIZE
@@ -232,9 +234,10 @@ def benchmark_report(num_images: int = 5000, out_dir: Optional[str] = None,
             test_evaluator=dict(type='CocoMetric', ann_file=write_coco(
                 coco, osp.join(tmp_dir, 'val.json')))))
         tic = time.perf_counter()
-        paths = report_from_predictions(cfg, predictions,
-                                        out_dir or osp.join(tmp_dir, 'out'),
-                                        backend=backend)
+        paths = report_from_predictions(
+            cfg, predictions, out_dir or osp.join(tmp_dir, 'out'),
+            backend=backend,
+            extra_sections=[FCOSDiagnosticsSection.from_config(cfg)])
         seconds = time.perf_counter() - tic
     meta = paths['report']['meta']
     return dict(seconds=seconds, eval_seconds=meta['eval_seconds'],

@@ -30,6 +30,8 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 import torch
 
+from fcos_mm.evaluation.functional import EvalData, Matching
+from fcos_mm.evaluation.functional import thr_index as _thr_index
 from fcos_mm.models.task_modules.assigners.fcos_point_assigner import INF
 from fcos_mm.models.task_modules.prior_grid import (
     candidate_mask,
@@ -37,8 +39,6 @@ from fcos_mm.models.task_modules.prior_grid import (
     grid_points,
     level_of_point,
 )
-
-from .detection_analysis import EvalData, Matching, _thr_index
 
 #: Reasons a box is unlearnable (module docstring), in report order.
 REASONS = ('taken', 'range', 'region')

@@ -1,4 +1,5 @@
-"""Draw a detector's boxes, class names and scores on images."""
+"""Detect and draw: a detector's boxes, class names and scores on image
+files (the drawing itself: :mod:`fcos_mm.visualization.detections`)."""
 import os
 import os.path as osp
 from pathlib import Path
@@ -7,8 +8,8 @@ from typing import List, Optional, Union
 import torch.nn as nn
 from mmengine.utils import scandir
 
-from fcos_mm.datasets.image_io import IMG_EXTENSIONS, decode_image
-from fcos_mm.registry import VISUALIZERS
+from fcos_mm.datasets.image_io import IMG_EXTENSIONS
+from fcos_mm.visualization.detections import build_visualizer, draw_result
 
 from .inference import inference_detector
 
@@ -30,16 +31,6 @@ def list_images(source: Union[str, Path]) -> List[str]:
         raise FileNotFoundError(
             f'Folder {source} holds no image ({", ".join(IMG_EXTENSIONS)}).')
     return found
-
-
-def build_visualizer(model: nn.Module):
-    """The config's visualizer (mmdet's ``DetLocalVisualizer`` by
-    default), knowing the model's classes and palette."""
-    cfg = model.cfg.get(
-        'visualizer', dict(type='DetLocalVisualizer', name='visualizer'))
-    visualizer = VISUALIZERS.build(cfg)
-    visualizer.dataset_meta = model.dataset_meta
-    return visualizer
 
 
 def draw_detections(model: nn.Module, images: List[str], out_dir: str,
@@ -69,16 +60,10 @@ def draw_detections(model: nn.Module, images: List[str], out_dir: str,
     for index, path in enumerate(images):
         result = (results[index] if results is not None else
                   inference_detector(model, path))
-        # Drawn on the pixels the model saw (EXIF orientation, alpha over
-        # white, the tolerant decoder for truncated files).
-        with open(path, 'rb') as f:
-            img = decode_image(f.read())[0][..., ::-1]
         name = osp.splitext(osp.basename(path))[0]
-        out_file = osp.join(out_dir, name + '.png')
-        visualizer.add_datasample(name, img, data_sample=result,
-                                  draw_gt=False, show=False,
-                                  pred_score_thr=score_thr, out_file=out_file)
-        written.append(out_file)
+        written.append(draw_result(visualizer, path, result,
+                                   osp.join(out_dir, name + '.png'),
+                                   score_thr))
     return written
 
 

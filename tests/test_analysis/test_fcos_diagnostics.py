@@ -17,12 +17,12 @@ Input 64 x 64 (padded to 32: unchanged), strides 8 and 16, ranges
 import numpy as np
 import pytest
 
-from fcos_mm.analysis import detection_analysis as da
 from fcos_mm.analysis.fcos_diagnostics import (
     assign_levels,
     fcos_diagnostics,
     size_names,
 )
+from fcos_mm.evaluation import functional as da
 from fcos_mm.models.task_modules.assigners import FCOSPointAssigner
 
 BOXES = [[0, 0, 20, 20], [0, 0, 20, 20], [32, 32, 64, 64], [1, 1, 3, 3],

@@ -57,6 +57,8 @@ def test_test_tool_prints_coco_table_dumps_and_draws(tmp_path, tiny_config,
     assert report['summary']['images'] == 2
     assert osp.exists(tmp_path / 'report' / 'report.html')
     assert log.count('report: ') == 1
+    # the report read the test's COCO evaluation: it ran once
+    assert log.count('Evaluating bbox...') == 1
 
 
 def test_out_must_be_a_pickle(tools, tool_env):

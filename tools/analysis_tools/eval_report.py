@@ -9,7 +9,7 @@ With a checkpoint the test set is run first (as tools/test.py does; the
 predictions are kept in DIR/predictions.pkl); a RESULTS.pkl is what
 ``tools/test.py --out`` wrote. DIR receives report.html (self-contained:
 open it in any browser, offline), report.json and a CSV per table. See
-fcos_mm/analysis/eval_report.py for the sections and the thresholds.
+fcos_mm/evaluation/report/ for the sections and the thresholds.
 """
 import argparse
 import copy
@@ -58,7 +58,8 @@ def main(argv=None) -> str:
     from mmengine.config import Config
     from mmengine.fileio import load
 
-    from fcos_mm.analysis.eval_report import (
+    from fcos_mm.analysis.fcos_report_section import FCOSDiagnosticsSection
+    from fcos_mm.evaluation.report import (
         predictions_from_results,
         report_from_predictions,
     )
@@ -78,11 +79,14 @@ def main(argv=None) -> str:
         run_test(copy.deepcopy(cfg), args.source, args.config, results_pkl)
         meta['checkpoint'] = args.source
     predictions = predictions_from_results(load(results_pkl))
-    compare = (predictions_from_results(load(args.compare))
-               if args.compare else None)
+    compare = None
+    if args.compare:
+        compare = predictions_from_results(load(args.compare))
+        meta['compare'] = args.compare  # named in the report
     paths = report_from_predictions(
         cfg, predictions, args.out, compare=compare, log=args.log,
-        meta=meta, backend=args.backend, num_gallery=args.num_gallery)
+        meta=meta, backend=args.backend, num_gallery=args.num_gallery,
+        extra_sections=[FCOSDiagnosticsSection.from_config(cfg)])
     print(f'report: {paths["html"]} (and report.json, '
           f'{len(paths["csv"])} CSVs in {args.out}); analysis '
           f'{paths["report"]["meta"]["analysis_seconds"]:.1f} s')

@@ -23,69 +23,27 @@ Differences from mmdet
 * **proposal_fast** (top-N proposal recall, reported by RPN configs) ends in
   mmdet 3.3's ``eval_recalls``, which stacks the per-image IoU matrices with
   ``np.array``; with different box counts per image that ragged array is a
-  ``ValueError`` since numpy 1.24. Ours keeps the matrices in an object
-  array; matching, recall and table are mmdet's own (``_recalls``,
-  ``print_recall_summary``).
+  ``ValueError`` since numpy 1.24. Ours
+  (:func:`~fcos_mm.evaluation.functional.eval_recalls`) keeps the
+  matrices in an object array; matching, recall and table are mmdet's own
+  (``_recalls``, ``print_recall_summary``).
 """
 import contextlib
 import importlib.util
 import itertools
 import json
+import time
 from typing import Iterator, List, Optional, Sequence
 
 import mmdet.evaluation.metrics.coco_metric as mmdet_coco_metric
 import numpy as np
-from mmdet.evaluation.functional.bbox_overlaps import bbox_overlaps
-from mmdet.evaluation.functional.recall import (
-    _recalls,
-    print_recall_summary,
-    set_recall_param,
-)
 from mmdet.evaluation.metrics import CocoMetric as MMDetCocoMetric
 from mmengine.fileio import load
 from mmengine.logging import MMLogger
 
 from fcos_mm.registry import METRICS
 
-
-def eval_recalls(gts: List[np.ndarray],
-                 proposals: List[np.ndarray],
-                 proposal_nums: Sequence[int],
-                 iou_thrs: Sequence[float],
-                 logger: Optional[MMLogger] = None) -> np.ndarray:
-    """Recall of the top proposals of each image, over all ground truth.
-
-    Args:
-        gts (list[np.ndarray]): ``(G_i, 4)`` ground-truth boxes per image.
-        proposals (list[np.ndarray]): ``(K_i, 4)`` proposals per image by
-            decreasing score, or ``(K_i, 5)`` with the score last (then
-            sorted here).
-        proposal_nums (Sequence[int]): Numbers of top proposals to score.
-        iou_thrs (Sequence[float]): IoU thresholds of a match.
-        logger (MMLogger, optional): Where the table goes; None prints it.
-
-    Returns:
-        np.ndarray: ``(len(proposal_nums), len(iou_thrs))`` recalls.
-    """
-    if len(gts) != len(proposals):
-        raise ValueError(f'{len(gts)} images with ground truth but '
-                         f'{len(proposals)} with proposals')
-    proposal_nums, iou_thrs = set_recall_param(proposal_nums, iou_thrs)
-    all_ious = np.empty(len(gts), dtype=object)  # ragged: (G_i, k_i)
-    for index, (img_gts, img_proposals) in enumerate(zip(gts, proposals)):
-        if img_proposals.ndim == 2 and img_proposals.shape[1] == 5:
-            img_proposals = img_proposals[np.argsort(
-                img_proposals[:, 4])[::-1]]
-        num = min(img_proposals.shape[0], proposal_nums[-1])
-        if img_gts is None or img_gts.shape[0] == 0:
-            all_ious[index] = np.zeros((0, img_proposals.shape[0]),
-                                       dtype=np.float32)
-        else:
-            all_ious[index] = bbox_overlaps(img_gts, img_proposals[:num, :4])
-    recalls = _recalls(all_ious, proposal_nums, iou_thrs)
-    print_recall_summary(recalls, proposal_nums, iou_thrs, logger=logger)
-    return recalls
-
+from ..functional.recall import eval_recalls
 
 #: The values of ``CocoMetric(backend=...)``.
 BACKENDS = ('auto', 'faster_coco_eval', 'pycocotools')
@@ -144,11 +102,14 @@ class CocoMetric(MMDetCocoMetric):
             ``'pycocotools'``.
         coco_eval: The last bbox (or proposal) evaluator, after
             ``compute_metrics``; None before.
+        eval_seconds (float): How long the last ``compute_metrics`` took;
+            None before.
     """
 
     def __init__(self, *args, backend: str = 'auto', **kwargs) -> None:
         self.backend = resolve_backend(backend)
         self.coco_eval = None
+        self.eval_seconds = None
         # results2json's records by file name, for mmdet's load() of them
         self._records = {}
         super().__init__(*args, **kwargs)
@@ -199,9 +160,13 @@ class CocoMetric(MMDetCocoMetric):
             self._records.clear()
 
     def compute_metrics(self, results: list) -> dict:
-        """mmdet's, on :attr:`backend`'s evaluator."""
+        """mmdet's, on :attr:`backend`'s evaluator (timed:
+        :attr:`eval_seconds`)."""
+        tic = time.perf_counter()
         with self._evaluator():
-            return super().compute_metrics(results)
+            metrics = super().compute_metrics(results)
+        self.eval_seconds = time.perf_counter() - tic
+        return metrics
 
     def results2json(self, results: Sequence[dict],
                      outfile_prefix: str) -> dict:

@@ -1,5 +1,6 @@
 """The evaluation report: its data, its files and the tool, on the
-hand-built set of test_detection_analysis (numbers worked out there)."""
+hand-built set of test_functional/test_matching.py (numbers worked out
+there)."""
 import csv
 import importlib.util
 import json
@@ -10,19 +11,27 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_detection_analysis import (  # this folder is on sys.path
-    AP_CAT,
-    AP_DOG,
-    CLASSES,
-    DETS,
-    GTS,
-    hand_data,
+
+from fcos_mm.analysis.fcos_report_section import FCOSDiagnosticsSection
+from fcos_mm.evaluation.report import (
+    Section,
+    build_report,
+    default_sections,
+    render_html,
+    write_report,
 )
+from fcos_mm.evaluation.report.html import plural
 
-from fcos_mm.analysis import eval_report
-from fcos_mm.analysis.eval_report import build_report, write_report
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TESTS = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+_spec = importlib.util.spec_from_file_location(
+    'hand_set', osp.join(TESTS, 'test_evaluation', 'test_functional',
+                         'test_matching.py'))
+_hand_set = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_hand_set)
+AP_CAT, AP_DOG = _hand_set.AP_CAT, _hand_set.AP_DOG
+CLASSES, DETS, GTS = _hand_set.CLASSES, _hand_set.DETS, _hand_set.GTS
+hand_data = _hand_set.hand_data
+REPO = osp.dirname(TESTS)
 
 
 def test_report_sections_agree(tmp_path):
@@ -46,10 +55,18 @@ def test_report_sections_agree(tmp_path):
     gal = report['galleries']
     # worst images: 0 and 1 at AP .5 (0 has no FP above .9), then 3
     assert [item['image'] for item in gal['worst']] == [0, 1, 3]
-    assert [item['score'] for item in gal['false_positives']] == [
-        0.8, 0.7, 0.5]
-    assert gal['false_positives'][0]['note'] == 'duplicate'
-    assert [item['box'] for item in gal['missed']] == [[50, 50, 60, 60]]
+    # the false positives shown are those at the stated threshold: above
+    # .9 there is none (the duplicate at .8 is below)
+    assert gal['false_positives'] == [] and gal['num_false_positives'] == 0
+    # missed: the confusion matrix's background column (2 + 1 boxes),
+    # largest first; TIDE's "missed" (no detection at any score) is g3 only
+    assert gal['num_missed'] == 3
+    assert [item['box'] for item in gal['missed']] == [
+        [0, 0, 20, 20], [20, 0, 30, 10], [50, 50, 60, 60]]
+    assert report['tide']['counts']['missed'] == 1
+    # above the top score (.95) precision is undefined, not 1
+    assert report['score_curves']['precision'][-1] is None
+    assert report['score_curves']['recall'][-1] == 0
     paths = write_report(report, str(tmp_path), data)
     page = open(paths['html']).read()
     for anchor in ('summary', 'classes', 'curves', 'confusion', 'errors',
@@ -57,6 +74,9 @@ def test_report_sections_agree(tmp_path):
         assert f'id="{anchor}"' in page
     assert 'http://' not in page.replace('http://www.w3.org/2000/svg', '')
     assert 'image not found' in page  # no image files here
+    assert '4 images, 5 boxes' in page
+    assert 'Boxes no detection with score &ge; 0.900 matches' in page
+    assert '3 in all, all shown' in page
     assert json.load(open(paths['json']))['summary']['images'] == 4
     with open(osp.join(str(tmp_path), 'confusion_counts.csv')) as file:
         rows = list(csv.reader(file))
@@ -66,6 +86,36 @@ def test_report_sections_agree(tmp_path):
     names = sorted(osp.basename(path) for path in paths['csv'])
     assert names == ['classes.csv', 'confusion_counts.csv',
                      'confusion_normalized.csv', 'images.csv', 'tide.csv']
+
+
+def test_false_positive_gallery_at_the_stated_threshold(tmp_path):
+    data = hand_data()
+    # a background detection at .92 in image 2: best F1 stays at .9 (.95
+    # TP, .92 FP, .90 TP: P 2/3, R 2/5, F1 .5; at .5: 3 of 8, F1 .46)
+    data.det_image = np.r_[data.det_image, 2]
+    data.det_boxes = np.vstack([data.det_boxes, [[50, 50, 60, 60]]])
+    data.det_scores = np.r_[data.det_scores, 0.92]
+    data.det_labels = np.r_[data.det_labels, 1]
+    report = build_report(data)
+    assert report['thresholds']['confusion']['score'] == pytest.approx(0.9)
+    gal = report['galleries']
+    assert gal['num_false_positives'] == 1
+    (item, ) = gal['false_positives']
+    assert (item['score'], item['note'], item['image']) == (
+        0.92, 'background', 2)
+    page = render_html(report, data, default_sections())
+    fp_part = page[page.index('<h3>Highest-scoring false positives'):
+                   page.index('<h3>Missed boxes')]
+    assert 'Detections with score &ge; 0.900' in fp_part
+    # drawn at the threshold: image 2's .30 detection is not drawn
+    assert '<title>cat 0.30</title>' not in fp_part
+    assert '<title>dog 0.92</title>' in fp_part
+
+
+def test_plural():
+    assert [plural(1, 'class'), plural(3, 'class'), plural(1, 'box'),
+            plural(0, 'box'), plural(2, 'image')] == [
+        '1 class', '3 classes', '1 box', '0 boxes', '2 images']
 
 
 def test_compare_and_training(tmp_path):
@@ -83,8 +133,13 @@ def test_compare_and_training(tmp_path):
     assert [item['image'] for item in compare['fixed']] == [0]
     assert compare['num_broken'] == 0
     assert report['training']['losses']['loss'] == [[1.0, 2.0], [2.0, 1.0]]
-    page = eval_report.render_html(report, better)
+    page = render_html(report, better, default_sections())
     assert 'id="compare"' in page and 'id="training"' in page
+    training = page[page.index('id="training"'):page.index('id="compare"')]
+    # the y axis says "loss", the title names the series (no legend text
+    # over the line)
+    assert '>losses: loss</text>' in training and '>loss</text>' in training
+    assert 'fill="#1f77b4">loss</text>' not in training
     other = hand_data()
     other.img_ids = other.img_ids + 10
     with pytest.raises(ValueError, match='different images'):
@@ -165,6 +220,91 @@ def test_tool_on_results_pickle(tmp_path, capsys):
     levels = {row['level']: row['boxes'] for row in report['fcos']['levels']}
     assert sum(levels.values()) == 5 and levels['none'] == 0
     page = open(html_path).read()
+    # the comparison names what it compared with
+    assert report['meta']['compare'] == results
+    assert f'Compared with <code>{results}</code>' in page
+    # all boxes are small: pycocotools' -1 for medium / large is shown as
+    # the other tables show a missing value
+    assert report['coco']['values'][4] == -1
+    assert '-1.000' not in page
     assert 'data:image/jpeg;base64,' in page  # the two images found
     assert 'id="fcos"' in page
     assert osp.exists(osp.join(out, 'fcos_levels.csv'))
+
+
+class ImagesSection(Section):
+    """A section added by the caller: one class, nothing else."""
+    key = 'answer'
+    title = 'Answer'
+
+    def build(self, ctx):
+        return dict(answer=dict(images=ctx.data.num_images))
+
+    def tables(self, report):
+        return [('answer.csv', ['images'], [[report['answer']['images']]])]
+
+    def html(self, report, page):
+        return f'<h2 id="answer">{report["answer"]["images"]} images</h2>'
+
+
+def test_a_section_is_one_class(tmp_path):
+    data = hand_data()
+    sections = default_sections([ImagesSection()])
+    report = build_report(data, sections=sections)
+    assert report['answer'] == dict(images=4)
+    # after the galleries, before the run's own sections
+    keys = [key for key in report if key in ('galleries', 'answer')]
+    assert keys == ['galleries', 'answer']
+    paths = write_report(report, str(tmp_path), data, sections=sections)
+    page = open(paths['html']).read()
+    assert '<a href="#answer">Answer</a>' in page
+    assert '<h2 id="answer">4 images</h2>' in page
+    assert osp.join(str(tmp_path), 'answer.csv') in paths['csv']
+
+
+def test_report_reads_the_evaluation_that_ran(tmp_path, monkeypatch):
+    """tools/test.py --report: the CocoMetric the test ran is read, not
+    run again; the report is the same as one that evaluates itself."""
+    from mmengine.config import Config
+
+    from fcos_mm.evaluation import CocoMetric
+    from fcos_mm.evaluation.metrics.coco_metric import evaluator_class
+    from fcos_mm.evaluation.report import (
+        evaluated_metric,
+        predictions_from_results,
+        report_from_predictions,
+    )
+    config, results = write_fixture(tmp_path)
+    cfg = Config.fromfile(config)
+    with open(results, 'rb') as file:
+        predictions = predictions_from_results(pickle.load(file))
+    evaluations = []
+    evaluator = evaluator_class('pycocotools')
+    evaluate = evaluator.evaluate
+    monkeypatch.setattr(evaluator, 'evaluate', lambda self: (
+        evaluations.append(1), evaluate(self))[1])
+    # the test's metric, as the runner's evaluator runs it
+    metric = CocoMetric(ann_file=str(tmp_path / 'ann.json'),
+                        backend='pycocotools')
+    metric.dataset_meta = dict(classes=tuple(CLASSES))
+    metric.compute_metrics([(dict(img_id=pred['img_id']), pred)
+                            for pred in predictions])
+    assert len(evaluations) == 1
+    sections = [FCOSDiagnosticsSection.from_config(cfg)]
+    assert evaluated_metric([object(), metric]) is metric
+    read = report_from_predictions(
+        cfg, predictions, str(tmp_path / 'read'),
+        coco_metric=evaluated_metric([metric]), extra_sections=sections)
+    assert len(evaluations) == 1  # not evaluated again
+    alone = report_from_predictions(cfg, predictions,
+                                    str(tmp_path / 'alone'),
+                                    backend='pycocotools',
+                                    extra_sections=sections)
+    assert len(evaluations) == 2
+    for report in (read['report'], alone['report']):
+        for key in ('created', 'eval_seconds', 'analysis_seconds'):
+            report['meta'].pop(key)
+    assert read['report'] == alone['report']
+    for name in map(osp.basename, read['csv']):
+        assert (open(tmp_path / 'read' / name).read() ==
+                open(tmp_path / 'alone' / name).read())

@@ -28,8 +28,8 @@ import json
 import numpy as np
 import pytest
 
-from fcos_mm.analysis import detection_analysis as da
 from fcos_mm.analysis.eval_benchmark import synthetic_eval_set
+from fcos_mm.evaluation import functional as da
 
 CLASSES = ['cat', 'dog', 'bird']
 GTS = [  # image index, box, label
@@ -196,8 +196,10 @@ def test_precision_recall_f1(hand):
     index = int(np.flatnonzero(np.isclose(curves['score'], 0.6))[0])
     assert curves['precision'][index] == pytest.approx(0.5)
     assert curves['recall'][index] == pytest.approx(0.4)
-    # above every score: no detection, precision 1 by convention
-    assert curves['precision'][-1] == 1 and curves['recall'][-1] == 0
+    # above the top score (.95) nothing is left: precision undefined
+    # (not drawn as 1), recall 0
+    assert np.isnan(curves['precision'][-1]) and curves['recall'][-1] == 0
+    assert curves['precision'][94] == 1.0  # at .94: d6 alone, a TP
 
 
 def test_image_ap(hand):
