@@ -183,3 +183,10 @@ def test_a_shared_base_variable_unused_by_this_child_is_no_warning(
                         name='child.py')
     warnings = check_config_keys(cfg)
     assert len(warnings) == 1 and "'own_head'" in warnings[0]
+
+
+def test_none_of_our_hooks_takes_kwargs_a_typo_could_hide_in():
+    import fcos_mm.engine.hooks as our_hooks
+    from fcos_mm.engine.config_check import hook_arguments
+    for name in our_hooks.__all__:
+        assert hook_arguments(getattr(our_hooks, name)) is not None, name
