@@ -10,6 +10,9 @@ ONNX file from tools/deployment/pytorch2onnx.py (run by onnxruntime).
 CSVs; see tools/analysis_tools/eval_report.py) from the same predictions.
 """
 import argparse
+import contextlib
+import io
+import logging
 import os
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
@@ -82,14 +85,26 @@ def write_report(cfg, args: argparse.Namespace, results_pkl: str) -> None:
     if not is_main_process():
         return
     from mmengine.fileio import load
+    from mmengine.logging import MMLogger
 
     from fcos_mm.analysis.eval_report import (
         predictions_from_results,
         report_from_predictions,
     )
-    paths = report_from_predictions(
-        cfg, predictions_from_results(load(results_pkl)), args.report,
-        meta=dict(config=args.config, checkpoint=args.checkpoint))
+
+    # The report evaluates the same predictions again: quietly, so that the
+    # COCO table (printed by the evaluator) and its log lines appear once.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            paths = report_from_predictions(
+                cfg, predictions_from_results(load(results_pkl)),
+                args.report,
+                meta=dict(config=args.config, checkpoint=args.checkpoint))
+    finally:
+        logger.setLevel(level)
     print(f'report: {paths["html"]}', flush=True)
 
 
