@@ -2,21 +2,81 @@
 config changes, so the tools stay a few lines and the logic is tested here.
 """
 import argparse
+import ast
 import logging
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from collections import OrderedDict
+from typing import Any, Mapping, Optional, Sequence
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config, ConfigDict, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+from mmengine.utils.dl_utils import collect_env
 
 from fcos_mm.registry import SCOPE
 from fcos_mm.utils.dist import LAUNCHERS, cpu_model_wrapper_cfg, init_dist_env
 
+from .config_check import check_config
 from .optim_wrappers import AutocastOptimWrapper
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` that also reads a ``dict(k=v, ...)``
+    value (``optim_wrapper.clip_grad=dict(max_norm=35,norm_type=2)``),
+    which mmengine's recurses on forever, and turns any value it cannot
+    read into an argparse error naming the key and the dotted form."""
+
+    @classmethod
+    def _parse_value(cls, text: str) -> Any:
+        text = text.strip().strip('\'"')
+        if text.replace(' ', '').startswith('dict('):
+            node = ast.parse(text, mode='eval').body
+            if not (isinstance(node, ast.Call) and not node.args
+                    and getattr(node.func, 'id', None) == 'dict'):
+                raise ValueError(f'cannot read {text!r}')
+            return ConfigDict({
+                keyword.arg:
+                cls._parse_value(ast.get_source_segment(text, keyword.value))
+                for keyword in node.keywords
+            })
+        return cls._parse_iterable(text)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        options = dict(getattr(namespace, self.dest, None) or {})
+        for item in values or []:
+            key, _, text = item.partition('=')
+            try:
+                options[key] = self._parse_value(text)
+            except (ValueError, SyntaxError, RecursionError, AssertionError):
+                parser.error(
+                    f'--cfg-options {item}: cannot read the value of {key}. '
+                    f'Give a dict as one option per field ({key}.FIELD='
+                    f'VALUE ...) or as dict(FIELD=VALUE,...) without '
+                    f'spaces.')
+        setattr(namespace, self.dest, options)
+
+
+def merge_cfg_options(cfg: Config, options: Mapping[str, Any]) -> None:
+    """``cfg.merge_from_dict(options)``, where a dotted key may also go
+    through a setting that is None (``optim_wrapper.clip_grad.max_norm=35``
+    with ``clip_grad=None``: None is "off", a field turns it on) and a dict
+    value may replace a None, which mmengine refuses (asking for
+    ``_delete_=True``)."""
+    for key, value in options.items():
+        parts = key.split('.')
+        node = cfg
+        for depth, part in enumerate(parts):
+            if not isinstance(node, (Config, dict)) or part not in node:
+                break
+            deeper = depth < len(parts) - 1
+            if node[part] is None and (deeper or isinstance(value, dict)):
+                node[part] = ConfigDict()
+                break
+            node = node[part]
+    cfg.merge_from_dict(dict(options))
 
 
 def parse_tool_args(parser: argparse.ArgumentParser,
@@ -40,7 +100,7 @@ def parse_tool_args(parser: argparse.ArgumentParser,
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=CfgOptionsAction,
         help=f'override config settings, e.g. {cfg_options_example}')
     parser.add_argument(
         '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
@@ -57,17 +117,47 @@ def load_tool_config(args: argparse.Namespace) -> Config:
     register_all_modules(init_default_scope=False)
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+        merge_cfg_options(cfg, args.cfg_options)
     return cfg
 
 
+class _Runner(Runner):
+    """mmengine's :class:`Runner`, whose log header says what runs: the
+    process count (mmengine labels it "GPU number" on any device) and,
+    through ``env_cfg`` (:func:`prepare_launch`), the real backend."""
+
+    def _log_env(self, env_cfg: dict) -> None:
+        runtime_env = OrderedDict(env_cfg)
+        runtime_env.update(self._randomness_cfg)
+        runtime_env['seed'] = self._seed
+        runtime_env['Distributed launcher'] = self._launcher
+        runtime_env['Distributed training'] = self._distributed
+        if torch.cuda.is_available():
+            runtime_env['GPU number'] = self._world_size
+        else:
+            runtime_env['Processes (CPU only)'] = self._world_size
+        lines = lambda items: '\n    ' + '\n    '.join(  # noqa: E731
+            f'{k}: {v}' for k, v in items)
+        dash_line = '-' * 60
+        self.logger.info('\n' + dash_line + '\nSystem environment:' +
+                         lines(collect_env().items()) + '\n'
+                         '\nRuntime environment:' +
+                         lines(runtime_env.items()) + '\n' + dash_line +
+                         '\n')
+        if self.cfg._cfg_dict:
+            self.logger.info(f'Config:\n{self.cfg.pretty_text}')
+
+
 def build_runner(cfg: Config, launcher: str) -> Runner:
-    """:func:`prepare_launch`, then the config's runner (``runner_type``,
-    else mmengine's :class:`Runner`)."""
+    """:func:`~fcos_mm.engine.config_check.check_config` (typos in
+    top-level keys and hook arguments), :func:`prepare_launch`, then the
+    config's runner (``runner_type``, else mmengine's :class:`Runner`,
+    whose log header names the process count and the backend)."""
+    check_config(cfg)
     prepare_launch(cfg, launcher)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    return _Runner.from_cfg(cfg)
 
 
 def _set_scope_and_work_dir(cfg: Config, work_dir: Optional[str],
@@ -131,6 +221,10 @@ def prepare_launch(cfg: Config, launcher: str) -> Optional[str]:
         return None
     dist_cfg = dict(cfg.get('env_cfg', {}).get('dist_cfg', {}))
     backend = init_dist_env(launcher, **dist_cfg)
+    # the Runner logs env_cfg as the run's settings: the real backend
+    # (gloo without CUDA), not the config's nccl
+    cfg.env_cfg = dict(cfg.get('env_cfg') or {})
+    cfg.env_cfg['dist_cfg'] = dict(dist_cfg, backend=backend)
     if not torch.cuda.is_available() and cfg.get(
             'model_wrapper_cfg') is None:
         cfg.model_wrapper_cfg = cpu_model_wrapper_cfg(

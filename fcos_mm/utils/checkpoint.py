@@ -163,6 +163,13 @@ def load_safely(path: str, map_location: MapLocation = None) -> Any:
     return _torch_load(path, path, map_location)
 
 
+def load_from_local(filename: str, map_location: MapLocation = None) -> Any:
+    """:func:`load_safely`, registered under this name because mmengine logs
+    a loader by its name past ``load_from_`` ("Loads checkpoint by local
+    backend"; ``load_safely`` read "by y backend")."""
+    return load_safely(filename, map_location)
+
+
 def load_from_http(filename: str, map_location: MapLocation = None) -> Any:
     """Download once into the torch hub cache, then :func:`load_safely`.
 
@@ -245,7 +252,7 @@ def register_safe_checkpoint_loader() -> None:
     if hasattr(torch.serialization, 'add_safe_globals'):  # torch >= 2.4
         torch.serialization.add_safe_globals(_allow_list())
     for prefixes, loader in (
-        ('', load_safely),
+        ('', load_from_local),
         (('http://', 'https://'), load_from_http),
         (('open-mmlab://', 'openmmlab://'), load_from_openmmlab),
         (('modelzoo://', 'torchvision://'), load_from_torchvision),

@@ -26,7 +26,8 @@ It is registered as ``CheckpointHook`` in scope ``fcos_mm``, so
 import logging
 import os
 import os.path as osp
-from typing import List
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
@@ -82,10 +83,51 @@ class CheckpointHook(MMEngineCheckpointHook):
     """mmengine's ``CheckpointHook`` (same arguments) with atomic saves,
     removals after the new file is in place, no non-finite checkpoint and a
     resume that picks the newest valid checkpoint (see the module
-    docstring)."""
+    docstring).
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    Its arguments are mmengine's, named one by one: mmengine's hook takes
+    ``**kwargs`` for ``Runner.save_checkpoint``, which gets all of its
+    arguments from the named ones already, so an extra keyword there was
+    only a typo passed on (``intervl=5``) to fail at the first save. Here it
+    is a ``TypeError`` when the hook is built, and
+    :func:`~fcos_mm.engine.config_check.check_hook_arguments` names it with
+    the closest argument before the runner starts.
+    """
+
+    def __init__(self,
+                 interval: int = -1,
+                 by_epoch: bool = True,
+                 save_optimizer: bool = True,
+                 save_param_scheduler: bool = True,
+                 out_dir: Optional[Union[str, Path]] = None,
+                 max_keep_ckpts: int = -1,
+                 save_last: bool = True,
+                 save_best: Union[str, List[str], None] = None,
+                 rule: Union[str, List[str], None] = None,
+                 greater_keys: Optional[Sequence[str]] = None,
+                 less_keys: Optional[Sequence[str]] = None,
+                 file_client_args: Optional[dict] = None,
+                 filename_tmpl: Optional[str] = None,
+                 backend_args: Optional[dict] = None,
+                 published_keys: Union[str, List[str], None] = None,
+                 save_begin: int = 0) -> None:
+        super().__init__(
+            interval=interval,
+            by_epoch=by_epoch,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            out_dir=out_dir,
+            max_keep_ckpts=max_keep_ckpts,
+            save_last=save_last,
+            save_best=save_best,
+            rule=rule,
+            greater_keys=greater_keys,
+            less_keys=less_keys,
+            file_client_args=file_client_args,
+            filename_tmpl=filename_tmpl,
+            backend_args=backend_args,
+            published_keys=published_keys,
+            save_begin=save_begin)
         register_atomic_backend()
         local = self.out_dir is None or '://' not in str(self.out_dir)
         if local and self.backend_args is None and (

@@ -23,16 +23,64 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 from mmengine.hooks import Hook, LoggerHook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 
 from fcos_mm.registry import HOOKS
+from fcos_mm.utils.checkpoint import resume_candidates
 
 from ..bad_batch import save_bad_batch, to_plain
 from ..errors import NonFiniteTrainingError
 from ..optim_wrappers.step_guard import StepGuardMixin, unpack_records
+from .checkpoint_hook import CheckpointHook
+
+
+def clip_grad_advice(optim_wrapper: dict) -> str:
+    """How to turn gradient clipping on, in the two forms that work as
+    written for a config whose ``optim_wrapper`` is this (tested in
+    tests/test_tools/test_true_messages.py).
+
+    ``--cfg-options optim_wrapper.clip_grad=dict(...)`` was mmengine's
+    ``RecursionError``; the dotted fields work (through a ``clip_grad=None``
+    too: :func:`~fcos_mm.engine.runner_setup.merge_cfg_options`). A child
+    config must replace a base's ``clip_grad=None`` with ``_delete_=True``,
+    which mmengine keeps as a key where the base has no ``clip_grad``.
+    """
+    delete = '_delete_=True, ' if 'clip_grad' in optim_wrapper else ''
+    return ('turn it on with `--cfg-options '
+            'optim_wrapper.clip_grad.max_norm=35 '
+            'optim_wrapper.clip_grad.norm_type=2` (tools/train.py), or in a '
+            f'child config `optim_wrapper = dict(clip_grad=dict({delete}'
+            'max_norm=35, norm_type=2))`')
+
+
+def checkpoint_status(runner) -> str:
+    """What a stopped run leaves to resume from, true for this run: the
+    newest checkpoint in the checkpoint folder (our ``CheckpointHook``
+    never writes one with NaN/inf), or that there is none yet."""
+    hooks = [h for h in runner.hooks if isinstance(h, MMEngineCheckpointHook)]
+    folder = (getattr(hooks[0], 'out_dir', None) if hooks else None) or (
+        runner.work_dir)
+    paths = [p for p in resume_candidates(folder) if osp.isfile(p)]
+    if not paths:
+        when = ''
+        if hooks and hooks[0].interval > 0:
+            interval = hooks[0].interval
+            unit = ('epoch' if hooks[0].by_epoch else 'iteration') + (
+                's' if interval > 1 else '')
+            when = (f' (default_hooks.checkpoint saves every {interval} '
+                    f'{unit})')
+        return (f'No checkpoint has been written yet in {folder}{when}: '
+                f'a new run starts from the beginning (or load_from).')
+    ours = hooks and isinstance(hooks[0], CheckpointHook)
+    finite = (' (the checkpoint hook never writes one with NaN/inf)'
+              if ours else '')
+    return (f'The newest checkpoint is {paths[0]}{finite}; '
+            f'`tools/train.py CONFIG --resume` continues from the newest '
+            f'one that loads and is finite.')
 
 
 def _guarded_wrappers(optim_wrapper) -> List:
@@ -328,10 +376,8 @@ class NonFiniteGuardHook(Hook):
         return '\n'.join([
             f'Training stopped at iteration {runner.iter + 1}: {reason}.',
             f'Last: {last}' if last else '',
-            'No weights were changed by the skipped steps and no checkpoint '
-            'with NaN/inf is ever written: the newest checkpoint in '
-            f'{runner.work_dir} is finite, and `tools/train.py CONFIG '
-            '--resume` continues from it.',
+            'No weights were changed by the skipped steps. ' +
+            checkpoint_status(runner),
             f'Details of every skipped step: {self._out_path}.',
             'Likely causes, and what to try:',
             f'  - learning rate too high for the batch: {lr_text} for a '
@@ -339,10 +385,10 @@ class NonFiniteGuardHook(Hook):
             '  - warm-up too short: ' + (
                 ', '.join(warmups) if warmups else 'no LinearLR/ConstantLR '
                 'warm-up in param_scheduler') + '; lengthen it.',
-            '  - no gradient clipping: ' + (
-                f'clip_grad={dict(clip)} is set' if clip else
-                'set optim_wrapper.clip_grad=dict(max_norm=35, norm_type=2)'
-            ) + '.',
+            (f'  - gradient clipping: clip_grad={dict(clip)} is set; a '
+             f'lower max_norm clips harder.' if clip else
+             f'  - no gradient clipping: '
+             f'{clip_grad_advice(cfg.get("optim_wrapper", {}))}.'),
             '  - degenerate boxes or bad annotations: python '
             'tools/misc/check_dataset.py CONFIG; replay a batch with '
             '--dump-bad-batches and tools/analysis_tools/replay_batch.py.',

@@ -1,6 +1,7 @@
 """The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
 import contextlib
 import logging
+import time
 from typing import Optional, Union
 
 import torch
@@ -124,17 +125,27 @@ class FCOS(SingleStageDetector):
             loss_sample = DetDataSample(metainfo={GT_CHECKED: True})
             loss_sample.gt_instances = sample.gt_instances
             loss_samples.append(loss_sample)
-        if self._compiled_loss is None:
+        first = self._compiled_loss is None
+        if first:
             dynamo_config = torch._dynamo.config
             dynamo_config.recompile_limit = max(
                 dynamo_config.recompile_limit, self.recompile_limit)
             self._compiled_loss = torch.compile(
                 super().loss, **self.compile_loss)
+            print_log(compiling_message(batch_inputs.device), 'current')
+            start = time.perf_counter()
         if self.compile_loss.get('mode') == 'reduce-overhead':
             # a new step: the graphs' outputs of the last one (read by the
             # loggers by now) may be overwritten
             torch.compiler.cudagraph_mark_step_begin()
-        return self._compiled_loss(batch_inputs, loss_samples)
+        losses = self._compiled_loss(batch_inputs, loss_samples)
+        if first:
+            print_log(
+                f'torch.compile: the forward and loss compiled in '
+                f'{time.perf_counter() - start:.0f} s (the backward compiles '
+                f'when it first runs); each new batch shape (image size, box '
+                f'bucket) compiles once more.', 'current')
+        return losses
 
     def __getstate__(self) -> dict:
         """Copies and pickles leave the compiled loss behind: it is bound to
@@ -155,6 +166,17 @@ class FCOS(SingleStageDetector):
             return super().predict(
                 batch_inputs.contiguous(memory_format=torch.channels_last),
                 batch_data_samples, rescale)
+
+
+def compiling_message(device: torch.device) -> str:
+    """What the first compiled step logs before it starts: that it
+    compiles, and roughly for how long (a first CPU step of ~5 minutes on
+    2 cores was seen in issue 26, with nothing logged meanwhile)."""
+    expected = ('minutes on CPU (about 5 on 2 cores)' if device.type == 'cpu'
+                else 'a minute or more on GPU')
+    return (f'torch.compile (--compile / model.compile_loss): compiling the '
+            f'training forward, loss and backward in the first step; expect '
+            f'{expected} before the first iteration is logged.')
 
 
 def compile_options(compile_loss: Union[bool, dict, None],
