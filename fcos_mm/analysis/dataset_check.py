@@ -342,7 +342,7 @@ def run_check(cfg: Config,
 
 
 #: Training images the level check reads (the first ones of the json).
-LEVEL_CHECK_IMAGES = 1000
+LEVEL_CHECK_IMAGES = 500
 
 
 def check_level_balance(cfg: Config,
