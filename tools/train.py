@@ -12,6 +12,7 @@ import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
 from fcos_mm.engine.errors import TrainingStopped
+from fcos_mm.engine.pretrained import check_pretrained_sources
 from fcos_mm.engine.runner_setup import (
     build_runner,
     load_tool_config,
@@ -74,6 +75,8 @@ def main(argv=None) -> None:
         compile_loss=args.compile,
         cuda_graphs=args.cuda_graphs)
     try:
+        # an unreachable pretrained URL fails here, not after the build
+        check_pretrained_sources(cfg)
         build_runner(cfg, args.launcher).train()
     except TrainingStopped as e:
         # The whole message (what is safe on disk, what to try) is in the

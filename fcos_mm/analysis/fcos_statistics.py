@@ -298,3 +298,232 @@ def format_tables(results: Dict[str, AssignmentStatistics]) -> str:
                 stats.strides, stats.positives_per_level))
         lines.append(f'{name:<{name_width}}{levels}')
     return '\n'.join(lines)
+
+
+# -- regress ranges that fit a data set ------------------------------------
+#
+# The paper's ranges are a ladder tied to the strides: P3-P6 end at
+# 64, 128, 256, 512 = 8 x their stride, so on every level a box's centre
+# regresses 4-8 strides (what ``norm_on_bbox`` divides by), and the shared
+# head sees one target scale on all levels. They were made for 800 x 1333
+# inputs; on smaller inputs (or with large objects) most boxes fall past the
+# last boundary and one level takes nearly every positive. A proposal keeps
+# the ladder (boundaries ``ratio x stride``, doubling per level) and picks
+# the ``ratio`` that spreads the training positives over the levels.
+
+#: The paper's boundary-to-stride ratio (64 / 8, ..., 512 / 64).
+PAPER_RANGE_RATIO = 8.0
+#: Ratios tried by :func:`propose_regress_ranges`: 1 to 8 in quarter
+#: octaves. Above 8 boxes only move to finer levels than the paper's; below
+#: 1 a box's centre regresses under a stride on its level.
+PROPOSAL_RATIOS = tuple(2.0**(step / 4) for step in range(13))
+#: Share of all positives on one level above which the data check warns.
+DOMINANT_LEVEL_SHARE = 0.5
+
+
+def ladder_ranges(strides: Sequence[int],
+                  ratio: float) -> Tuple[Tuple[float, float], ...]:
+    """Regress ranges whose boundaries are ``ratio x stride`` of every level
+    but the last, rounded to whole pixels: ``ratio=8`` gives the paper's
+    ``((-1, 64), (64, 128), (128, 256), (256, 512), (512, INF))`` for
+    strides 8-128, ``ratio=1.5`` the CPU demo's 12, 24, 48, 96."""
+    bounds = [int(round(ratio * stride)) for stride in strides[:-1]]
+    lows = [-1] + bounds
+    highs = bounds + [INF]
+    return tuple(zip(lows, highs))
+
+
+def level_shares(stats: AssignmentStatistics) -> List[float]:
+    """Each level's fraction of all positive locations (zeros without
+    positives)."""
+    total = sum(stats.positives_per_level)
+    return [count / total if total else 0.0
+            for count in stats.positives_per_level]
+
+
+def dominant_level(stats: AssignmentStatistics,
+                   max_share: float = DOMINANT_LEVEL_SHARE
+                   ) -> Optional[Tuple[int, float]]:
+    """``(level index, share)`` of the level holding more than
+    ``max_share`` of the positives, else None."""
+    shares = level_shares(stats)
+    if not shares:
+        return None
+    level = max(range(len(shares)), key=shares.__getitem__)
+    return (level, shares[level]) if shares[level] > max_share else None
+
+
+def proposal_radius(ratio: float, paper_radius: float = 1.5) -> float:
+    """The centre-sampling radius (in strides) to use with ``ratio``.
+
+    On its level a box's half-size is at least ``ratio / 2`` strides, so a
+    region of the paper's 1.5 strides is the box itself once ``ratio < 3``:
+    the radius shrinks to ``ratio / 2`` (in quarter strides) to keep
+    sampling the centre, but not under 1 stride, below which a region of a
+    box holds a single grid point or none.
+    """
+    return max(1.0, min(paper_radius, math.floor(ratio / 2 * 4) / 4))
+
+
+@dataclass
+class RangeProposal:
+    """What :func:`propose_regress_ranges` found.
+
+    Attributes:
+        ratio (float): Boundary-to-stride ratio of the proposal.
+        regress_ranges (tuple): The proposed ranges, one per level.
+        center_sample_radius (float): The proposed radius.
+        stats (AssignmentStatistics): Counts under the proposal.
+        current_ranges (tuple): The ranges it was compared with.
+        current_stats (AssignmentStatistics): Counts under those.
+        tried (list[tuple[float, float, float]]): ``(ratio, largest level
+            share, BPR)`` of every ratio tried.
+    """
+    ratio: float
+    regress_ranges: Tuple[Tuple[float, float], ...]
+    center_sample_radius: float
+    stats: AssignmentStatistics
+    current_ranges: Tuple[Tuple[float, float], ...]
+    current_stats: AssignmentStatistics
+    tried: List[Tuple[float, float, float]] = field(default_factory=list)
+
+
+def propose_regress_ranges(samples: Iterable[Sample],
+                           num_classes: int,
+                           current_ranges: Sequence[Tuple[float, float]],
+                           strides: Sequence[int] = FPN_STRIDES,
+                           center_sampling: bool = True,
+                           center_sample_radius: float = 1.5,
+                           ratios: Sequence[float] = PROPOSAL_RATIOS,
+                           tolerance: float = 0.05,
+                           pad_size_divisor: int = 32) -> RangeProposal:
+    """Propose regress ranges (and a centre-sampling radius) that spread
+    the positives of ``samples`` over the levels.
+
+    Every ratio of ``ratios`` gives :func:`ladder_ranges`; the training
+    assigner runs on all samples for each. Kept are the ratios whose best
+    possible recall is within 0.5 % of the best and whose fullest level
+    holds at most ``tolerance`` more of the positives than the least full
+    of them; among those the largest ratio wins (closest to the paper's 8:
+    more cells per box on its level). The radius is
+    :func:`proposal_radius`, capped at ``center_sample_radius``.
+
+    Args:
+        samples (Iterable[tuple]): A :data:`Sample` per training image
+            (:func:`samples_from_dataset`); read once.
+        num_classes (int): Number of classes.
+        current_ranges (Sequence[tuple]): The config's ranges, counted for
+            comparison.
+        strides (Sequence[int]): Strides of the head's levels.
+        center_sampling (bool): Whether the config samples centres.
+        center_sample_radius (float): The config's radius.
+        ratios (Sequence[float]): Boundary-to-stride ratios to try.
+        tolerance (float): Slack on the fullest level's share.
+        pad_size_divisor (int): Padding of the input. Defaults to 32.
+
+    Returns:
+        RangeProposal: The proposal and the counts behind it.
+    """
+    samples = list(samples)
+    strides = tuple(strides)
+
+    def count(name: str, ranges, radius: float) -> AssignmentStatistics:
+        setting = AssignmentSetting(name, strides, tuple(map(tuple, ranges)),
+                                    center_sampling, radius)
+        return compute_statistics(samples, num_classes, [setting],
+                                  pad_size_divisor)[name]
+
+    tried = []
+    for ratio in ratios:
+        stats = count('ratio', ladder_ranges(strides, ratio),
+                      center_sample_radius)
+        tried.append((ratio, max(level_shares(stats), default=0.0),
+                      stats.bpr))
+    best_bpr = max(bpr for _, _, bpr in tried)
+    fair = [entry for entry in tried if entry[2] >= best_bpr - 0.005]
+    least_full = min(share for _, share, _ in fair)
+    ratio = max(ratio for ratio, share, _ in fair
+                if share <= least_full + tolerance)
+    radius = center_sample_radius
+    if center_sampling:
+        radius = min(center_sample_radius, proposal_radius(ratio))
+    ranges = ladder_ranges(strides, ratio)
+    return RangeProposal(
+        ratio=ratio,
+        regress_ranges=ranges,
+        center_sample_radius=radius,
+        stats=count('proposal', ranges, radius),
+        current_ranges=tuple(map(tuple, current_ranges)),
+        current_stats=count('current', current_ranges, center_sample_radius),
+        tried=tried)
+
+
+def _format_range(value: float) -> str:
+    return 'INF' if value >= INF else f'{value:g}'
+
+
+def format_ranges(ranges: Sequence[Tuple[float, float]],
+                  inf: str = 'INF') -> str:
+    """``((-1, 26), ..., (205, INF))``, ``inf`` standing for :data:`INF`."""
+    items = ', '.join(f'({_format_range(low)}, {_format_range(high)})'
+                      for low, high in ranges)
+    return f'({items})'.replace('INF', inf)
+
+
+def format_levels(stats: AssignmentStatistics) -> str:
+    """``P3: 12 (3%), P4: ...``: positives per level and their share."""
+    shares = level_shares(stats)
+    return ', '.join(
+        f'P{int(math.log2(stride))}: {count} ({100 * share:.0f}%)'
+        for stride, count, share in zip(stats.strides,
+                                        stats.positives_per_level, shares))
+
+
+def proposal_cfg_options(proposal: RangeProposal) -> str:
+    """The proposal as ``tools/train.py --cfg-options`` arguments (quoted
+    for a POSIX shell)."""
+    ranges = format_ranges(proposal.regress_ranges, inf=f'{INF:g}')
+    return (f'"model.train_cfg.assigner.regress_ranges='
+            f'{ranges.replace(" ", "")}" '
+            f'model.train_cfg.assigner.center_sample_radius='
+            f'{proposal.center_sample_radius:g}')
+
+
+def assigner_settings(cfg) -> Dict:
+    """The training assigner's ``regress_ranges``, ``center_sampling``,
+    ``center_sample_radius`` and the head's ``strides`` from a config
+    (``FCOSPointAssigner``'s and ``FCOSHead``'s defaults for what it does
+    not set)."""
+    model = cfg.get('model') or {}
+    assigner = (model.get('train_cfg') or {}).get('assigner') or {}
+    head = model.get('bbox_head') or {}
+    return dict(
+        regress_ranges=tuple(
+            tuple(r) for r in assigner.get('regress_ranges',
+                                           FPN_REGRESS_RANGES)),
+        center_sampling=bool(assigner.get('center_sampling', False)),
+        center_sample_radius=float(assigner.get('center_sample_radius', 1.5)),
+        strides=tuple(head.get('strides', FPN_STRIDES)))
+
+
+def format_proposal(proposal: RangeProposal) -> str:
+    """The comparison and the proposal as a config snippet and as
+    ``--cfg-options``."""
+    current, new = proposal.current_stats, proposal.stats
+    lines = [
+        f'current regress ranges {format_ranges(proposal.current_ranges)}:',
+        f'  positives {current.num_positives}, BPR '
+        f'{100 * current.bpr:.2f}%; {format_levels(current)}',
+        f'proposed (boundaries {proposal.ratio:.2f} x stride, centre '
+        f'sampling radius {proposal.center_sample_radius:g}):',
+        f'  positives {new.num_positives}, BPR {100 * new.bpr:.2f}%; '
+        f'{format_levels(new)}',
+        '',
+        'In the config (INF = 1e8):',
+        'model = dict(train_cfg=dict(assigner=dict(',
+        f'    regress_ranges={format_ranges(proposal.regress_ranges)},',
+        f'    center_sample_radius={proposal.center_sample_radius:g})))',
+        'or on the command line of tools/train.py:',
+        f'  --cfg-options {proposal_cfg_options(proposal)}',
+    ]
+    return '\n'.join(lines)

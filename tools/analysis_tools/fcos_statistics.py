@@ -9,6 +9,12 @@ nothing is trained: the training assigner runs on the annotations (see
 Example::
 
     python tools/analysis_tools/fcos_statistics.py configs/demo/fcos_demo.py
+
+``--propose-ranges`` instead proposes regress ranges (and a centre-sampling
+radius) that fit the training boxes after the pipeline's resize, with the
+positives per level under the config's ranges and under the proposal, and
+prints it as a config snippet and as ``--cfg-options``
+(``fcos_mm.analysis.fcos_statistics.propose_regress_ranges``).
 """
 import argparse
 import itertools
@@ -23,7 +29,12 @@ from fcos_mm.analysis import (
     paper_settings,
     samples_from_dataset,
 )
-from fcos_mm.analysis.fcos_statistics import FPN_REGRESS_RANGES
+from fcos_mm.analysis.fcos_statistics import (
+    FPN_REGRESS_RANGES,
+    assigner_settings,
+    format_proposal,
+    propose_regress_ranges,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,6 +56,11 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help='radius of the centre-sampling rows, in strides (default: the '
         'config\'s assigner, else 1.5)')
+    parser.add_argument(
+        '--propose-ranges',
+        action='store_true',
+        help='propose regress ranges and a centre-sampling radius that '
+        'spread the positives over the levels, instead of the tables')
     parser.add_argument(
         '--max-images',
         type=int,
@@ -88,6 +104,19 @@ def main() -> None:
     samples, num_classes = samples_from_dataset(loader.dataset)
     if args.max_images is not None:
         samples = itertools.islice(samples, args.max_images)
+    if args.propose_ranges:
+        settings = assigner_settings(cfg)
+        proposal = propose_regress_ranges(
+            samples,
+            num_classes,
+            ranges,
+            strides=settings['strides'],
+            center_sampling=settings['center_sampling'],
+            center_sample_radius=radius,
+            pad_size_divisor=args.pad_size_divisor)
+        print(f'{args.split} set of {args.config}\n')
+        print(format_proposal(proposal))
+        return
     results = compute_statistics(
         samples,
         num_classes,

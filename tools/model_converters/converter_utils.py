@@ -24,3 +24,17 @@ def source_state_dict(checkpoint: dict, keys: Tuple[str, ...]) -> StateDict:
         return checkpoint
     raise KeyError(f'The checkpoint holds no state dict under any of {keys}; '
                    f'its keys are {sorted(checkpoint)}.')
+
+
+def save_converted(checkpoint: dict, path: str) -> None:
+    """``torch.save`` to ``path`` atomically (a run reads it as
+    ``load_from``), creating its folder: a failure leaves no partial file
+    and whatever ``path`` held before."""
+    import io
+
+    import torch
+
+    from fcos_mm.utils.atomic_io import atomic_write
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    atomic_write(buffer.getvalue(), path)

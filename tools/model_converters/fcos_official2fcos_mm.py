@@ -48,7 +48,12 @@ from collections import OrderedDict
 from typing import List, Optional
 
 import torch
-from converter_utils import StateDict, source_state_dict, strip_prefix
+from converter_utils import (
+    StateDict,
+    save_converted,
+    source_state_dict,
+    strip_prefix,
+)
 
 from fcos_mm.utils import load_safely
 
@@ -269,7 +274,7 @@ def main() -> None:
         classes = get_classes('coco')
     checkpoint = convert_official_checkpoint(
         load_safely(args.src, map_location='cpu'), args.bn_eps, classes)
-    torch.save(checkpoint, args.dst)
+    save_converted(checkpoint, args.dst)
     print(f'{len(checkpoint["state_dict"])} tensors written to {args.dst}; '
           f'the config needs neck.add_extra_convs='
           f'{checkpoint["meta"]["extra_convs_on"]!r}')

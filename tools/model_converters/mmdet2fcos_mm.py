@@ -17,8 +17,12 @@ Example::
 import argparse
 from collections import OrderedDict
 
-import torch
-from converter_utils import StateDict, source_state_dict, strip_prefix
+from converter_utils import (
+    StateDict,
+    save_converted,
+    source_state_dict,
+    strip_prefix,
+)
 
 from fcos_mm.models.dense_heads.fcos_head_compat import (
     rename_legacy_predictor,
@@ -103,7 +107,7 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = convert_mmdet_checkpoint(
         load_safely(args.src, map_location='cpu'))
-    torch.save(checkpoint, args.dst)
+    save_converted(checkpoint, args.dst)
     print(f'{len(checkpoint["state_dict"])} tensors written to {args.dst}')
 
 
