@@ -3,10 +3,12 @@ from .autocast_optim_wrapper import (
     AutocastOptimWrapper,
     guard_narrow_strided_convs,
 )
+from .default_constructor import DefaultOptimWrapperConstructor
 from .optim_wrapper import OptimWrapper
 from .step_guard import RECORD_FIELDS, StepGuardMixin
 
 __all__ = [
-    'AmpOptimWrapper', 'AutocastOptimWrapper', 'OptimWrapper',
-    'RECORD_FIELDS', 'StepGuardMixin', 'guard_narrow_strided_convs'
+    'AmpOptimWrapper', 'AutocastOptimWrapper',
+    'DefaultOptimWrapperConstructor', 'OptimWrapper', 'RECORD_FIELDS',
+    'StepGuardMixin', 'guard_narrow_strided_convs'
 ]
