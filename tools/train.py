@@ -11,9 +11,11 @@ import argparse
 import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
+from fcos_mm.analysis.dataset_check import DataCheckError
 from fcos_mm.engine.errors import TrainingStopped
 from fcos_mm.engine.runner_setup import (
     build_runner,
+    check_before_first_step,
     load_tool_config,
     parse_tool_args,
     setup_train_cfg,
@@ -73,6 +75,10 @@ def main(argv=None) -> None:
         dump_bad_batches=args.dump_bad_batches,
         compile_loss=args.compile,
         cuda_graphs=args.cuda_graphs)
+    try:
+        check_before_first_step(cfg, 'train')
+    except DataCheckError as e:  # the whole message: each problem's fix
+        sys.exit(f'fcos_mm: {e}')
     try:
         build_runner(cfg, args.launcher).train()
     except TrainingStopped as e:
