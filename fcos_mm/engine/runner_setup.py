@@ -99,8 +99,9 @@ def check_before_first_step(cfg: Config, tool: str) -> None:
         tool (str): ``'train'`` (the train loader, and the val loader when
             validation runs) or ``'test'`` (the test loader).
     """
-    from fcos_mm.analysis.dataset_check import check_before_first_step as \
-        check_classes
+    from fcos_mm.analysis.dataset_check import (
+        check_before_first_step as check_classes,
+    )
     if tool == 'train':
         splits = ['train']
         if all(cfg.get(key) for key in ('val_dataloader', 'val_cfg',

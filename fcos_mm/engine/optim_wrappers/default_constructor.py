@@ -6,8 +6,9 @@ from typing import List
 
 import torch.nn as nn
 from mmengine.logging import MMLogger, print_log
-from mmengine.optim import DefaultOptimWrapperConstructor as \
-    MMEngineDefaultOptimWrapperConstructor
+from mmengine.optim import (
+    DefaultOptimWrapperConstructor as MMEngineDefaultOptimWrapperConstructor,
+)
 from mmengine.optim import OptimWrapper
 
 from fcos_mm.registry import OPTIM_WRAPPER_CONSTRUCTORS
