@@ -657,6 +657,8 @@ def class_problems(cfg: Config,
     heads = head_num_classes(cfg.get('model'))
     problems: List[ConfigProblem] = []
     split_classes: Dict[str, Tuple[str, tuple]] = OrderedDict()
+    misnamed = set()  # splits whose classes a json lacks
+    counted = set()  # (head key, classes) already said not to match
     for split in splits:
         loader = cfg.get(LOADER_KEYS[split])
         if not loader or 'dataset' not in loader:
@@ -687,7 +689,10 @@ def class_problems(cfg: Config,
             coco = _read_coco(ann_file, cache)
             if coco is None:
                 continue
-            problems += _name_problems(classes, coco, ann_file, key, split)
+            named = _name_problems(classes, coco, ann_file, key, split)
+            if any(problem.severity == 'error' for problem in named):
+                misnamed.add(split)
+            problems += named
             problems += _content_problems(dataset, classes, coco, ann_file,
                                           key.rsplit('.metainfo', 1)[0],
                                           split)
@@ -702,7 +707,9 @@ def class_problems(cfg: Config,
                     classes, coco, ann_file, key, split,
                     what=f'evaluator, {metric_key}.ann_file')
         for head_key, num_classes in heads:
-            if num_classes != len(classes):
+            if num_classes != len(classes) and (head_key, classes) not in (
+                    counted):
+                counted.add((head_key, classes))
                 problems.append(ConfigProblem(
                     'error', head_key,
                     f'{head_key} is {num_classes} but {key} names '
@@ -712,7 +719,9 @@ def class_problems(cfg: Config,
                     f'child config model = dict({head_key.split(".")[1]}='
                     f'dict(num_classes=len(classes))) (or correct the '
                     f'classes).'))
-    if 'train' in split_classes:
+    # Against the train classes once they are right (else the fix would
+    # copy a typo).
+    if 'train' in split_classes and 'train' not in misnamed:
         train_key, train_classes = split_classes['train']
         for split, (key, classes) in split_classes.items():
             if split != 'train' and classes != train_classes:

@@ -245,3 +245,19 @@ def test_the_tool_reports_them_first(root):
     # The images (not written here) are missing too.
     assert lines[-1].startswith('Checked 1 data set(s), 2 images')
     assert '5 error(s)' in lines[-1]
+
+
+def test_a_train_typo_is_not_copied_to_val(root):
+    problems = class_problems(_cfg(root, classes=('Raccoon', ),
+                                   val_classes=('raccoon', )),
+                              ['train', 'val'])
+    # The typo and its empty data set; val is not told to copy 'Raccoon'.
+    assert [p.key for p in problems] == [
+        'train_dataloader.dataset.metainfo.classes',
+        'train_dataloader.dataset.ann_file'
+    ]
+
+
+def test_one_count_error_for_splits_sharing_the_classes(root):
+    problems = class_problems(_cfg(root, num_classes=80))
+    assert [p.key for p in problems] == ['model.bbox_head.num_classes']
