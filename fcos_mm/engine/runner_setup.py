@@ -86,12 +86,13 @@ def check_before_first_step(cfg: Config, tool: str) -> None:
     is built: the classes and counts of the data sets it uses against their
     annotation files and the head
     (:func:`~fcos_mm.analysis.dataset_check.check_before_first_step`,
-    ``DataCheckError`` on a problem), and two hooks added unless the config
-    has them, even when it replaces ``custom_hooks``: ``CheckImagesHook``
-    (every image on disk, before the first step) and
-    ``CheckpointClassesHook`` (the loaded checkpoint's class count: an
-    error for ``'test'``, re-initialised layers said in one log line for
-    ``'train'`` with ``load_from``).
+    ``DataCheckError`` on a problem), and hooks added unless the config has
+    them, even when it replaces ``custom_hooks``: ``CheckpointClassesHook``
+    (the loaded checkpoint's class count: an error for ``'test'``,
+    re-initialised layers said in one log line for ``'train'`` with
+    ``load_from``) and, for ``'test'``, ``CheckImagesHook`` (every test image
+    on disk before the loader starts; training runs it where the config
+    lists it, as ``configs/_base_/default_runtime.py`` does).
 
     Args:
         cfg (Config): After :func:`setup_train_cfg` / :func:`setup_test_cfg`;
@@ -113,8 +114,10 @@ def check_before_first_step(cfg: Config, tool: str) -> None:
     hooks = list(cfg.get('custom_hooks') or [])
     types = {hook.get('type') for hook in hooks if isinstance(hook, dict)}
     on_mismatch = 'reinit' if tool == 'train' else 'raise'
-    for hook in (dict(type='CheckImagesHook'),
-                 dict(type='CheckpointClassesHook', on_mismatch=on_mismatch)):
+    added = [dict(type='CheckpointClassesHook', on_mismatch=on_mismatch)]
+    if tool == 'test':
+        added.append(dict(type='CheckImagesHook'))
+    for hook in added:
         if hook['type'] not in types:
             hooks.append(hook)
     cfg.custom_hooks = hooks

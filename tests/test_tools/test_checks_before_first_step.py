@@ -65,10 +65,15 @@ def test_train_stops_before_building_anything(tmp_path, tiny_config, tools,
 
 def test_train_with_no_readable_image_stops_before_the_first_step(
         tmp_path, tiny_config, tools, tool_env):
+    # The base runtime's image check (the tiny config replaces the hooks).
+    config = str(tmp_path / 'with_check.py')
+    with open(config, 'w') as f:
+        f.write(f'_base_ = {tiny_config(batch_size=2, max_epochs=1)!r}\n'
+                "custom_hooks = [dict(type='CheckImagesHook'), "
+                "dict(type='RecordIters')]\n")
     work_dir = str(tmp_path / 'work')
     proc = tools.run([
-        tools.python, 'tools/train.py',
-        tiny_config(batch_size=2, max_epochs=1), '--work-dir', work_dir,
+        tools.python, 'tools/train.py', config, '--work-dir', work_dir,
         '--cfg-options', 'train_dataloader.dataset.data_prefix.img=photos/',
         'train_dataloader.dataset.pipeline.0.on_bad_image=skip'
     ], tool_env)
