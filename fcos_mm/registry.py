@@ -58,7 +58,8 @@ OPTIMIZERS = _node('optimizer', mmdet.OPTIMIZERS)
 OPTIM_WRAPPERS = _node('optim_wrapper', mmdet.OPTIM_WRAPPERS,
                        'fcos_mm.engine')
 OPTIM_WRAPPER_CONSTRUCTORS = _node('optimizer wrapper constructor',
-                                   mmdet.OPTIM_WRAPPER_CONSTRUCTORS)
+                                   mmdet.OPTIM_WRAPPER_CONSTRUCTORS,
+                                   'fcos_mm.engine')
 PARAM_SCHEDULERS = _node('parameter scheduler', mmdet.PARAM_SCHEDULERS)
 
 # evaluation, visualisation, logging, inference

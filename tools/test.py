@@ -12,10 +12,13 @@ and the COCO evaluation the test just ran (it is not run again).
 """
 import argparse
 import os
+import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
+from fcos_mm.analysis.dataset_check import DataCheckError
 from fcos_mm.engine.runner_setup import (
     build_runner,
+    check_before_first_step,
     load_tool_config,
     parse_tool_args,
     setup_test_cfg,
@@ -63,6 +66,10 @@ def main(argv=None) -> None:
         work_dir=args.work_dir,
         show_dir=args.show_dir,
         amp=args.amp)
+    try:
+        check_before_first_step(cfg, 'test')
+    except DataCheckError as e:  # the whole message: each problem's fix
+        sys.exit(f'fcos_mm: {e}')
     runner = build_runner(cfg, args.launcher)
     out = args.out
     if out is None and args.report is not None:

@@ -11,10 +11,12 @@ import argparse
 import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
+from fcos_mm.analysis.check_dataset import DataCheckError
 from fcos_mm.engine.errors import TrainingStopped
 from fcos_mm.engine.pretrained import check_pretrained_sources
 from fcos_mm.engine.runner_setup import (
     build_runner,
+    check_before_first_step,
     load_tool_config,
     parse_tool_args,
     setup_train_cfg,
@@ -74,6 +76,10 @@ def main(argv=None) -> None:
         dump_bad_batches=args.dump_bad_batches,
         compile_loss=args.compile,
         cuda_graphs=args.cuda_graphs)
+    try:
+        check_before_first_step(cfg, 'train')
+    except DataCheckError as e:  # the whole message: each problem's fix
+        sys.exit(f'fcos_mm: {e}')
     try:
         # an unreachable pretrained URL fails here, not after the build
         check_pretrained_sources(cfg)

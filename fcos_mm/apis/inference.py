@@ -1,8 +1,10 @@
 """Build a trained detector and run it on images.
 
 Differences from ``mmdet.apis``: :func:`init_detector` drops every
-``init_cfg`` (mmdet: the backbone's), also takes an ``.onnx`` export and can
-prepare fast CPU inference; :func:`inference_detector` checks each image
+``init_cfg`` (mmdet: the backbone's), refuses a checkpoint trained for
+another number of classes (mmdet prints "size mismatch" and predicts with a
+random classifier), also takes an ``.onnx`` export and can prepare fast CPU
+inference; :func:`inference_detector` checks each image
 first and names the one that fails.
 """
 import copy
@@ -19,10 +21,14 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import pseudo_collate
 from mmengine.model.utils import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
+from mmengine.runner.checkpoint import (
+    _load_checkpoint,
+    _load_checkpoint_to_model,
+)
 
 from fcos_mm.registry import DATASETS, MODELS, SCOPE
 from fcos_mm.utils import build_test_pipeline, register_safe_checkpoint_loader
+from fcos_mm.utils.checkpoint import check_checkpoint_classes
 
 ImagesType = Union[str, Path, np.ndarray, Sequence[Union[str, Path,
                                                          np.ndarray]]]
@@ -107,6 +113,11 @@ def init_detector(config: Union[str, Path, Config],
     Returns:
         nn.Module: The detector in eval mode, with ``cfg`` (the config used)
         and ``dataset_meta`` attributes.
+
+    Raises:
+        ValueError: ``checkpoint`` was trained for another number of classes
+            than the config's head has (the message names both and the
+            fix).
     """
     config = _load_config(config)
     if cfg_options is not None:
@@ -125,7 +136,9 @@ def init_detector(config: Union[str, Path, Config],
             raise FileNotFoundError(
                 f'Checkpoint file {checkpoint} does not exist.')
         register_safe_checkpoint_loader()
-        loaded = load_checkpoint(model, str(checkpoint), map_location='cpu')
+        loaded = _load_checkpoint(str(checkpoint), map_location='cpu')
+        check_checkpoint_classes(loaded, model, str(checkpoint))
+        _load_checkpoint_to_model(model, loaded)
         dataset_meta = _dataset_meta_from_checkpoint(loaded)
     _attach_meta(model, config, dataset_meta)
     model.to(device)

@@ -17,7 +17,11 @@ Conventions (those of mmdet's VOC loader, ``XMLDataset``)
   in evaluation. ``'drop'`` leaves them out; ``'keep'`` makes them ordinary.
 * ``truncated`` (and ``occluded``) objects are ordinary boxes.
 * Class names come from the XML (sorted) unless given; category ids are
-  1..K in that order. Objects of other classes are dropped (counted).
+  1..K in that order. Objects of other classes are dropped (counted). A
+  given list that names no object at all is refused (:class:`ValueError`
+  naming the classes found and the closest one to each name), as is a
+  missing annotations or images folder, before anything is written; each
+  json is written atomically.
 * The image size comes from the XML's ``<size>``; when it is missing or 0,
   from the image file (as a viewer shows it, EXIF orientation applied).
 * Boxes partly outside the image are clipped; boxes with no area left or
@@ -41,11 +45,16 @@ from fcos_mm.datasets.image_io import (
     IMG_EXTENSIONS,
     TRANSPOSING_ORIENTATIONS,
 )
+from fcos_mm.utils.atomic_io import atomic_write
 
 # Extensions tried for an image file: the usual ones, and common upper case.
 STEM_EXTENSIONS = IMG_EXTENSIONS + ('.JPG', '.JPEG', '.PNG')
 VOC_SPLITS = ('train', 'val', 'trainval', 'test')
 DIFFICULT_POLICIES = ('ignore', 'drop', 'keep')
+VOC_LAYOUT = ('Expected the Pascal VOC layout: ROOT/Annotations/*.xml (one '
+              'XML file per image), ROOT/JPEGImages/ (the images) and '
+              'optionally ROOT/ImageSets/Main/{train,val,trainval,test}.txt; '
+              'name other folders with --ann-dir and --img-dir.')
 
 
 class ConversionSummary:
@@ -200,13 +209,44 @@ def split_stems(ann_dir: str,
         osp.splitext(name)[0] for name in os.listdir(ann_dir)
         if name.lower().endswith('.xml'))
     if not stems:
-        raise FileNotFoundError(f'No .xml files in {ann_dir}.')
+        raise FileNotFoundError(f'No .xml files in {ann_dir}. {VOC_LAYOUT}')
     random.Random(seed).shuffle(stems)
     num_val = int(round(len(stems) * val_frac))
     splits['train'] = sorted(stems[num_val:])
     if num_val:
         splits['val'] = sorted(stems[:num_val])
     return splits
+
+
+def _check_classes(classes: Sequence[str], found: Counter, ann_dir: str,
+                   num_files: int) -> None:
+    """Raise when no object of the XML files is of one of ``classes`` (the
+    jsons would hold no box): naming the classes found, with counts, and
+    the closest one to each given name."""
+    if any(name in found for name in classes):
+        return
+    counts = ', '.join(f'{name!r} ({count})'
+                       for name, count in sorted(found.items())) or 'none'
+    if not found:
+        raise ValueError(f'The {num_files} XML files of {ann_dir} hold no '
+                         f'<object> with a <name>: there is nothing to '
+                         f'convert. {VOC_LAYOUT}')
+    import difflib
+    lowered = {name.lower(): name for name in found}
+    hints = []
+    for name in classes:
+        near = lowered.get(str(name).lower()) or next(
+            iter(difflib.get_close_matches(str(name), list(found), n=1)),
+            None)
+        if near:
+            hints.append(f'{name!r}: did you mean {near!r}?')
+    hints = f' ({"; ".join(hints)})' if hints else ''
+    raise ValueError(
+        f'None of the classes {list(classes)} names an object in the '
+        f'{num_files} XML files of {ann_dir}{hints}: every box would be '
+        f'dropped. The objects there, with their counts: {counts}. Fix: '
+        f'--classes {" ".join(sorted(found))} (in the label order you '
+        f'want), or leave --classes out to take them all.')
 
 
 def convert_voc_to_coco(img_dir: str,
@@ -241,6 +281,10 @@ def convert_voc_to_coco(img_dir: str,
     if difficult not in DIFFICULT_POLICIES:
         raise ValueError(f'difficult must be one of {DIFFICULT_POLICIES}, '
                          f'not {difficult!r}.')
+    for folder, what in ((ann_dir, 'annotations'), (img_dir, 'images')):
+        if not osp.isdir(folder):
+            raise FileNotFoundError(
+                f'The {what} folder {folder} does not exist. {VOC_LAYOUT}')
     splits = split_stems(ann_dir, split_dir, val_frac, seed)
     parsed = {}
     for stem in sorted(set().union(*splits.values())):
@@ -249,14 +293,20 @@ def convert_voc_to_coco(img_dir: str,
             raise FileNotFoundError(
                 f'{xml_path} does not exist (listed in a split file).')
         parsed[stem] = parse_voc_xml(xml_path)
+    found = Counter(obj['name'] for ann in parsed.values()
+                    for obj in ann['objects'] if obj['name'])
     if classes is None:
-        classes = sorted({obj['name'] for ann in parsed.values()
-                          for obj in ann['objects'] if obj['name']})
+        classes = sorted(found)
+    _check_classes(classes, found, ann_dir, len(parsed))
     cat_ids = {name: i + 1 for i, name in enumerate(classes)}
     categories = [dict(id=i, name=name, supercategory='none')
                   for name, i in cat_ids.items()]
 
     summary = ConversionSummary()
+    for name in classes:
+        if name not in found:
+            summary.note('classes with no object in the XML files (no box '
+                         'will be written for them)', repr(name))
     summary.split_source = (
         f'splits from the files in {split_dir}' if _split_files(split_dir)
         else f'no split files: random split, val_frac {val_frac}, seed {seed}')
@@ -327,9 +377,9 @@ def convert_voc_to_coco(img_dir: str,
             if num_boxes == 0:
                 summary.note(f'{split} images without boxes', file_name)
         out_files[split] = osp.join(out_dir, f'{split}.json')
-        with open(out_files[split], 'w') as f:
-            json.dump(dict(images=images, annotations=annotations,
-                           categories=categories), f)
+        atomic_write(
+            json.dumps(dict(images=images, annotations=annotations,
+                            categories=categories)), out_files[split])
         summary.images[split] = len(images)
         summary.boxes[split] = boxes
     return out_files, summary

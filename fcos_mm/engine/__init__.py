@@ -6,6 +6,7 @@ from .errors import (
 )
 from .hooks import (
     CheckImagesHook,
+    CheckpointClassesHook,
     CheckpointHook,
     CPUInferenceHook,
     DetVisualizationHook,
@@ -16,6 +17,7 @@ from .hooks import (
 from .optim_wrappers import (
     AmpOptimWrapper,
     AutocastOptimWrapper,
+    DefaultOptimWrapperConstructor,
     OptimWrapper,
 )
 from .runner_setup import (
@@ -27,7 +29,8 @@ from .runner_setup import (
 
 __all__ = [
     'AmpOptimWrapper', 'AutocastOptimWrapper', 'CPUInferenceHook',
-    'CheckImagesHook', 'CheckpointHook', 'CheckpointSaveError',
+    'CheckImagesHook', 'CheckpointClassesHook', 'CheckpointHook',
+    'CheckpointSaveError', 'DefaultOptimWrapperConstructor',
     'DetVisualizationHook', 'NonFiniteCheckpointError',
     'NonFiniteGuardHook', 'NonFiniteTrainingError', 'OptimWrapper',
     'ProgressBarHook', 'SkippedImagesHook', 'TrainingStopped',

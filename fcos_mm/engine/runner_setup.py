@@ -171,6 +171,48 @@ def _set_scope_and_work_dir(cfg: Config, work_dir: Optional[str],
         cfg.work_dir = osp.join('./work_dirs', name)
 
 
+def check_before_first_step(cfg: Config, tool: str) -> None:
+    """The checks ``tool`` (``'train'`` or ``'test'``) runs before anything
+    is built: the classes and counts of the data sets it uses against their
+    annotation files and the head
+    (:func:`~fcos_mm.analysis.dataset_check.check_before_first_step`,
+    ``DataCheckError`` on a problem), and hooks added unless the config has
+    them, even when it replaces ``custom_hooks``: ``CheckpointClassesHook``
+    (the loaded checkpoint's class count: an error for ``'test'``,
+    re-initialised layers said in one log line for ``'train'`` with
+    ``load_from``) and, for ``'test'``, ``CheckImagesHook`` (every test image
+    on disk before the loader starts; training runs it where the config
+    lists it, as ``configs/_base_/default_runtime.py`` does).
+
+    Args:
+        cfg (Config): After :func:`setup_train_cfg` / :func:`setup_test_cfg`;
+            ``custom_hooks`` is changed in place.
+        tool (str): ``'train'`` (the train loader, and the val loader when
+            validation runs) or ``'test'`` (the test loader).
+    """
+    from fcos_mm.analysis.dataset_check import (
+        check_before_first_step as check_classes,
+    )
+    if tool == 'train':
+        splits = ['train']
+        if all(cfg.get(key) for key in ('val_dataloader', 'val_cfg',
+                                        'val_evaluator')):
+            splits.append('val')
+    else:
+        splits = ['test']
+    check_classes(cfg, splits)
+    hooks = list(cfg.get('custom_hooks') or [])
+    types = {hook.get('type') for hook in hooks if isinstance(hook, dict)}
+    on_mismatch = 'reinit' if tool == 'train' else 'raise'
+    added = [dict(type='CheckpointClassesHook', on_mismatch=on_mismatch)]
+    if tool == 'test':
+        added.append(dict(type='CheckImagesHook'))
+    for hook in added:
+        if hook['type'] not in types:
+            hooks.append(hook)
+    cfg.custom_hooks = hooks
+
+
 def enable_amp(cfg: Config) -> str:
     """Switch the optimizer wrapper to mixed precision for this machine.
 

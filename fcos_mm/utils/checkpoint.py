@@ -20,7 +20,7 @@ import os
 import os.path as osp
 import pickle
 import re
-from typing import IO, Any, Callable, List, Optional, Union
+from typing import IO, Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -260,6 +260,111 @@ def register_safe_checkpoint_loader() -> None:
         ((r'(\S+\:)?s3://', r'(\S+\:)?petrel://'), load_from_ceph),
     ):
         CheckpointLoader.register_scheme(prefixes, loader=loader, force=True)
+
+
+# -- a checkpoint of another class count ----------------------------------
+CLASSIFIER_NAMES = ('conv_cls', 'fc_cls')
+
+
+def _unwrapped_key(key: str) -> str:
+    """``key`` as the model names it (mmengine strips ``module.`` when it
+    loads)."""
+    return key[len('module.'):] if key.startswith('module.') else key
+
+
+def mismatched_weights(state_dict: dict,
+                       model: torch.nn.Module) -> List[Tuple[str, tuple,
+                                                             tuple]]:
+    """``(key in state_dict, checkpoint shape, model shape)`` of each tensor
+    whose shape differs from the model's tensor of that name."""
+    own = model.state_dict()
+    found = []
+    for key, value in state_dict.items():
+        target = own.get(_unwrapped_key(key))
+        if (isinstance(value, torch.Tensor) and target is not None
+                and tuple(value.shape) != tuple(target.shape)):
+            found.append((key, tuple(value.shape), tuple(target.shape)))
+    return found
+
+
+def class_counts(mismatched: List[Tuple[str, tuple, tuple]],
+                 model: torch.nn.Module) -> Optional[Tuple[str, int, int]]:
+    """``(config key, classes of the checkpoint, classes of the model)``
+    when one of ``mismatched`` is a head's classifier (``conv_cls``,
+    ``fc_cls``; a softmax head's background output counted out), else
+    None."""
+    modules = dict(model.named_modules())
+    for key, saved, wanted in mismatched:
+        parts = _unwrapped_key(key).split('.')
+        if len(parts) < 3 or parts[-2] not in CLASSIFIER_NAMES:
+            continue
+        head_name = '.'.join(parts[:-2])
+        head = modules.get(head_name)
+        num_classes = getattr(head, 'num_classes', None)
+        if num_classes is None:
+            continue
+        extra = wanted[0] - num_classes  # 1 for a softmax background
+        return (f'model.{head_name}.num_classes', saved[0] - extra,
+                num_classes)
+    return None
+
+
+def _state_dict_of(checkpoint: dict) -> dict:
+    return checkpoint.get('state_dict', checkpoint) if isinstance(
+        checkpoint, dict) else {}
+
+
+def check_checkpoint_classes(checkpoint: dict, model: torch.nn.Module,
+                             filename: str) -> None:
+    """Raise when ``checkpoint`` was trained for another number of classes
+    than ``model`` predicts (testing and inference: the classifier would be
+    left random and every score meaningless).
+
+    Raises:
+        ValueError: Naming both counts, the layer and the fix.
+    """
+    mismatched = mismatched_weights(_state_dict_of(checkpoint), model)
+    counts = class_counts(mismatched, model)
+    if counts is None:
+        return
+    key, saved, wanted = counts
+    layers = ', '.join(_unwrapped_key(name) for name, _, _ in mismatched)
+    raise ValueError(
+        f'Checkpoint {filename} was trained for {saved} classes, but the '
+        f'config\'s {key} is {wanted} ({layers}: shapes '
+        f'{", ".join(str(s) for _, s, _ in mismatched)} in the checkpoint, '
+        f'{", ".join(str(s) for _, _, s in mismatched)} in the model): its '
+        f'classifier would stay random and every score be meaningless. Use '
+        f'the config the checkpoint was trained with (or --cfg-options '
+        f'{key}={saved} and that many classes), or fine-tune it on your '
+        f'classes first: tools/train.py CONFIG --cfg-options '
+        f'load_from={filename}.')
+
+
+def reinit_mismatched_weights(checkpoint: dict, model: torch.nn.Module,
+                              filename: str) -> Optional[str]:
+    """For fine-tuning (``load_from``): replace each tensor of
+    ``checkpoint`` whose shape differs from ``model``'s by the model's own,
+    initialised one, so the load leaves those layers as initialised with no
+    "size mismatch" print; returns the one log line saying which and why
+    (None when nothing differs)."""
+    state_dict = _state_dict_of(checkpoint)
+    mismatched = mismatched_weights(state_dict, model)
+    if not mismatched:
+        return None
+    own = model.state_dict()
+    for key, _, _ in mismatched:
+        state_dict[key] = own[_unwrapped_key(key)].detach().clone()
+    counts = class_counts(mismatched, model)
+    why = (f'the checkpoint has {counts[1]} classes, this config '
+           f'{counts[2]} ({counts[0]})' if counts else 'their shapes differ')
+    layers = ', '.join(
+        f'{_unwrapped_key(key)} {saved} -> {wanted}'
+        for key, saved, wanted in mismatched)
+    return (f'load_from {filename}: re-initialised {len(mismatched)} '
+            f'tensor(s) whose shape differs from the model\'s, because {why}: '
+            f'{layers}. They start from their initialisation and are trained '
+            f'from scratch; everything else is loaded.')
 
 
 # -- checks before saving and before resuming -----------------------------

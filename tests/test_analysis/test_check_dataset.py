@@ -53,6 +53,7 @@ def _config(root, ann='annotations/train.json', val=None):
                 data_root=root,
                 ann_file=ann,
                 data_prefix=dict(img='images/'),
+                metainfo=dict(classes=('thing', )),
                 pipeline=pipeline)))
     if val is not None:
         cfg['val_dataloader'] = dict(dataset=val)
@@ -191,7 +192,14 @@ def test_examples_are_capped_and_counts_complete(tmp_path):
     _write_json(osp.join(root, 'annotations', 'train.json'), images, [])
     source = dataset_sources(_config(root))[0]
     report = check_dataset(source, progress=False, max_examples=3)
-    assert report.kinds('error') == {'missing image files': 8}
+    # None readable at all: one more error, naming the json and the folder.
+    nothing = "no readable image at all (even on_bad_image='skip' has " \
+        'nothing to train on)'
+    assert report.kinds('error') == {'missing image files': 8, nothing: 1}
+    assert report.examples(nothing) == [
+        f'8 listed in {root}/annotations/train.json, none readable in '
+        f'{root}/images/: is data_prefix.img right?'
+    ]
     assert report.examples('missing image files') == ['1.jpg', '2.jpg',
                                                       '3.jpg']
     assert 'missing image files: 8 (1.jpg, 2.jpg, 3.jpg, ...)' in \

@@ -203,3 +203,20 @@ def test_awkward_files_are_seen_as_in_training(model, tmp_path, writer,
         from_file = inference_detector(model, path)
     assert from_file.ori_shape == decoded.shape[:2]
     _same_detections(from_file, inference_detector(model, decoded))
+
+
+def test_checkpoint_of_another_class_count_is_refused(model, tmp_path,
+                                                      make_config):
+    # A 5-class checkpoint under the 3-class config: mmengine would print
+    # "size mismatch" and leave a random classifier.
+    five = init_detector(make_config(),
+                         cfg_options={'model.bbox_head.num_classes': 5})
+    path = str(tmp_path / 'five.pth')
+    torch.save(dict(state_dict=five.state_dict()), path)
+    with pytest.raises(ValueError) as e:
+        init_detector(make_config(), path)
+    message = str(e.value)
+    assert message.startswith(
+        f'Checkpoint {path} was trained for 5 classes, but the config\'s '
+        'model.bbox_head.num_classes is 3')
+    assert '--cfg-options model.bbox_head.num_classes=5' in message

@@ -273,3 +273,60 @@ def test_tool(voc, tmp_path):
     assert 'train: 2 images, 3 boxes (cat: 1, dog: 2)' in proc.stdout
     assert f'wrote {out}/val.json' in proc.stdout
     assert sorted(os.listdir(out)) == ['train.json', 'val.json']
+
+
+def test_classes_matching_no_object_are_refused(voc, tmp_path):
+    with pytest.raises(ValueError) as e:
+        _convert(voc, tmp_path, classes=['Dog', 'raccoon'])
+    message = str(e.value)
+    assert message.startswith(
+        "None of the classes ['Dog', 'raccoon'] names an object in the 3 XML "
+        f"files of {voc}/Annotations ('Dog': did you mean 'dog'?): every "
+        "box would be dropped. The objects there, with their counts: 'cat' "
+        "(2), 'dog' (2). Fix: --classes cat dog")
+    # Nothing written: no json with 0 boxes for a later run to read.
+    assert not osp.exists(tmp_path / 'out')
+    # One of them matching: converted, the other said in the summary.
+    files, summary = _convert(voc, tmp_path, classes=['dog', 'raccoon'])
+    assert ("classes with no object in the XML files (no box will be "
+            "written for them): 1 (e.g. 'raccoon')") in summary.format()
+
+
+def test_folders_outside_the_voc_layout(voc, tmp_path):
+    with pytest.raises(FileNotFoundError) as e:
+        convert_voc_to_coco(
+            img_dir=osp.join(voc, 'JPEGImages'),
+            ann_dir=osp.join(voc, 'annotations'),
+            out_dir=str(tmp_path / 'out'))
+    assert str(e.value).startswith(
+        f'The annotations folder {voc}/annotations does not exist. Expected '
+        'the Pascal VOC layout: ROOT/Annotations/*.xml')
+    assert '--ann-dir and --img-dir' in str(e.value)
+    assert not osp.exists(tmp_path / 'out')
+    empty = tmp_path / 'empty'
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match='images folder'):
+        convert_voc_to_coco(str(tmp_path / 'nope'), str(empty),
+                            str(tmp_path / 'out'))
+
+
+def test_tool_errors_without_traceback(voc, tmp_path):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
+    out = str(tmp_path / 'coco')
+    photos = tmp_path / 'photos'  # a folder of photos, no VOC layout
+    photos.mkdir()
+    errors = []
+    for args in ([voc, '-o', out, '--classes', 'Dog'],
+                 [str(photos), '-o', out]):
+        proc = subprocess.run(
+            [sys.executable, 'tools/dataset_converters/pascal_voc.py', *args],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1
+        assert 'Traceback' not in proc.stderr
+        assert not osp.exists(out)
+        errors.append(proc.stderr)
+    assert errors[0].startswith("pascal_voc.py: None of the classes ['Dog']")
+    assert "did you mean 'dog'?" in errors[0]
+    assert errors[1].startswith(
+        f'pascal_voc.py: The annotations folder {photos}/Annotations does '
+        'not exist. Expected the Pascal VOC layout')

@@ -75,14 +75,47 @@ def test_skip_policy_warns(broken, caplog):
     caplog.handler.setLevel(logging.WARNING)
     logger.addHandler(caplog.handler)
     try:
-        CheckImagesHook(decode=True).before_train(
-            _runner(_dataset(broken, 'skip')))
+        # Existence only: one of the two is missing, the other is kept.
+        CheckImagesHook().before_train(_runner(_dataset(broken, 'skip')))
     finally:
         logger.removeHandler(caplog.handler)
     (record, ) = caplog.records
-    assert record.getMessage().startswith('2 of the 2 training images')
+    assert record.getMessage().startswith('1 of the 2 training images')
     assert record.getMessage().endswith(
-        "(undecodable). They will be skipped (on_bad_image='skip').")
+        "(missing). They will be skipped (on_bad_image='skip').")
+
+
+def test_skip_policy_with_no_image_left_refuses_to_start(broken):
+    # Both unreadable: 'skip' would search the data set for an image until
+    # mmengine gives up ('Cannot find valid image after 1000!').
+    with pytest.raises(RuntimeError) as e:
+        CheckImagesHook(decode=True).before_train(
+            _runner(_dataset(broken, 'skip')))
+    message = str(e.value)
+    assert message.startswith(
+        f'2 of the 2 training images of {broken["train_ann"]} cannot be '
+        f'loaded: {broken["root"]}/train2017/000001.jpg (missing), '
+        f'{broken["root"]}/train2017/000002.jpg (undecodable).')
+    assert 'is data_prefix.img (or data_root) right?' in message
+
+
+def test_test_images_are_checked_before_the_loader_starts(coco_tiny_root):
+    os.remove(osp.join(coco_tiny_root['root'], 'val2017', '001001.jpg'))
+    test = CocoDataset(
+        data_root=coco_tiny_root['root'],
+        ann_file=coco_tiny_root['val_ann'],
+        data_prefix=dict(img='val2017/'),
+        test_mode=True,
+        lazy_init=True,
+        pipeline=[LoadImageFromFile()])
+    runner = SimpleNamespace(test_loop=SimpleNamespace(
+        dataloader=SimpleNamespace(dataset=test)))
+    with pytest.raises(RuntimeError) as e:
+        CheckImagesHook().before_test(runner)
+    assert str(e.value).startswith(
+        f'1 of the 2 testing images of {coco_tiny_root["val_ann"]} cannot '
+        f'be loaded: {coco_tiny_root["root"]}/val2017/001001.jpg (missing). '
+        'Testing needs every image')
 
 
 def test_other_loaders_and_backends_are_left_alone(broken):

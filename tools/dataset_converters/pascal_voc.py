@@ -12,6 +12,7 @@ objects and class names: see fcos_mm/datasets/pascal_voc.py.
 """
 import argparse
 import os.path as osp
+import sys
 
 from fcos_mm.datasets.pascal_voc import DIFFICULT_POLICIES, convert_voc_to_coco
 
@@ -44,15 +45,18 @@ def parse_args():
 
 def main():
     args = parse_args()
-    files, summary = convert_voc_to_coco(
-        img_dir=osp.join(args.root, args.img_dir),
-        ann_dir=osp.join(args.root, args.ann_dir),
-        out_dir=args.out_dir,
-        split_dir=osp.join(args.root, args.split_dir),
-        classes=args.classes,
-        val_frac=args.val_frac,
-        seed=args.seed,
-        difficult=args.difficult)
+    try:
+        files, summary = convert_voc_to_coco(
+            img_dir=osp.join(args.root, args.img_dir),
+            ann_dir=osp.join(args.root, args.ann_dir),
+            out_dir=args.out_dir,
+            split_dir=osp.join(args.root, args.split_dir),
+            classes=args.classes,
+            val_frac=args.val_frac,
+            seed=args.seed,
+            difficult=args.difficult)
+    except (FileNotFoundError, ValueError) as e:  # each names the file
+        sys.exit(f'pascal_voc.py: {e}')
     print(summary.format())
     for split, path in files.items():
         print(f'wrote {path}')

@@ -5,9 +5,12 @@
 
 Reads every annotation and decodes every image (in parallel, with the
 training loader's decoder) and reports all problems at once, counted per
-kind with the first file names. Exit status 1 when something would stop
-training (missing or undecodable images, annotations the dataset refuses).
-See fcos_mm/analysis/check_dataset.py for what is checked.
+kind with the first file names; first the config's classes and counts
+against the annotation files and the head (the check tools/train.py and
+tools/test.py make before the first step). Exit status 1 when something
+would stop training (missing or undecodable images, annotations the dataset
+refuses, classes or counts that do not match). See
+fcos_mm/analysis/check_dataset.py for what is checked.
 """
 import argparse
 import sys

@@ -1,4 +1,5 @@
 from .check_images_hook import CheckImagesHook
+from .checkpoint_classes_hook import CheckpointClassesHook
 from .checkpoint_hook import CheckpointHook
 from .cpu_inference_hook import CPUInferenceHook
 from .det_visualization_hook import DetVisualizationHook
@@ -7,7 +8,7 @@ from .progress_bar_hook import ProgressBarHook
 from .skipped_images_hook import SkippedImagesHook
 
 __all__ = [
-    'CPUInferenceHook', 'CheckImagesHook', 'CheckpointHook',
-    'DetVisualizationHook', 'NonFiniteGuardHook', 'ProgressBarHook',
-    'SkippedImagesHook'
+    'CPUInferenceHook', 'CheckImagesHook', 'CheckpointClassesHook',
+    'CheckpointHook', 'DetVisualizationHook', 'NonFiniteGuardHook',
+    'ProgressBarHook', 'SkippedImagesHook'
 ]

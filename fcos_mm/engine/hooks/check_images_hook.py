@@ -1,4 +1,4 @@
-"""Check the training images before the first iteration."""
+"""Check the training and test images before the first iteration."""
 import logging
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
@@ -39,12 +39,14 @@ def _loader(dataset) -> Optional[LoadImageFromFile]:
 
 @HOOKS.register_module()
 class CheckImagesHook(Hook):
-    """Find missing (and, optionally, undecodable) training and validation
-    images before training starts, not when the loader reaches them.
+    """Find missing (and, optionally, undecodable) training, validation and
+    test images before training or testing starts, not when the loader
+    reaches them.
 
     Checks the local files of every data set loaded by our
     :class:`~fcos_mm.datasets.LoadImageFromFile`. A bad training image with
-    ``on_bad_image='raise'`` (default), or any bad validation image, is a
+    ``on_bad_image='raise'`` (default), any bad validation or test image,
+    or a training set none of whose images can be loaded, is a
     :class:`RuntimeError` naming the files; with ``'skip'`` a warning names
     the training images that will be skipped.
 
@@ -98,6 +100,11 @@ class CheckImagesHook(Hook):
         message = (f'{len(bad)} of the {len(paths)} {split} images of '
                    f'{getattr(dataset, "ann_file", "a data set")} '
                    f'cannot be loaded: {listed}.')
+        if split == 'training' and len(bad) == len(paths):
+            raise RuntimeError(
+                f'{message} None of them can: is data_prefix.img (or '
+                f'data_root) right? on_bad_image=\'skip\' would have no '
+                f'image left to train on.')
         if split == 'training' and loader.on_bad_image == 'skip':
             print_log(f"{message} They will be skipped (on_bad_image='skip').",
                       logger='current', level=logging.WARNING)
@@ -108,8 +115,8 @@ class CheckImagesHook(Hook):
                 f"on_bad_image='skip') to train without them.")
         else:
             raise RuntimeError(
-                f'{message} Validation needs every image (it would stop at '
-                f'the first validation); fix or remove them '
+                f'{message} {split.capitalize()} needs every image (it '
+                f'would stop at the first bad one); fix or remove them '
                 f'(tools/misc/check_dataset.py lists every problem).')
 
     def before_train(self, runner) -> None:
@@ -121,3 +128,8 @@ class CheckImagesHook(Hook):
         if val_loader is not None:
             for dataset in _leaf_datasets(val_loader.dataset):
                 self._check_dataset(dataset, 'validation')
+
+    def before_test(self, runner) -> None:
+        """Check the test images before the loader reads the first."""
+        for dataset in _leaf_datasets(runner.test_loop.dataloader.dataset):
+            self._check_dataset(dataset, 'testing')

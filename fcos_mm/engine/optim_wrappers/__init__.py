@@ -3,6 +3,7 @@ from .autocast_optim_wrapper import (
     AutocastOptimWrapper,
     guard_narrow_strided_convs,
 )
+from .default_constructor import DefaultOptimWrapperConstructor
 from .optim_wrapper import OptimWrapper
 from .step_guard import (
     RECORD_FIELDS,
@@ -12,7 +13,8 @@ from .step_guard import (
 )
 
 __all__ = [
-    'AmpOptimWrapper', 'AutocastOptimWrapper', 'OptimWrapper',
-    'RECORD_FIELDS', 'StepGuardMixin', 'guard_narrow_strided_convs',
-    'pack_record', 'unpack_records'
+    'AmpOptimWrapper', 'AutocastOptimWrapper',
+    'DefaultOptimWrapperConstructor', 'OptimWrapper', 'RECORD_FIELDS',
+    'StepGuardMixin', 'guard_narrow_strided_convs', 'pack_record',
+    'unpack_records'
 ]
