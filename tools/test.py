@@ -15,7 +15,7 @@ import os
 import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
-from fcos_mm.analysis.dataset_check import DataCheckError
+from fcos_mm.datasets.class_check import DataCheckError
 from fcos_mm.engine.runner_setup import (
     build_runner,
     check_before_first_step,

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
-from fcos_mm.analysis.check_dataset import DataCheckError
+from fcos_mm.datasets.class_check import DataCheckError
 from fcos_mm.engine.errors import TrainingStopped
 from fcos_mm.engine.pretrained import check_pretrained_sources
 from fcos_mm.engine.runner_setup import (

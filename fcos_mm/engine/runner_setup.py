@@ -175,7 +175,7 @@ def check_before_first_step(cfg: Config, tool: str) -> None:
     """The checks ``tool`` (``'train'`` or ``'test'``) runs before anything
     is built: the classes and counts of the data sets it uses against their
     annotation files and the head
-    (:func:`~fcos_mm.analysis.dataset_check.check_before_first_step`,
+    (:func:`~fcos_mm.datasets.class_check.check_before_first_step`,
     ``DataCheckError`` on a problem), and hooks added unless the config has
     them, even when it replaces ``custom_hooks``: ``CheckpointClassesHook``
     (the loaded checkpoint's class count: an error for ``'test'``,
@@ -190,7 +190,7 @@ def check_before_first_step(cfg: Config, tool: str) -> None:
         tool (str): ``'train'`` (the train loader, and the val loader when
             validation runs) or ``'test'`` (the test loader).
     """
-    from fcos_mm.analysis.dataset_check import (
+    from fcos_mm.datasets.class_check import (
         check_before_first_step as check_classes,
     )
     if tool == 'train':

@@ -1,5 +1,5 @@
 """The data check's warning when most positives fall on one level
-(``dataset_check.check_level_balance``), on the two-box set of
+(``check_dataset.check_level_balance``), on the two-box set of
 level_fixtures.py (counts worked out in test_regress_range_proposal.py):
 with the paper's ranges ((-1, 64), (64, INF)) all 8 positives are on P3;
 the proposal ((-1, 19), (19, INF)) puts 4 on each level."""

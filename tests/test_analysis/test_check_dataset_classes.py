@@ -1,5 +1,5 @@
 """Classes and counts before the first step
-(fcos_mm.analysis.dataset_check.class_problems): the config's classes
+(fcos_mm.datasets.class_check.class_problems): the config's classes
 against each annotation file and the head, on tiny jsons."""
 import json
 import os
@@ -8,12 +8,12 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from fcos_mm.analysis.dataset_check import (
+from fcos_mm.analysis.check_dataset import run_check
+from fcos_mm.datasets.class_check import (
     DataCheckError,
     check_before_first_step,
     class_problems,
     closest_name,
-    run_check,
 )
 
 
