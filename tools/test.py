@@ -13,12 +13,8 @@ import argparse
 import os
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
-from fcos_mm.engine.runner_setup import (
-    build_runner,
-    load_tool_config,
-    parse_tool_args,
-    setup_test_cfg,
-)
+from fcos_mm.engine.runner_setup import build_runner, setup_test_cfg
+from fcos_mm.utils.tool_args import load_tool_config, parse_tool_args
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -12,12 +12,8 @@ import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
 from fcos_mm.engine.errors import TrainingStopped
-from fcos_mm.engine.runner_setup import (
-    build_runner,
-    load_tool_config,
-    parse_tool_args,
-    setup_train_cfg,
-)
+from fcos_mm.engine.runner_setup import build_runner, setup_train_cfg
+from fcos_mm.utils.tool_args import load_tool_config, parse_tool_args
 
 
 def parse_args(argv=None) -> argparse.Namespace:

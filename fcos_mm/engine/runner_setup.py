@@ -1,64 +1,22 @@
 """Turn the command-line options of tools/train.py and tools/test.py into
-config changes, so the tools stay a few lines and the logic is tested here.
+config changes, so the tools stay a few lines and the logic is tested here
+(the options all tools share, and the config's loading, are in
+:mod:`fcos_mm.utils.tool_args`).
 """
-import argparse
 import logging
-import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from fcos_mm.registry import SCOPE
-from fcos_mm.utils.dist import LAUNCHERS, cpu_model_wrapper_cfg, init_dist_env
+from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
 
 from .optim_wrappers import AutocastOptimWrapper
-
-
-def parse_tool_args(parser: argparse.ArgumentParser,
-                    argv: Optional[Sequence[str]],
-                    cfg_options_example: str) -> argparse.Namespace:
-    """Add the options both tools end with (``--cfg-options``,
-    ``--launcher``, ``--local-rank`` or older launchers' ``--local_rank``),
-    parse ``argv`` and export ``LOCAL_RANK`` unless it is set.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser, its own
-            arguments added.
-        argv (Sequence[str], optional): The arguments; None reads
-            ``sys.argv``.
-        cfg_options_example (str): A ``KEY=VALUE`` for ``--cfg-options``'s
-            help.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help=f'override config settings, e.g. {cfg_options_example}')
-    parser.add_argument(
-        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def load_tool_config(args: argparse.Namespace) -> Config:
-    """Register our modules (not the default scope: the config sets it),
-    load ``args.config`` and merge ``args.cfg_options`` into it."""
-    from fcos_mm.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    return cfg
 
 
 def build_runner(cfg: Config, launcher: str) -> Runner:
