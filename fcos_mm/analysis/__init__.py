@@ -1,6 +1,6 @@
-"""Tools' logic: assignment statistics (the paper's Tables 1 and 2), model
-complexity, speed benchmark, training curves, the evaluation report (one
-matching pass, FCOS diagnostics, HTML) and dataset browsing."""
+"""Tools' logic: assignment statistics (the paper's Tables 1 and 2),
+training curves, the evaluation report (one matching pass, FCOS
+diagnostics, HTML) and dataset browsing."""
 from .assignment_statistics import (
                                     AssignmentSetting,
                                     AssignmentStatistics,
@@ -13,34 +13,20 @@ from .assignment_statistics import (
                                     paper_settings,
                                     samples_from_dataset,
 )
-from .benchmark import (
-                        benchmark_detector,
-                        benchmark_onnxruntime,
-                        build_mmdet_fcos,
-                        format_benchmark,
-                        format_comparison,
-                        merge_rounds,
-                        mmdet_model_cfg,
-                        run_stages,
-)
 from .browse_dataset import browse_dataset
-from .complexity import count_parameters, model_complexity
 from .curves import Curves, load_curves, plot_curves
 from .detection_analysis import EvalData, Matching, match_detections
-from .eval_benchmark import benchmark_backends, benchmark_report
 from .eval_report import build_report, report_from_predictions, write_report
 from .fcos_diagnostics import assign_levels, fcos_diagnostics
 
 __all__ = [
     'AssignmentSetting', 'AssignmentStatistics', 'Curves', 'EvalData',
-    'Matching', 'assign_levels', 'benchmark_backends', 'benchmark_detector',
-    'benchmark_onnxruntime', 'benchmark_report', 'browse_dataset',
-    'build_mmdet_fcos', 'build_report', 'candidate_mask',
-    'compute_statistics', 'count_parameters', 'fcos_diagnostics',
-    'featmap_sizes', 'format_benchmark', 'format_comparison',
+    'Matching', 'assign_levels', 'browse_dataset',
+    'build_report', 'candidate_mask',
+    'compute_statistics', 'fcos_diagnostics',
+    'featmap_sizes',
     'format_tables', 'grid_points', 'image_statistics', 'load_curves',
-    'match_detections', 'merge_rounds', 'mmdet_model_cfg',
-    'model_complexity', 'paper_settings', 'plot_curves',
-    'report_from_predictions', 'run_stages', 'samples_from_dataset',
+    'match_detections', 'paper_settings', 'plot_curves',
+    'report_from_predictions', 'samples_from_dataset',
     'write_report'
 ]

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from fcos_mm.analysis import detection_analysis as da
-from fcos_mm.analysis.eval_benchmark import synthetic_eval_set
+from fcos_mm.benchmarks.benchmark_eval import synthetic_eval_set
 
 CLASSES = ['cat', 'dog', 'bird']
 GTS = [  # image index, box, label

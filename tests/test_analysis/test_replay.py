@@ -5,7 +5,7 @@ from mmengine.registry import DefaultScope
 from test_train_benchmark import model_cfg
 
 from fcos_mm.analysis.replay import dump_to_batch, load_dump, replay_batch
-from fcos_mm.analysis.side_by_side import random_batch
+from fcos_mm.benchmarks import random_batch
 from fcos_mm.engine.hooks.nonfinite_guard_hook import batch_to_plain
 from fcos_mm.registry import MODELS
 

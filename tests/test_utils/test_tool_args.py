@@ -2,6 +2,7 @@
 loading of the config they change."""
 import argparse
 import os
+import re
 
 from fcos_mm.utils.tool_args import (
     add_cfg_options,
@@ -51,3 +52,14 @@ def test_add_cfg_options_parses_or_passes_on():
     assert parser.parse_args(['--cfg-options', 'a=1']).cfg_options == ['a=1']
     assert 'passed on to tools/train.py' in parser.format_help()
 
+
+def test_every_tool_defines_cfg_options_through_the_helper():
+    import glob
+    import os.path as osp
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    tools = glob.glob(osp.join(root, 'tools', '**', '*.py'), recursive=True)
+    assert tools
+    for path in tools:
+        with open(path) as file:
+            assert not re.search(r"add_argument\(\s*'--cfg-options'",
+                                 file.read()), path
