@@ -2,7 +2,7 @@
 terms and gradient."""
 import torch
 from mmengine.registry import DefaultScope
-from test_train_benchmark import model_cfg
+from test_benchmarks.test_benchmark_train import model_cfg
 
 from fcos_mm.analysis.replay import dump_to_batch, load_dump, replay_batch
 from fcos_mm.benchmarks import random_batch
