@@ -5,7 +5,9 @@ Differences of the config from ours, written once here: the types are in
 the ``mmdet.`` scope; the assigner's options (``train_cfg.assigner``) go
 back to mmdet's head, which assigns itself, and ``train_cfg`` is dropped;
 ``use_centerness`` is ours only (mmdet's head always has center-ness); the
-backbone's ``init_cfg`` is dropped, so that nothing is downloaded.
+backbone's ``init_cfg`` is dropped, so that nothing is downloaded. It is
+built in mmdet's default scope, so that what its parts build (losses, box
+coder, prior generator) is mmdet's too, whatever the config names.
 """
 import copy
 import logging
@@ -55,8 +57,11 @@ def build_mmdet_fcos(model_cfg: dict,
         model_cfg (dict): ``cfg.model`` of one of our FCOS configs.
         state_dict (dict, optional): Our detector's ``state_dict()``.
     """
-    from fcos_mm.registry import MODELS
-    model = MODELS.build(mmdet_model_cfg(model_cfg))
+    from mmdet.registry import MODELS
+
+    # the parts a part builds (losses, coder, prior generator) mmdet's too
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MODELS.build(mmdet_model_cfg(model_cfg))
     if state_dict is not None:
         model.load_state_dict(state_dict, strict=True)
     else:

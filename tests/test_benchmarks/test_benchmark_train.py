@@ -118,6 +118,17 @@ def test_mmdet_config_takes_the_assigner_options_in_its_head():
     assert cfg.bbox_head.type == 'mmdet.FCOSHead'
 
 
+def test_the_twin_is_mmdet_down_to_its_losses():
+    # built in mmdet's scope: its losses are mmdet's, not ours of the
+    # same name, whatever the default scope is
+    mm_model, ours = build_pair(model_cfg('improvements'))
+    head = mm_model.bbox_head
+    for module in (mm_model, mm_model.backbone, mm_model.neck, head,
+                   head.loss_cls, head.loss_bbox, head.loss_centerness):
+        assert type(module).__module__.startswith('mmdet.'), module
+    assert type(ours.bbox_head.loss_bbox).__module__.startswith('fcos_mm.')
+
+
 def test_benchmark_train_prints_ratios_with_equal_losses():
     results = benchmark_train(
         model_cfg('improvements'),
