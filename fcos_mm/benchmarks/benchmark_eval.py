@@ -133,6 +133,10 @@ def benchmark_backends(num_images: int = 5000,
         bit), ``equal`` (it is below :data:`EQUAL_TOLERANCE`) and the set's
         ``num_images``, ``num_boxes``, ``num_detections``.
     """
+    # The process as tools/test.py's, whose model loads mmcv's ops: without
+    # them faster-coco-eval ran 2-3x slower here (measured, 2-core EPYC;
+    # the old tool loaded them through fcos_mm.analysis' imports).
+    import mmcv.ops  # noqa: F401
     coco, results = synthetic_eval_set(num_images, **synthetic_kwargs)
     classes = [category['name'] for category in coco['categories']]
     metrics = {}
