@@ -8,8 +8,6 @@ Example::
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from fcos_mm.apis import (
     detections_above,
     draw_detections,
@@ -17,6 +15,7 @@ from fcos_mm.apis import (
     init_detector,
     list_images,
 )
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,11 +29,7 @@ def parse_args() -> argparse.Namespace:
         '--device', default='cpu', help='device, e.g. cpu or cuda:0')
     parser.add_argument(
         '--score-thr', type=float, default=0.3, help='box score threshold')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.test_cfg.score_thr=0.1')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 
@@ -42,10 +37,7 @@ def main() -> None:
     args = parse_args()
     images = list_images(args.img)
     model = init_detector(
-        args.config,
-        args.checkpoint,
-        device=args.device,
-        cfg_options=args.cfg_options)
+        load_tool_config(args), args.checkpoint, device=args.device)
     results = [inference_detector(model, path) for path in images]
     written = draw_detections(
         model, images, args.out_dir, args.score_thr, results=results)

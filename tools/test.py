@@ -19,10 +19,9 @@ from fcos_mm.datasets.class_check import DataCheckError
 from fcos_mm.engine.runner_setup import (
     build_runner,
     check_before_first_step,
-    load_tool_config,
-    parse_tool_args,
     setup_test_cfg,
 )
+from fcos_mm.utils.tool_args import load_tool_config, parse_tool_args
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,124 +1,25 @@
 """Turn the command-line options of tools/train.py and tools/test.py into
-config changes, so the tools stay a few lines and the logic is tested here.
+config changes, so the tools stay a few lines and the logic is tested here
+(the options all tools share, and the config's loading, are in
+:mod:`fcos_mm.utils.tool_args`).
 """
-import argparse
-import ast
 import logging
-import os
 import os.path as osp
 from collections import OrderedDict
-from typing import Any, Mapping, Optional, Sequence
+from typing import Optional
 
 import torch
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 from mmengine.utils.dl_utils import collect_env
 
 from fcos_mm.registry import SCOPE
-from fcos_mm.utils.dist import LAUNCHERS, cpu_model_wrapper_cfg, init_dist_env
+from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
 
 from .config_check import check_config
 from .optim_wrappers import AutocastOptimWrapper
-
-
-class CfgOptionsAction(DictAction):
-    """mmengine's ``DictAction`` that also reads a ``dict(k=v, ...)``
-    value (``optim_wrapper.clip_grad=dict(max_norm=35,norm_type=2)``),
-    which mmengine's recurses on forever, and turns any value it cannot
-    read into an argparse error naming the key and the dotted form."""
-
-    @classmethod
-    def _parse_value(cls, text: str) -> Any:
-        text = text.strip().strip('\'"')
-        if text.replace(' ', '').startswith('dict('):
-            node = ast.parse(text, mode='eval').body
-            if not (isinstance(node, ast.Call) and not node.args
-                    and getattr(node.func, 'id', None) == 'dict'):
-                raise ValueError(f'cannot read {text!r}')
-            return ConfigDict({
-                keyword.arg:
-                cls._parse_value(ast.get_source_segment(text, keyword.value))
-                for keyword in node.keywords
-            })
-        return cls._parse_iterable(text)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        options = dict(getattr(namespace, self.dest, None) or {})
-        for item in values or []:
-            key, _, text = item.partition('=')
-            try:
-                options[key] = self._parse_value(text)
-            except (ValueError, SyntaxError, RecursionError, AssertionError):
-                parser.error(
-                    f'--cfg-options {item}: cannot read the value of {key}. '
-                    f'Give a dict as one option per field ({key}.FIELD='
-                    f'VALUE ...) or as dict(FIELD=VALUE,...) without '
-                    f'spaces.')
-        setattr(namespace, self.dest, options)
-
-
-def merge_cfg_options(cfg: Config, options: Mapping[str, Any]) -> None:
-    """``cfg.merge_from_dict(options)``, where a dotted key may also go
-    through a setting that is None (``optim_wrapper.clip_grad.max_norm=35``
-    with ``clip_grad=None``: None is "off", a field turns it on) and a dict
-    value may replace a None, which mmengine refuses (asking for
-    ``_delete_=True``)."""
-    for key, value in options.items():
-        parts = key.split('.')
-        node = cfg
-        for depth, part in enumerate(parts):
-            if not isinstance(node, (Config, dict)) or part not in node:
-                break
-            deeper = depth < len(parts) - 1
-            if node[part] is None and (deeper or isinstance(value, dict)):
-                node[part] = ConfigDict()
-                break
-            node = node[part]
-    cfg.merge_from_dict(dict(options))
-
-
-def parse_tool_args(parser: argparse.ArgumentParser,
-                    argv: Optional[Sequence[str]],
-                    cfg_options_example: str) -> argparse.Namespace:
-    """Add the options both tools end with (``--cfg-options``,
-    ``--launcher``, ``--local-rank`` or older launchers' ``--local_rank``),
-    parse ``argv`` and export ``LOCAL_RANK`` unless it is set.
-
-    Args:
-        parser (argparse.ArgumentParser): The tool's parser, its own
-            arguments added.
-        argv (Sequence[str], optional): The arguments; None reads
-            ``sys.argv``.
-        cfg_options_example (str): A ``KEY=VALUE`` for ``--cfg-options``'s
-            help.
-
-    Returns:
-        argparse.Namespace: The parsed arguments.
-    """
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=CfgOptionsAction,
-        help=f'override config settings, e.g. {cfg_options_example}')
-    parser.add_argument(
-        '--launcher', choices=LAUNCHERS, default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
-
-
-def load_tool_config(args: argparse.Namespace) -> Config:
-    """Register our modules (not the default scope: the config sets it),
-    load ``args.config`` and merge ``args.cfg_options`` into it."""
-    from fcos_mm.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        merge_cfg_options(cfg, args.cfg_options)
-    return cfg
 
 
 class _Runner(Runner):

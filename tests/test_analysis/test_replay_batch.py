@@ -2,10 +2,10 @@
 terms and gradient."""
 import torch
 from mmengine.registry import DefaultScope
-from test_train_benchmark import model_cfg
+from test_benchmarks.test_benchmark_train import model_cfg
 
 from fcos_mm.analysis.replay_batch import replay_batch
-from fcos_mm.analysis.side_by_side import random_batch
+from fcos_mm.benchmarks import random_batch
 from fcos_mm.engine.bad_batch import (
     load_bad_batch,
     plain_to_batch,

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 from mmengine.optim import OptimWrapper as MMEngineOptimWrapper
 
-from fcos_mm.analysis.train_benchmark import count_ops
+from fcos_mm.benchmarks import count_ops
 from fcos_mm.engine.optim_wrappers import (
     RECORD_FIELDS,
     AmpOptimWrapper,

@@ -122,7 +122,10 @@ def test_eval_recalls_equals_mmdet_where_mmdet_runs():
 
 def evaluate_synthetic(tmp_path, backend, num_images=40, classwise=False):
     """Our metric with ``backend`` on a small synthetic set (3 classes)."""
-    from fcos_mm.analysis.eval_benchmark import synthetic_eval_set, write_coco
+    from fcos_mm.benchmarks.benchmark_eval import (
+        synthetic_eval_set,
+        write_coco,
+    )
     coco, results = synthetic_eval_set(num_images, num_classes=3,
                                        detections_per_image=20, seed=1)
     ann = write_coco(coco, str(tmp_path / f'{backend}.json'))
@@ -211,7 +214,7 @@ def test_backend_choice(monkeypatch):
 
 
 def test_results2json_same_file_as_mmdet(tmp_path):
-    from fcos_mm.analysis.eval_benchmark import synthetic_eval_set
+    from fcos_mm.benchmarks.benchmark_eval import synthetic_eval_set
     _, results = synthetic_eval_set(4, num_classes=3, detections_per_image=5)
     preds = [pred for _, pred in results]
     preds.append(dict(img_id=99, bboxes=np.zeros((0, 4), np.float32),

@@ -16,8 +16,7 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from fcos_mm.analysis.side_by_side import random_batch
-from fcos_mm.analysis.train_benchmark import count_ops
+from fcos_mm.benchmarks import count_ops, random_batch
 from fcos_mm.models.detectors import fcos as fcos_module
 from fcos_mm.models.detectors.fcos import compile_options
 from fcos_mm.models.utils import GT_CHECKED, prepare_ground_truth

@@ -11,7 +11,8 @@ import torch
 from mmdet.models.task_modules import MlvlPointGenerator
 from mmengine.config import Config
 
-from fcos_mm.analysis.train_benchmark import benchmark_train, random_batch
+from fcos_mm.benchmarks import random_batch
+from fcos_mm.benchmarks.benchmark_train import benchmark_train
 from fcos_mm.models.task_modules import FCOSPointAssigner
 
 pytestmark = pytest.mark.skipif(

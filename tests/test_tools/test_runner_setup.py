@@ -1,7 +1,4 @@
 """The option handling behind tools/train.py and tools/test.py."""
-import argparse
-import os
-
 import pytest
 import torch
 from mmengine.config import Config
@@ -15,11 +12,7 @@ from fcos_mm.engine import (
     setup_test_cfg,
     setup_train_cfg,
 )
-from fcos_mm.engine.runner_setup import (
-    build_runner,
-    load_tool_config,
-    parse_tool_args,
-)
+from fcos_mm.engine.runner_setup import build_runner
 
 
 def _cfg(**kwargs):
@@ -196,33 +189,6 @@ def test_prepare_launch_on_cpu_starts_gloo_and_drops_device_ids(
     assert cfg.model_wrapper_cfg == dict(
         type='MMDistributedDataParallel', device_ids=None,
         broadcast_buffers=False, find_unused_parameters=True)
-
-
-def test_parse_tool_args_adds_the_shared_options(monkeypatch):
-    monkeypatch.delenv('LOCAL_RANK', raising=False)
-    parser = argparse.ArgumentParser()
-    parser.add_argument('config')
-    args = parse_tool_args(parser, [
-        'c.py', '--cfg-options', 'a.b=1', '--launcher', 'pytorch',
-        '--local-rank', '3'
-    ], 'a.b=2')
-    assert args.cfg_options == {'a.b': 1}
-    assert args.launcher == 'pytorch' and args.local_rank == 3
-    assert os.environ['LOCAL_RANK'] == '3'
-    assert 'e.g. a.b=2' in parser.format_help()
-    monkeypatch.setenv('LOCAL_RANK', '1')  # a launcher's value wins
-    parse_tool_args(argparse.ArgumentParser(), [], 'x=1')
-    assert os.environ['LOCAL_RANK'] == '1'
-
-
-def test_load_tool_config_merges_cfg_options(tmp_path):
-    path = tmp_path / 'c.py'
-    path.write_text('a = dict(b=1, c=2)\n')
-    cfg = load_tool_config(
-        argparse.Namespace(config=str(path), cfg_options={'a.b': 3}))
-    assert cfg.a == dict(b=3, c=2)
-    assert load_tool_config(
-        argparse.Namespace(config=str(path), cfg_options=None)).a.b == 1
 
 
 def test_build_runner_from_runner_type_or_mmengine(monkeypatch):

@@ -17,12 +17,8 @@ from mmengine.runner import Runner
 
 from fcos_mm.engine import NonFiniteTrainingError
 from fcos_mm.engine.hooks.nonfinite_guard_hook import clip_grad_advice
-from fcos_mm.engine.runner_setup import (
-    build_runner,
-    load_tool_config,
-    parse_tool_args,
-    setup_train_cfg,
-)
+from fcos_mm.engine.runner_setup import build_runner, setup_train_cfg
+from fcos_mm.utils.tool_args import load_tool_config, parse_tool_args
 
 CLIP = dict(max_norm=35, norm_type=2)
 

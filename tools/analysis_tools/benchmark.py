@@ -24,28 +24,9 @@ Example::
         --num-threads 2 --backend pytorch onnxruntime --amp --compare-mmdet
 """
 import argparse
-import os.path as osp
-import tempfile
-from functools import partial
 
-import torch
-from mmengine.config import DictAction
-
-from fcos_mm.analysis import (
-    benchmark_detector,
-    benchmark_onnxruntime,
-    build_mmdet_fcos,
-    format_benchmark,
-    format_comparison,
-    merge_rounds,
-)
-from fcos_mm.apis import init_detector
-from fcos_mm.deployment import (
-    bf16_support,
-    create_session,
-    export_onnx,
-    prepare_cpu_inference,
-)
+from fcos_mm.benchmarks.benchmark import benchmark_config
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,11 +77,7 @@ def parse_args() -> argparse.Namespace:
         '--compare-mmdet',
         action='store_true',
         help="also time mmdet 3.3's FCOS (fp32 eager, same weights)")
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 
@@ -108,59 +85,11 @@ def main() -> None:
     args = parse_args()
     if len(args.shape) not in (1, 2):
         raise ValueError(f'--shape takes 1 or 2 numbers, got {args.shape}.')
-    shape = (args.shape[0], args.shape[-1])
-    if args.num_threads is not None:
-        torch.set_num_threads(args.num_threads)
-
-    def build():
-        return init_detector(
-            args.config,
-            args.checkpoint,
-            device=args.device,
-            cfg_options=args.cfg_options)
-
-    # variant name -> function(num_images, num_warmup) -> result
-    variants = {}
-    model = build()
-    if args.compare_mmdet:
-        mmdet_model = build_mmdet_fcos(model.cfg.model,
-                                       model.state_dict()).to(args.device)
-        variants['mmdet fp32'] = partial(benchmark_detector, mmdet_model,
-                                         shape)
-    if 'pytorch' in args.backend:
-        variants['pytorch fp32'] = partial(benchmark_detector, model, shape)
-    if args.amp:
-        fast = build()
-        note = prepare_cpu_inference(fast, amp=True)
-        print(f'--amp: {note}')
-        name = 'pytorch bf16' if fast.inference_autocast else (
-            'pytorch fp32+fold')
-        variants[name] = partial(benchmark_detector, fast, shape)
-    tmp = tempfile.TemporaryDirectory()
-    if 'onnxruntime' in args.backend:
-        onnx_file = args.onnx or osp.join(tmp.name, 'model.onnx')
-        if args.onnx is None:
-            export_onnx(model, onnx_file, shape=shape)
-        session = create_session(onnx_file, args.num_threads
-                                 or torch.get_num_threads())
-        variants['onnxruntime'] = partial(benchmark_onnxruntime, session,
-                                          shape)
-
-    rounds = {name: [] for name in variants}
-    for i in range(args.rounds):
-        for name, run in variants.items():
-            rounds[name].append(
-                run(args.num_images, args.num_warmup if i == 0 else 0))
-    tmp.cleanup()
-    results = {name: merge_rounds(r) for name, r in rounds.items()}
-    for name, result in results.items():
-        if 'backbone' in result['ms']:
-            print(f'{name}: {format_benchmark(result)}')
-    print(f'CPU: {bf16_support()[1]}')
-    print(f'input {shape[0]}x{shape[1]}, batch 1, {args.rounds} round(s) '
-          f'of {args.num_images} timed images per variant, interleaved, '
-          f'{torch.get_num_threads()} threads')
-    print(format_comparison(results))
+    benchmark_config(
+        load_tool_config(args), (args.shape[0], args.shape[-1]),
+        args.checkpoint, args.device, args.backend, args.onnx, args.amp,
+        args.compare_mmdet, args.rounds, args.num_images, args.num_warmup,
+        args.num_threads)
 
 
 if __name__ == '__main__':

@@ -11,14 +11,15 @@ and prints the times, the ratio and whether the 12 numbers agree::
 With ``--report`` it times the whole evaluation report instead (evaluator,
 matching pass, every section, FCOS diagnostics, files; no inference).
 
-See ``fcos_mm/analysis/eval_benchmark.py``.
+See ``fcos_mm/benchmarks/benchmark_eval.py``.
 """
 import argparse
 
-from fcos_mm.analysis.eval_benchmark import (
+from fcos_mm.benchmarks.benchmark_eval import (
     benchmark_backends,
     benchmark_report,
     format_backend_benchmark,
+    format_report_benchmark,
 )
 
 
@@ -47,11 +48,7 @@ def main(argv=None) -> None:
             args.num_images, args.out,
             boxes_per_image=args.boxes_per_image,
             detections_per_image=args.detections_per_image)
-        print(f'report of {result["num_images"]} images: '
-              f'{result["seconds"]:.1f} s in all (evaluator '
-              f'{result["eval_seconds"]:.1f} s, analysis '
-              f'{result["analysis_seconds"]:.1f} s)'
-              + (f'; {result["paths"]["html"]}' if result['paths'] else ''))
+        print(format_report_benchmark(result))
         return
     result = benchmark_backends(
         args.num_images, args.backends, args.rounds,

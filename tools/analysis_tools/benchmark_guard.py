@@ -11,11 +11,11 @@ Example::
 """
 import argparse
 
-from fcos_mm.analysis.guard_benchmark import (
+from fcos_mm.benchmarks.benchmark_guard import (
     benchmark_guard,
     format_guard_benchmark,
 )
-from fcos_mm.analysis.side_by_side import (
+from fcos_mm.benchmarks.benchmark_train import (
     add_train_step_args,
     train_step_setup,
 )

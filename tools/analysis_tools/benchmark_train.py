@@ -18,13 +18,11 @@ with CONFIG e.g. the improvements config,
 """
 import argparse
 
-from fcos_mm.analysis.side_by_side import (
+from fcos_mm.benchmarks.benchmark_train import (
     add_train_step_args,
-    train_step_setup,
-)
-from fcos_mm.analysis.train_benchmark import (
     benchmark_train,
     format_train_benchmark,
+    train_step_setup,
 )
 
 

@@ -10,7 +10,7 @@ fcos_mm/analysis/browse_dataset.py.
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -23,19 +23,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='images to draw (0: all)')
     parser.add_argument('--keep-random', action='store_true',
                         help='keep random flips')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> list:
     args = parse_args(argv)
     from fcos_mm.analysis.browse_dataset import browse_dataset
-    from fcos_mm.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     written = browse_dataset(cfg, args.out, args.split,
                              args.num_images or None, args.keep_random)
     print(f'{len(written)} images drawn in {args.out}')

@@ -16,7 +16,7 @@ import copy
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -34,8 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         choices=['auto', 'faster_coco_eval', 'pycocotools'])
     parser.add_argument('--num-gallery', type=int, default=12,
                         help='images per gallery')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
@@ -55,7 +54,6 @@ def run_test(cfg, checkpoint: str, config_path: str, out_pkl: str) -> None:
 
 def main(argv=None) -> str:
     args = parse_args(argv)
-    from mmengine.config import Config
     from mmengine.fileio import load
 
     from fcos_mm.analysis.fcos_report_section import FCOSDiagnosticsSection
@@ -63,11 +61,7 @@ def main(argv=None) -> str:
         predictions_from_results,
         report_from_predictions,
     )
-    from fcos_mm.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     os.makedirs(args.out, exist_ok=True)
     meta = dict(config=args.config)
     if args.source.endswith(('.pkl', '.pickle')):

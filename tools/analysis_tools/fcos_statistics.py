@@ -20,7 +20,6 @@ import argparse
 import itertools
 
 import torch
-from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from fcos_mm.analysis import (
@@ -35,6 +34,7 @@ from fcos_mm.analysis.fcos_statistics import (
     format_proposal,
     propose_regress_ranges,
 )
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -71,11 +71,7 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=32,
         help='what the data preprocessor pads the input to')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 
@@ -84,9 +80,7 @@ def main() -> None:
     # Thousands of assigner calls on small tensors: extra intra-op threads
     # only add overhead (about 5x slower with the default on 2 cores).
     torch.set_num_threads(1)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     init_default_scope(cfg.get('default_scope', 'fcos_mm'))
     loader = cfg.get(f'{args.split}_dataloader')
     if loader is None:

@@ -12,10 +12,9 @@ Example::
 import argparse
 import math
 
-from mmengine.config import DictAction
-
-from fcos_mm.analysis import model_complexity
 from fcos_mm.apis import init_detector
+from fcos_mm.benchmarks.get_flops import model_complexity
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,11 +34,7 @@ def parse_args() -> argparse.Namespace:
         'preprocessor does (0: no padding)')
     parser.add_argument(
         '--show-table', action='store_true', help='print per-module counts')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 
@@ -52,7 +47,7 @@ def main() -> None:
         shape = tuple(
             math.ceil(s / args.size_divisor) * args.size_divisor
             for s in shape)
-    model = init_detector(args.config, cfg_options=args.cfg_options)
+    model = init_detector(load_tool_config(args))
     info = model_complexity(model, shape, show_table=args.show_table)
     if args.show_table:
         print(info['table'])

@@ -11,7 +11,6 @@ the run (the guard leaves the weights as they were before the bad step).
 import argparse
 import json
 
-from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
@@ -19,6 +18,7 @@ from fcos_mm.analysis.replay_batch import replay_batch
 from fcos_mm.engine.bad_batch import load_bad_batch
 from fcos_mm.registry import MODELS
 from fcos_mm.utils import register_all_modules
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,18 +26,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('config', help='the run\'s config file')
     parser.add_argument('checkpoint', help='the run\'s newest checkpoint')
     parser.add_argument('dump', help='a bad_batches/iter_N_rankR.pth file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     cfg.model.backbone.init_cfg = None
     with DefaultScope.overwrite_default_scope('fcos_mm'):
         model = MODELS.build(cfg.model)

@@ -14,8 +14,6 @@ docs/deployment.md.
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from fcos_mm.apis import init_detector
 from fcos_mm.deployment import OPSETS, export_onnx
 from fcos_mm.deployment.onnx_export import (
@@ -23,6 +21,7 @@ from fcos_mm.deployment.onnx_export import (
     verification_inputs,
     verify_onnx,
 )
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -57,19 +56,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--verify-image',
         help='image to compare on (default: random input of --shape)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.test_cfg.score_thr=0.1')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
-    model = init_detector(
-        args.config, checkpoint, device='cpu', cfg_options=args.cfg_options)
+    model = init_detector(load_tool_config(args), checkpoint, device='cpu')
     shape = tuple(args.shape) if args.shape else default_export_shape(
         model.cfg)
     export_onnx(

@@ -15,9 +15,8 @@ fcos_mm/analysis/check_dataset.py for what is checked.
 import argparse
 import sys
 
-from mmengine.config import Config, DictAction
-
 from fcos_mm.analysis.check_dataset import LOADER_KEYS, run_check
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args():
@@ -30,16 +29,13 @@ def parse_args():
                         help='threads decoding images')
     parser.add_argument('--no-progress', action='store_true',
                         help='no progress bar')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value')
+    add_cfg_options(parser)
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_tool_config(args)
     splits = list(LOADER_KEYS) if args.split == 'all' else [args.split]
     reports, text = run_check(cfg, splits, args.workers,
                               not args.no_progress)

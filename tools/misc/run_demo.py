@@ -23,6 +23,7 @@ import time
 from typing import List, Optional
 
 from fcos_mm.datasets.synthetic import generate_synthetic_coco
+from fcos_mm.utils.tool_args import add_cfg_options
 from fcos_mm.visualization.curves import load_curves, plot_curves
 
 REPO = osp.abspath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
@@ -39,11 +40,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--num-train', type=int, default=1000)
     parser.add_argument('--num-val', type=int, default=100)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        default=[],
-        help='passed on to tools/train.py, e.g. train_cfg.max_iters=200')
+    add_cfg_options(
+        parser, 'train_cfg.max_iters=200', passed_on_to='tools/train.py')
     parser.add_argument(
         '--num-show', type=int, default=5, help='drawn images to list')
     return parser.parse_args()

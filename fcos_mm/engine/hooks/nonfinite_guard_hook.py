@@ -45,7 +45,7 @@ def clip_grad_advice(optim_wrapper: dict) -> str:
 
     ``--cfg-options optim_wrapper.clip_grad=dict(...)`` was mmengine's
     ``RecursionError``; the dotted fields work (through a ``clip_grad=None``
-    too: :func:`~fcos_mm.engine.runner_setup.merge_cfg_options`). A child
+    too: :func:`~fcos_mm.utils.tool_args.merge_cfg_options`). A child
     config must replace a base's ``clip_grad=None`` with ``_delete_=True``,
     which mmengine keeps as a key where the base has no ``clip_grad``.
     """

@@ -28,7 +28,7 @@ import json
 import numpy as np
 import pytest
 
-from fcos_mm.analysis.eval_benchmark import synthetic_eval_set
+from fcos_mm.benchmarks.benchmark_eval import synthetic_eval_set
 from fcos_mm.evaluation import functional as da
 
 CLASSES = ['cat', 'dog', 'bird']

@@ -7,7 +7,7 @@ import os.path as osp
 import torch
 from mmengine.config import Config
 
-from fcos_mm.analysis.side_by_side import random_batch
+from fcos_mm.benchmarks import random_batch
 from fcos_mm.models.detectors import fcos as fcos_module
 from fcos_mm.registry import MODELS
 from fcos_mm.utils import register_all_modules

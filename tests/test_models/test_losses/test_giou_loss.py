@@ -67,7 +67,7 @@ def test_float16_boxes():
 
 
 def test_sync_free_loss_equals_the_guarded_loss_without_a_read_back():
-    from fcos_mm.analysis.train_benchmark import count_ops
+    from fcos_mm.benchmarks import count_ops
     from fcos_mm.models.losses import CrossEntropyLoss, GIoULoss, IoULoss
     from fcos_mm.models.losses.utils import sync_free_loss
     pred = torch.tensor([[0., 0., 4., 4.], [1., 1., 3., 5.],

@@ -4,7 +4,7 @@ import os.path as osp
 
 import numpy as np
 
-from fcos_mm.analysis.eval_benchmark import (
+from fcos_mm.benchmarks.benchmark_eval import (
     benchmark_backends,
     format_backend_benchmark,
     synthetic_eval_set,
@@ -57,7 +57,7 @@ def test_benchmark_tool_runs(capsys):
 
 
 def test_benchmark_report_writes_the_report(tmp_path):
-    from fcos_mm.analysis.eval_benchmark import benchmark_report
+    from fcos_mm.benchmarks.benchmark_eval import benchmark_report
     result = benchmark_report(4, str(tmp_path), num_classes=3,
                               detections_per_image=6)
     assert result['num_images'] == 4 and result['seconds'] > 0

@@ -1,104 +1,41 @@
 """A training step of our FCOS against mmdet 3.3's, side by side.
 
-Both detectors are built from the same model config (:func:`build_pair`,
-same weights) and see the same random batch (:func:`random_batch`).
+Both detectors are built from the same model config
+(:func:`~.mmdet_twin.build_pair`, same weights) and see the same random
+batch (:func:`~.harness.random_batch`); each steps through our optimizer
+wrapper (:class:`~.harness.TrainStep`).
 Measured per side: the losses; the median time of a training step and of
 the head's loss + backward alone; the peak memory of a step
-(:func:`peak_memory`); and in ``bbox_head.loss`` the aten calls (kernel
-launches on a GPU) and host-device synchronisations (:func:`count_ops`).
+(:func:`~.harness.peak_memory`); and in ``bbox_head.loss`` the aten calls
+(kernel launches on a GPU) and host-device synchronisations
+(:func:`~.harness.count_ops`).
 """
+import argparse
 import copy
-import logging
-import re
 import statistics
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from mmdet.structures import DetDataSample
-from mmengine.config import ConfigDict
-from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
 
-from fcos_mm.analysis.side_by_side import (
-    mmdet_model_cfg,
-    random_batch,
-    synced_clock,
-    synchronize,
-    timed_turns,
-)
-from fcos_mm.deployment.cpu_inference import cpu_flags
 from fcos_mm.models.detectors.fcos import compile_options
 from fcos_mm.models.utils import prepare_ground_truth
 
-#: The profiler events that are host-device synchronisations on a GPU:
-#: every ``.item()``, ``bool(t)``, ``int(t)``, and ``nonzero`` (its size).
-SYNC_OPS = ('aten::_local_scalar_dense', 'aten::nonzero')
-
-
-def build_pair(model_cfg: dict,
-               device: str = 'cpu') -> Tuple[nn.Module, nn.Module]:
-    """``(mmdet_model, ours)`` in train mode on ``device``, ours loaded
-    with mmdet's weights; the pretrained backbone init of our ``model``
-    config is dropped (nothing is downloaded)."""
-    from mmdet.registry import MODELS as MMDET_MODELS
-
-    from fcos_mm.registry import MODELS
-    model_cfg = ConfigDict(copy.deepcopy(model_cfg))
-    model_cfg.backbone.init_cfg = None
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        mm_model = MMDET_MODELS.build(mmdet_model_cfg(model_cfg))
-    with DefaultScope.overwrite_default_scope('fcos_mm'):
-        ours = MODELS.build(model_cfg)
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)  # init_weights lists every parameter
-    try:
-        mm_model.init_weights()
-    finally:
-        logger.setLevel(level)
-    ours.load_state_dict(mm_model.state_dict(), strict=True)
-    return mm_model.to(device).train(), ours.to(device).train()
-
-
-def count_ops(fn: Callable[[], object]) -> Dict[str, int]:
-    """Aten calls and host-device synchronisations of one call of ``fn``:
-    ``aten_calls`` (every ``aten::`` event, nested ones included),
-    ``syncs`` (the :data:`SYNC_OPS` events) and each of :data:`SYNC_OPS`."""
-    with torch.profiler.profile(
-            activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        fn()
-    names = [event.name for event in prof.events()]
-    counts = {name: names.count(name) for name in SYNC_OPS}
-    counts['syncs'] = sum(counts[name] for name in SYNC_OPS)
-    counts['aten_calls'] = sum(name.startswith('aten::') for name in names)
-    return counts
-
-
-def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
-    """Bytes allocated at the peak of one call of ``fn`` beyond those held
-    before it: the CUDA caching allocator's peak, or on CPU the running sum
-    of the allocations ``torch.profiler`` records (op granularity)."""
-    if device.type == 'cuda':
-        synchronize(device)
-        base = torch.cuda.memory_allocated(device)
-        torch.cuda.reset_peak_memory_stats(device)
-        fn()
-        synchronize(device)
-        return torch.cuda.max_memory_allocated(device) - base
-    with torch.profiler.profile(
-            activities=[torch.profiler.ProfilerActivity.CPU],
-            profile_memory=True) as prof:
-        fn()
-    # each allocation or free is counted once, in the innermost op that
-    # made it ('[memory]' for frees outside any op)
-    deltas = sorted((event.time_range.start, event.self_cpu_memory_usage)
-                    for event in prof.events())
-    peak = current = 0
-    for _, delta in deltas:
-        current += delta
-        peak = max(peak, current)
-    return peak
+from .harness import (
+    TrainStep,
+    build_optim_wrapper,
+    count_ops,
+    device_name,
+    format_table,
+    peak_memory,
+    random_batch,
+    ratio,
+    synced_clock,
+    timed_call,
+    timed_turns,
+)
+from .mmdet_twin import build_pair
 
 
 def graph_breaks(head: nn.Module, feats: Tuple[torch.Tensor],
@@ -120,56 +57,29 @@ def compiled_graphs() -> int:
     return int(torch._dynamo.utils.counters['stats']['unique_graphs'])
 
 
-class _TrainStep:
-    """One SGD step of a detector on a fixed batch, optionally under AMP
-    (float16 with a loss scaler on CUDA, bfloat16 on CPU)."""
+class _HeadStep(TrainStep):
+    """A :class:`~.harness.TrainStep` that also runs ``bbox_head.loss``
+    alone, on features computed once beforehand."""
 
-    def __init__(self, model: nn.Module, inputs: torch.Tensor,
-                 samples: List[DetDataSample], amp: bool) -> None:
-        self.model = model
-        self.inputs = inputs
-        self.samples = samples
-        self.device = inputs.device
-        self.amp = amp
-        self.optimizer = torch.optim.SGD(
-            model.parameters(), lr=1e-4, momentum=0.9)
-        self.scaler = (
-            torch.amp.GradScaler('cuda')
-            if amp and self.device.type == 'cuda' else None)
-        self.losses: Dict[str, float] = {}
-
-    def autocast(self):
-        dtype = torch.float16 if self.device.type == 'cuda' else torch.bfloat16
-        return torch.autocast(
-            self.device.type, dtype=dtype, enabled=self.amp)
-
-    def __call__(self) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        with self.autocast():
-            losses = self.model(self.inputs, self.samples, mode='loss')
-        total = sum(losses.values())
-        if self.scaler is not None:
-            self.scaler.scale(total).backward()
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            total.backward()
-            self.optimizer.step()
-        self.losses = {key: value.detach() for key, value in losses.items()}
+    def prepare_head_loss(self) -> None:
+        with torch.no_grad(), self.context():
+            self.feats = self.model.extract_feat(self.inputs)
 
     def head_loss(self) -> Dict[str, torch.Tensor]:
-        """``bbox_head.loss`` alone, on features computed beforehand."""
-        with self.autocast():
+        """``bbox_head.loss`` alone (in the wrapper's autocast)."""
+        with self.context():
             return self.model.bbox_head.loss(self.feats, self.samples)
 
     def head_step(self) -> None:
         """``bbox_head.loss`` and its backward through the head alone."""
-        self.optimizer.zero_grad(set_to_none=True)
+        self.wrapper.zero_grad()
         sum(self.head_loss().values()).backward()
 
-    def prepare_head_loss(self) -> None:
-        with torch.no_grad(), self.autocast():
-            self.feats = self.model.extract_feat(self.inputs)
+
+def _step(model: nn.Module, inputs: torch.Tensor, samples: list,
+          amp: bool) -> _HeadStep:
+    return _HeadStep(model, inputs, samples,
+                     build_optim_wrapper(model, inputs.device, amp))
 
 
 def benchmark_train(model_cfg: dict,
@@ -185,7 +95,7 @@ def benchmark_train(model_cfg: dict,
                     cuda_graphs: bool = False,
                     compile_kwargs: Optional[dict] = None) -> dict:
     """Time, memory, ops and syncs of a training step: ours vs mmdet's,
-    timed in turns (:func:`~fcos_mm.analysis.benchmark.timed_turns`).
+    timed in turns (:func:`~.harness.timed_turns`).
 
     Args:
         model_cfg (dict): Our ``model`` config.
@@ -227,24 +137,22 @@ def benchmark_train(model_cfg: dict,
     our_samples = copy.deepcopy(samples)
     prepare_ground_truth(our_samples, num_classes)
     steps = dict(
-        mmdet=_TrainStep(mm_model, inputs, samples, amp),
-        ours=_TrainStep(ours, inputs, our_samples, amp))
+        mmdet=_step(mm_model, inputs, samples, amp),
+        ours=_step(ours, inputs, our_samples, amp))
     if compile:
         compiled = copy.deepcopy(ours)
         compiled.compile_loss = dict(
             compile_options(True, cuda_graphs), **(compile_kwargs or {}))
         padded = copy.deepcopy(samples)
         prepare_ground_truth(padded, num_classes, pad_to_bucket=True)
-        steps['compiled'] = _TrainStep(compiled, inputs, padded, amp)
+        steps['compiled'] = _step(compiled, inputs, padded, amp)
     results: Dict[str, dict] = {name: {} for name in steps}
     for name, step in steps.items():
         if name == 'compiled':
             torch._dynamo.reset()
             graphs = compiled_graphs()
-            clock = synced_clock(device)
-            start = clock()
-            step()
-            results[name]['compile_s'] = clock() - start
+            results[name]['compile_s'] = timed_call(
+                step, synced_clock(device))[1]
         else:
             step.prepare_head_loss()
             results[name].update(count_ops(step.head_loss))
@@ -267,8 +175,7 @@ def benchmark_train(model_cfg: dict,
         results['compiled']['graphs_compiled'] = compiled_graphs() - graphs
     results['setting'] = dict(
         device=str(device),
-        device_name=(torch.cuda.get_device_name(device)
-                     if device.type == 'cuda' else cpu_name()),
+        device_name=device_name(device),
         amp=amp,
         num_gts=num_gts,
         shape=tuple(shape),
@@ -277,22 +184,6 @@ def benchmark_train(model_cfg: dict,
         num_threads=torch.get_num_threads(),
         cuda_graphs=compile and cuda_graphs)
     return results
-
-
-def cpu_name() -> str:
-    """The CPU's model name and its vector/matrix extensions (Linux)."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            match = re.search(r'^model name\s*:(.*)$', f.read(), re.MULTILINE)
-    except OSError:
-        match = None
-    flags = cpu_flags() or set()
-    extensions = [
-        flag for flag in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
-        if flag in flags
-    ]
-    return (f'{match.group(1).strip() if match else "unknown CPU"} '
-            f'({", ".join(extensions) or "no AVX2"})')
 
 
 def format_train_benchmark(results: dict) -> str:
@@ -316,13 +207,14 @@ def format_train_benchmark(results: dict) -> str:
         for key in mm['losses']) + f' (mmdet / ours; largest relative '
                  f'difference {worst:.1e})')
     compiled = results.get('compiled')
-    header = f'{"":<34}{"mmdet":>12}{"fcos_mm":>12}{"ratio":>8}'
+    columns = [('', '<34'), ('mmdet', '>12.1f'), ('fcos_mm', '>12.1f'),
+               ('ratio', '>8')]
     if compiled is not None:
-        header += f'{"compiled":>12}{"ratio":>8}'
+        columns += [('compiled', '>12.1f'), ('ratio', '>8')]
         lines.insert(2, 'compiled: ' + ', '.join(
             f'{key} {value:.6f}' for key, value in compiled['losses'].items())
             + (' (with CUDA graphs)' if setting.get('cuda_graphs') else ''))
-    lines.append(header)
+    rows = []
     for key, label in (('step_ms', 'train step (ms, median)'),
                        ('head_ms', '  head loss + backward (ms)'),
                        ('peak_mib', 'peak memory of a step (MiB)'),
@@ -334,22 +226,16 @@ def format_train_benchmark(results: dict) -> str:
                        ('graph_breaks', 'graph breaks, head fwd + loss'),
                        ('graphs', '  graphs')):
         theirs, mine = mm[key], ours[key]
-        spec = '>12.1f' if isinstance(theirs, float) else '>12d'
-        line = (f'{label:<34}{theirs:{spec}}{mine:{spec}}'
-                f'{_ratio(mine, theirs):>8}')
+        row = [label, theirs, mine, ratio(mine, theirs)]
         if compiled is not None and key in compiled:
-            line += (f'{compiled[key]:{spec}}'
-                     f'{_ratio(compiled[key], theirs):>8}')
-        lines.append(line)
+            row += [compiled[key], ratio(compiled[key], theirs)]
+        rows.append(row)
+    lines += format_table(columns, rows)
     if compiled is not None:
         lines.append(f'compile time (first step): {compiled["compile_s"]:.1f}'
                      f' s; graphs compiled over all its steps: '
                      f'{compiled["graphs_compiled"]}')
     return '\n'.join(lines)
-
-
-def _ratio(mine, theirs) -> str:
-    return f'{mine / theirs:.3f}' if theirs else '-'
 
 
 def multiscale_batch_shapes(image_sizes: List[Tuple[int, int]],
@@ -380,3 +266,64 @@ def multiscale_batch_shapes(image_sizes: List[Tuple[int, int]],
             groups[width < height][shape] = None
     return {(max(a[0], b[0]), max(a[1], b[1]))
             for group in groups for a in group for b in group}
+
+
+def add_train_step_args(parser: argparse.ArgumentParser) -> None:
+    """The options of the training-step benchmarks (``benchmark_train.py``,
+    ``benchmark_guard.py``): config, device, AMP, the random batch, how
+    many steps, threads and ``--cfg-options``."""
+    from fcos_mm.utils.tool_args import add_cfg_options
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--device', default='cpu', help='cpu or cuda (or cuda:N)')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: fp16 + loss scaling on CUDA, bf16 on CPU')
+    parser.add_argument(
+        '--gts', type=int, default=30, help='boxes per image')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs=2,
+        default=[800, 1216],
+        metavar=('H', 'W'),
+        help='input height and width')
+    parser.add_argument('--batch', type=int, default=2, help='images')
+    parser.add_argument(
+        '--iters', type=int, default=10, help='timed steps per side')
+    parser.add_argument(
+        '--warmup', type=int, default=3, help='untimed steps per side')
+    parser.add_argument(
+        '--num-threads',
+        type=int,
+        default=None,
+        help='torch intra-op CPU threads (default: torch\'s choice)')
+    add_cfg_options(parser, 'model.bbox_head.num_classes=20')
+
+
+def train_step_setup(args: argparse.Namespace):
+    """What both training-step tools do with :func:`add_train_step_args`'
+    options: set the threads, load and override the config, register our
+    modules.
+
+    Returns:
+        tuple[Config, dict]: The config and the keyword arguments of the
+        benchmark's random batch and timing (``device``, ``amp``,
+        ``num_gts``, ``shape``, ``num_imgs``, ``num_iters``,
+        ``num_warmup``).
+    """
+    from fcos_mm.utils import register_all_modules
+    from fcos_mm.utils.tool_args import load_tool_config
+    if args.num_threads is not None:
+        torch.set_num_threads(args.num_threads)
+    cfg = load_tool_config(args)
+    register_all_modules()  # and the default scope
+    return cfg, dict(
+        device=args.device,
+        amp=args.amp,
+        num_gts=args.gts,
+        shape=tuple(args.shape),
+        num_imgs=args.batch,
+        num_iters=args.iters,
+        num_warmup=args.warmup)

@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from fcos_mm.analysis import count_parameters, model_complexity
+from fcos_mm.benchmarks.get_flops import count_parameters, model_complexity
 from fcos_mm.registry import MODELS
 
 

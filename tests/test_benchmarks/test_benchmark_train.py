@@ -8,14 +8,16 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from fcos_mm.analysis.train_benchmark import (
-    benchmark_train,
+from fcos_mm.benchmarks import (
     build_pair,
     count_ops,
-    format_train_benchmark,
     mmdet_model_cfg,
     peak_memory,
     random_batch,
+)
+from fcos_mm.benchmarks.benchmark_train import (
+    benchmark_train,
+    format_train_benchmark,
 )
 
 SHAPE = (320, 320)
@@ -107,13 +109,24 @@ def test_mmdet_config_takes_the_assigner_options_in_its_head():
     ours = model_cfg('improvements')
     ours.train_cfg.assigner.update(center_sample_radius=2.0, max_pairs=7)
     cfg = mmdet_model_cfg(ours)
-    assert cfg.train_cfg is None
+    assert 'train_cfg' not in cfg
     assert cfg.bbox_head.center_sampling is True
     assert cfg.bbox_head.center_sample_radius == 2.0
     assert cfg.bbox_head.regress_ranges[0] == (-1, 64)
     # ours only: not a kwarg of mmdet's head
     assert 'max_pairs' not in cfg.bbox_head and 'type' in cfg.bbox_head
-    assert cfg.bbox_head.type == 'FCOSHead'
+    assert cfg.bbox_head.type == 'mmdet.FCOSHead'
+
+
+def test_the_twin_is_mmdet_down_to_its_losses():
+    # built in mmdet's scope: its losses are mmdet's, not ours of the
+    # same name, whatever the default scope is
+    mm_model, ours = build_pair(model_cfg('improvements'))
+    head = mm_model.bbox_head
+    for module in (mm_model, mm_model.backbone, mm_model.neck, head,
+                   head.loss_cls, head.loss_bbox, head.loss_centerness):
+        assert type(module).__module__.startswith('mmdet.'), module
+    assert type(ours.bbox_head.loss_bbox).__module__.startswith('fcos_mm.')
 
 
 def test_benchmark_train_prints_ratios_with_equal_losses():
@@ -165,7 +178,7 @@ def test_benchmark_train_compiled_side_with_syncs_and_graph_breaks():
 
 
 def test_multiscale_batch_shapes_by_hand_and_for_the_ms_config():
-    from fcos_mm.analysis.train_benchmark import multiscale_batch_shapes
+    from fcos_mm.benchmarks.benchmark_train import multiscale_batch_shapes
 
     # 640x480 at short side 800: 1067x800 -> (800, 1088) padded to 32
     assert multiscale_batch_shapes([(640, 480)], [(1333, 800)], 32) == {

@@ -5,8 +5,12 @@ import torch
 from mmdet.structures import DetDataSample
 from mmengine.registry import init_default_scope
 
-from fcos_mm.analysis import benchmark_detector, format_benchmark, run_stages
-from fcos_mm.analysis.benchmark import STAGES
+from fcos_mm.benchmarks.benchmark import (
+    STAGES,
+    benchmark_detector,
+    format_benchmark,
+    run_stages,
+)
 from fcos_mm.registry import MODELS
 
 
@@ -60,7 +64,7 @@ def test_benchmark_reports_consistent_numbers(detector):
 
 def test_mmdet_config_and_weights_give_the_same_detections(
         detector, model_cfg):
-    from fcos_mm.analysis import build_mmdet_fcos, mmdet_model_cfg
+    from fcos_mm.benchmarks import build_mmdet_fcos, mmdet_model_cfg
     from fcos_mm.models.dense_heads.fcos_head import FCOSHead
 
     cfg = model_cfg()
@@ -111,7 +115,10 @@ def test_stages_run_under_the_prepared_autocast(detector):
 
 
 def test_onnxruntime_benchmark_and_comparison_table(detector, tmp_path):
-    from fcos_mm.analysis import benchmark_onnxruntime, format_comparison
+    from fcos_mm.benchmarks.benchmark import (
+        benchmark_onnxruntime,
+        format_comparison,
+    )
     from fcos_mm.deployment import create_session, export_onnx
 
     path = export_onnx(detector, str(tmp_path / 'm.onnx'), shape=(64, 160))
@@ -138,7 +145,7 @@ def test_onnxruntime_benchmark_and_comparison_table(detector, tmp_path):
 
 
 def test_rounds_merge_weighted_by_images():
-    from fcos_mm.analysis import merge_rounds
+    from fcos_mm.benchmarks.benchmark import merge_rounds
     merged = merge_rounds([
         dict(ms=dict(total=100.0, head=10.0), num_images=1, shape=(8, 8)),
         dict(ms=dict(total=40.0, head=4.0), num_images=2, shape=(8, 8))

@@ -13,10 +13,12 @@ the times, their ratio and whether the 12 numbers agree;
 import json
 import os.path as osp
 import tempfile
-import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+
+from .harness import format_table, random_boxes, timed_call, timed_turns
 
 #: ``CocoMetric`` results: ``(gt, pred)`` per image, as ``process`` keeps.
 MetricResults = List[Tuple[dict, dict]]
@@ -50,13 +52,14 @@ def synthetic_eval_set(num_images: int = 5000,
         ``bboxes`` ``(K, 4)`` xyxy, ``scores`` ``(K,)``, ``labels`` ``(K,)``.
     """
     rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)  # the boxes'
     width, height = IMAGE_SIZE
     images, annotations, results = [], [], []
     for img_id in range(1, num_images + 1):
         images.append(dict(id=img_id, width=width, height=height,
                            file_name=f'{img_id:06d}.jpg'))
         num_boxes = max(1, int(rng.poisson(boxes_per_image)))
-        boxes = _random_boxes(rng, num_boxes)
+        boxes = _random_boxes(generator, num_boxes)
         labels = rng.integers(0, num_classes, num_boxes)
         for box, label in zip(boxes, labels):
             x1, y1, x2, y2 = (float(v) for v in box)
@@ -76,7 +79,7 @@ def synthetic_eval_set(num_images: int = 5000,
         copy_labels = np.where(
             rng.random(num_copies) < 0.1,
             rng.integers(0, num_classes, num_copies), labels[source])
-        noise = _random_boxes(rng, detections_per_image - num_copies)
+        noise = _random_boxes(generator, detections_per_image - num_copies)
         det_boxes = np.concatenate([copies, noise]).clip(
             0, [width, height, width, height])
         det_labels = np.concatenate([
@@ -99,14 +102,12 @@ def synthetic_eval_set(num_images: int = 5000,
                 categories=categories), results
 
 
-def _random_boxes(rng: np.random.Generator, num: int) -> np.ndarray:
+def _random_boxes(generator: torch.Generator, num: int) -> np.ndarray:
     """``(num, 4)`` xyxy float64 boxes inside the image, sides 8 to 300
     pixels (log-uniform: COCO's three size ranges all occur)."""
     width, height = IMAGE_SIZE
-    sides = np.exp(rng.uniform(np.log(8), np.log(300), (num, 2)))
-    x1 = rng.uniform(0, width - sides[:, 0])
-    y1 = rng.uniform(0, height - sides[:, 1])
-    return np.stack([x1, y1, x1 + sides[:, 0], y1 + sides[:, 1]], axis=1)
+    return random_boxes(num, (height, width), generator, 8, 300,
+                        'log').double().numpy()
 
 
 def write_coco(coco: dict, path: str) -> str:
@@ -114,26 +115,6 @@ def write_coco(coco: dict, path: str) -> str:
     with open(path, 'w') as file:
         json.dump(coco, file)
     return path
-
-
-def evaluate_backend(ann_file: str, classes: Sequence[str],
-                     results: MetricResults, backend: str
-                     ) -> Tuple[Dict[str, float], float]:
-    """``CocoMetric(backend=backend).compute_metrics`` on ``results``
-    (built and timed apart from loading the annotations).
-
-    Returns:
-        tuple[dict, float]: The metrics, with ``stats`` the evaluator's 12
-        unrounded numbers, and the seconds taken.
-    """
-    from fcos_mm.evaluation import CocoMetric
-    metric = CocoMetric(ann_file=ann_file, backend=backend)
-    metric.dataset_meta = dict(classes=tuple(classes))
-    tic = time.perf_counter()
-    metrics = dict(metric.compute_metrics(list(results)))
-    seconds = time.perf_counter() - tic
-    metrics['stats'] = [float(value) for value in metric.coco_eval.stats[:12]]
-    return metrics, seconds
 
 
 def benchmark_backends(num_images: int = 5000,
@@ -152,17 +133,35 @@ def benchmark_backends(num_images: int = 5000,
         bit), ``equal`` (it is below :data:`EQUAL_TOLERANCE`) and the set's
         ``num_images``, ``num_boxes``, ``num_detections``.
     """
+    # The process as tools/test.py's, whose model loads mmcv's ops: without
+    # them faster-coco-eval ran 2-3x slower here (measured, 2-core EPYC;
+    # the old tool loaded them through fcos_mm.analysis' imports).
+    import mmcv.ops  # noqa: F401
     coco, results = synthetic_eval_set(num_images, **synthetic_kwargs)
     classes = [category['name'] for category in coco['categories']]
-    times = {backend: float('inf') for backend in backends}
     metrics = {}
+
+    def new_metric(backend: str):
+        """A new metric: loading the annotations is not timed."""
+        from fcos_mm.evaluation import CocoMetric
+        metric = CocoMetric(ann_file=ann_file, backend=backend)
+        metric.dataset_meta = dict(classes=tuple(classes))
+        return metric
+
+    def evaluate(metric, backend: str) -> None:
+        metrics[backend] = dict(metric.compute_metrics(list(results)))
+        metrics[backend]['stats'] = [
+            float(value) for value in metric.coco_eval.stats[:12]
+        ]
+
     with tempfile.TemporaryDirectory() as tmp_dir:
         ann_file = write_coco(coco, osp.join(tmp_dir, 'val.json'))
-        for _ in range(rounds):
-            for backend in backends:
-                metrics[backend], seconds = evaluate_backend(
-                    ann_file, classes, results, backend)
-                times[backend] = min(times[backend], seconds)
+        seconds = timed_turns(
+            {backend: (lambda m, b=backend: evaluate(m, b))
+             for backend in backends}, 0, rounds,
+            setup={backend: (lambda b=backend: new_metric(b))
+                   for backend in backends})
+    times = {backend: min(seconds[backend]) for backend in backends}
     first = backends[0]
     difference = max(
         float(np.max(np.abs(np.subtract(metrics[backend]['stats'],
@@ -184,11 +183,11 @@ def format_backend_benchmark(result: dict) -> str:
     """:func:`benchmark_backends`'s result as a few lines of text."""
     backends = list(result['times'])
     lines = [f'{result["num_images"]} images, {result["num_boxes"]} boxes, '
-             f'{result["num_detections"]} detections',
-             f'{"backend":<20}{"seconds":>10}{"ratio":>8}']
-    for backend in backends:
-        lines.append(f'{backend:<20}{result["times"][backend]:>10.2f}'
-                     f'{result["ratio"][backend]:>8.3f}')
+             f'{result["num_detections"]} detections']
+    lines += format_table(
+        [('backend', '<20'), ('seconds', '>10.2f'), ('ratio', '>8.3f')],
+        [(backend, result['times'][backend], result['ratio'][backend])
+         for backend in backends])
     first = result['metrics'][backends[0]]
     lines.append('12 numbers equal: ' + ('yes' if result['equal'] else 'NO') +
                  f' (largest difference {result["max_difference"]:.1e})')
@@ -217,9 +216,8 @@ def benchmark_report(num_images: int = 5000, out_dir: Optional[str] = None,
     """
     from mmengine.config import Config
 
+    from fcos_mm.analysis.fcos_report_section import FCOSDiagnosticsSection
     from fcos_mm.evaluation.report import report_from_predictions
-
-    from .fcos_report_section import FCOSDiagnosticsSection
     coco, results = synthetic_eval_set(num_images, **synthetic_kwargs)
     classes = tuple(category['name'] for category in coco['categories'])
     width, height = IMAGE_SIZE
@@ -233,15 +231,22 @@ def benchmark_report(num_images: int = 5000, out_dir: Optional[str] = None,
                 type='CocoDataset', metainfo=dict(classes=classes))),
             test_evaluator=dict(type='CocoMetric', ann_file=write_coco(
                 coco, osp.join(tmp_dir, 'val.json')))))
-        tic = time.perf_counter()
-        paths = report_from_predictions(
+        paths, seconds = timed_call(lambda: report_from_predictions(
             cfg, predictions, out_dir or osp.join(tmp_dir, 'out'),
             backend=backend,
-            extra_sections=[FCOSDiagnosticsSection.from_config(cfg)])
-        seconds = time.perf_counter() - tic
+            extra_sections=[FCOSDiagnosticsSection.from_config(cfg)]))
     meta = paths['report']['meta']
     return dict(seconds=seconds, eval_seconds=meta['eval_seconds'],
                 analysis_seconds=meta['analysis_seconds'],
                 num_images=num_images,
                 paths=None if out_dir is None else
                 {key: paths[key] for key in ('html', 'json')})
+
+
+def format_report_benchmark(result: dict) -> str:
+    """:func:`benchmark_report`'s result as one line."""
+    return (f'report of {result["num_images"]} images: '
+            f'{result["seconds"]:.1f} s in all (evaluator '
+            f'{result["eval_seconds"]:.1f} s, analysis '
+            f'{result["analysis_seconds"]:.1f} s)'
+            + (f'; {result["paths"]["html"]}' if result['paths'] else ''))

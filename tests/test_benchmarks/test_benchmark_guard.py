@@ -1,9 +1,9 @@
 """The guard's cost, measured on a whole FCOS training step: with the guard
 on, no more host syncs than with it off (torch.profiler counts them), and
 the benchmark's table."""
-from test_train_benchmark import model_cfg
+from test_benchmark_train import model_cfg
 
-from fcos_mm.analysis.guard_benchmark import (
+from fcos_mm.benchmarks.benchmark_guard import (
     benchmark_guard,
     format_guard_benchmark,
 )

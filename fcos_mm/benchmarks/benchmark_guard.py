@@ -14,27 +14,18 @@ from typing import Dict, Tuple
 import torch
 from mmengine.registry import DefaultScope
 
-from .side_by_side import random_batch, synced_clock, timed_turns
-from .train_benchmark import count_ops, cpu_name, peak_memory
-
-
-def _wrapper(model, device: torch.device, amp: bool, clip_grad, guard: bool):
-    from fcos_mm.engine.optim_wrappers import (
-        AmpOptimWrapper,
-        AutocastOptimWrapper,
-        OptimWrapper,
-    )
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=1e-4, momentum=0.9, weight_decay=1e-4)
-    kwargs = dict(optimizer=optimizer, clip_grad=copy.deepcopy(clip_grad))
-    if amp and device.type == 'cuda':
-        wrapper = AmpOptimWrapper(loss_scale='dynamic', **kwargs)
-    elif amp:
-        wrapper = AutocastOptimWrapper(device_type=device.type, **kwargs)
-    else:
-        wrapper = OptimWrapper(**kwargs)
-    wrapper.enable_step_guard(guard)
-    return wrapper
+from .harness import (
+    TrainStep,
+    build_optim_wrapper,
+    count_ops,
+    device_name,
+    format_table,
+    peak_memory,
+    random_batch,
+    ratio,
+    synced_clock,
+    timed_turns,
+)
 
 
 def _state_mib(model, wrapper) -> float:
@@ -89,25 +80,21 @@ def benchmark_guard(model_cfg: dict,
                                    str(device), seed)
     steps, results = {}, {}
     for name, net in models.items():
-        wrapper = _wrapper(net, device, amp, clip_grad, name == 'on')
-
-        def step(net=net, wrapper=wrapper):
-            with wrapper.optim_context(net):
-                losses = net(inputs, samples, mode='loss')
-            wrapper.update_params(sum(losses.values()))
-
+        step = TrainStep(
+            net, inputs, samples,
+            build_optim_wrapper(net, device, amp, clip_grad,
+                                guard=name == 'on', weight_decay=1e-4))
         step()  # creates the optimizer state (the guard reads the flag once)
         steps[name] = step
         results[name] = dict(syncs=count_ops(step)['syncs'])
-        results['state_mib'] = _state_mib(net, wrapper)
+        results['state_mib'] = _state_mib(net, step.wrapper)
     times = timed_turns(steps, num_warmup, num_iters, synced_clock(device))
     for name, seconds in times.items():
         results[name]['step_ms'] = 1000 * statistics.median(seconds)
         results[name]['peak_mib'] = peak_memory(steps[name], device) / 2**20
     results['setting'] = dict(
         device=str(device),
-        device_name=(torch.cuda.get_device_name(device)
-                     if device.type == 'cuda' else cpu_name()),
+        device_name=device_name(device),
         amp=amp, num_gts=num_gts, shape=tuple(shape), num_imgs=num_imgs,
         num_iters=num_iters, clip_grad=clip_grad,
         num_threads=torch.get_num_threads())
@@ -125,17 +112,15 @@ def format_guard_benchmark(results: Dict) -> str:
         f'{"AMP" if setting["amp"] else "fp32"}, '
         f'clip_grad={setting["clip_grad"]}, on {setting["device"]} '
         f'({setting["device_name"]}, {setting["num_threads"]} threads), '
-        f'median of {setting["num_iters"]} steps in turns',
-        f'{"":<30}{"off":>10}{"on":>10}{"on/off":>8}'
+        f'median of {setting["num_iters"]} steps in turns'
     ]
     off, on = results['off'], results['on']
-    for key, label in (('step_ms', 'train step (ms, median)'),
-                       ('peak_mib', 'peak memory of a step (MiB)'),
-                       ('syncs', 'host syncs per step')):
-        ratio = f'{on[key] / off[key]:.3f}' if off[key] else '-'
-        spec = '>10.1f' if isinstance(off[key], float) else '>10d'
-        lines.append(f'{label:<30}{off[key]:{spec}}{on[key]:{spec}}'
-                     f'{ratio:>8}')
+    lines += format_table(
+        [('', '<30'), ('off', '>10.1f'), ('on', '>10.1f'), ('on/off', '>8')],
+        [(label, off[key], on[key], ratio(on[key], off[key]))
+         for key, label in (('step_ms', 'train step (ms, median)'),
+                            ('peak_mib', 'peak memory of a step (MiB)'),
+                            ('syncs', 'host syncs per step'))])
     lines.append(f'snapshot the guard keeps per step: '
                  f'{results["state_mib"]:.1f} MiB (trained weights + '
                  f'optimizer state)')
