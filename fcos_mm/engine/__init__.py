@@ -11,6 +11,7 @@ from .hooks import (
     DetVisualizationHook,
     NonFiniteGuardHook,
     ProgressBarHook,
+    RuntimeInfoHook,
     SkippedImagesHook,
 )
 from .optim_wrappers import (
@@ -30,6 +31,7 @@ __all__ = [
     'CheckImagesHook', 'CheckpointHook', 'CheckpointSaveError',
     'DetVisualizationHook', 'NonFiniteCheckpointError',
     'NonFiniteGuardHook', 'NonFiniteTrainingError', 'OptimWrapper',
-    'ProgressBarHook', 'SkippedImagesHook', 'TrainingStopped',
+    'ProgressBarHook', 'RuntimeInfoHook', 'SkippedImagesHook',
+    'TrainingStopped',
     'enable_amp', 'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]
