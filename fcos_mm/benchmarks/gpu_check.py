@@ -90,8 +90,11 @@ READ_METHODS = ('item', 'tolist', 'numpy', '__bool__', '__int__',
 class HostReadProbe:
     """Count the host reads of tensor values (``Tensor.item``, ``tolist``,
     ``bool(t)``, ... :data:`READ_METHODS`) during a ``runner.train()``, per
-    iteration, from the end of each iteration's data preprocessor (whose
-    host-side work is not part of the step) to the start of the next one.
+    iteration: in its ``before_train_iter`` hooks, and from the end of its
+    data preprocessor to the end of its ``after_train_iter`` hooks. Left
+    out, as host-side work on host data: loading the batch (the sampler's
+    ``randperm(...).tolist()`` at each pass) and the data preprocessor
+    (its ground-truth check).
 
     Use as a context manager around ``runner.train()``. ``reads`` maps
     ``runner.iter`` at the time of a read (0-based: the hooks of the log's
@@ -129,6 +132,9 @@ class HostReadProbe:
                 lambda *args: self._arm(False), prepend=True),
             preprocessor.register_forward_hook(lambda *args: self._arm(True))
         ]
+        self._hooks = [_Arm(self, True), _Arm(self, False)]
+        self.runner.register_hook(self._hooks[0], priority='HIGHEST')
+        self.runner.register_hook(self._hooks[1], priority='LOWEST')
         for name in READ_METHODS:
             self._saved[name] = torch.Tensor.__dict__.get(name)
             setattr(torch.Tensor, name,
@@ -160,6 +166,8 @@ class HostReadProbe:
                 setattr(torch.Tensor, name, original)
         for handle in self._handles:
             handle.remove()
+        for hook in self._hooks:
+            self.runner._hooks.remove(hook)
         self._armed = False
 
     def _arm(self, armed: bool) -> None:
@@ -192,6 +200,25 @@ class HostReadProbe:
             counts.get(index, 0) for index in range(self.runner.iter)
             if index not in skip
         ]
+
+
+class _Arm(Hook):
+    """Arms a :class:`HostReadProbe` before each training iteration's
+    hooks (``armed=True``, priority HIGHEST) or disarms it after them
+    (``armed=False``, LOWEST)."""
+
+    def __init__(self, probe: HostReadProbe, armed: bool) -> None:
+        self.probe = probe
+        self.armed = armed
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if self.armed:
+            self.probe._arm(True)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None) -> None:
+        if not self.armed:
+            self.probe._arm(False)
 
 
 def logging_iterations(max_iters: int, interval: int) -> Tuple[int, ...]:
@@ -300,10 +327,11 @@ def benchmark_variants(model_cfg: dict,
 
 def runner_cfg(cfg: Config, data_root: str, work_dir: str,
                shape: Tuple[int, int], num_imgs: int, max_iters: int,
-               log_interval: int, device: str) -> Config:
+               log_interval: int) -> Config:
     """``cfg`` trained for ``max_iters`` on the generated shapes of
     ``data_root``, each image resized to ``shape``, no validation, no
-    checkpoint but the last, the pretrained backbone dropped."""
+    checkpoint, the pretrained backbone dropped; on the Runner's device
+    (CUDA when there is one)."""
     from fcos_mm.datasets.synthetic import annotation_file
     from fcos_mm.engine.runner_setup import setup_train_cfg
     cfg = copy.deepcopy(cfg)
@@ -343,7 +371,6 @@ def runner_cfg(cfg: Config, data_root: str, work_dir: str,
     cfg.log_processor = dict(type='LogProcessor', window_size=log_interval,
                              by_epoch=False)
     cfg.randomness = dict(seed=0)
-    cfg.device = device
     return setup_train_cfg(cfg, work_dir=work_dir)
 
 
@@ -356,10 +383,13 @@ def runner_train(cfg: Config, data_root: str, shape: Tuple[int, int],
     from mmengine.runner import Runner
 
     from fcos_mm.datasets.synthetic import generate_synthetic_coco
-    generate_synthetic_coco(data_root, num_train=4 * num_imgs, num_val=1)
+    # more batches than the logging interval: LoggerHook also logs at the
+    # end of a data loader shorter than it
+    generate_synthetic_coco(
+        data_root, num_train=num_imgs * (log_interval + 2), num_val=1)
     with tempfile.TemporaryDirectory() as work_dir:
         cfg = runner_cfg(cfg, data_root, work_dir, shape, num_imgs,
-                         max_iters, log_interval, device)
+                         max_iters, log_interval)
         runner = Runner.from_cfg(cfg)
         clock = synced_clock(torch.device(device))
         marks = {}

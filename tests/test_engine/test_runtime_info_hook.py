@@ -98,7 +98,7 @@ def _logged(work_dir):
     [log] = glob.glob(osp.join(str(work_dir), '*', '*.log'))
     with open(log) as f:
         lines = [
-            _without_timing(line.split(' - ', 2)[-1].strip())
+            _without_timing(line.split(' - ', 3)[-1].strip())
             for line in f if 'Iter(train)' in line
         ]
     [scalars] = glob.glob(
@@ -177,7 +177,8 @@ def test_no_host_read_between_logs_and_the_same_log(tmp_path,
         assert list(saved[1]) == list(saved[0])
         for key, buf in saved[1].items():
             assert type(buf) is HistoryBuffer
-            assert buf.data[0].tolist() == saved[0][key].data[0].tolist()
+            if key.split('/')[-1] not in TIMING:
+                assert buf.data[0].tolist() == saved[0][key].data[0].tolist()
         assert len(saved[1]['train/loss'].data[0]) == int(name[5:7])
 
 
