@@ -463,7 +463,7 @@ def gpu_check(config: str = R50_IMPRV_CONFIG,
     if dry_run:
         cfg.model = dry_run_model_cfg(cfg.model)
         shape, num_imgs, num_gts = (64, 96), 2, 5
-        num_iters, num_warmup, train_iters = 2, 1, 12
+        num_iters, num_warmup, train_iters = 2, 1, 8
         backend = backend or 'aot_eager'
     compile_kwargs = dict(backend=backend) if backend else None
     steps = benchmark_variants(cfg.model, device, num_gts, shape, num_imgs,
@@ -471,7 +471,7 @@ def gpu_check(config: str = R50_IMPRV_CONFIG,
     with tempfile.TemporaryDirectory() as scratch:
         train = runner_train(
             cfg, data_root or osp.join(scratch, 'synthetic'), shape,
-            num_imgs, max_iters=train_iters, log_interval=5 if dry_run
+            num_imgs, max_iters=train_iters, log_interval=3 if dry_run
             else 10, num_warmup=2 if dry_run else 5, device=device)
     dev = torch.device(device)
     return dict(

@@ -80,6 +80,8 @@ def _runner(root, work_dir, runtime_info=None, checkpoint_interval=1000):
         cfg.default_hooks.runtime_info = dict(type=runtime_info)
     setup_train_cfg(cfg, work_dir=str(work_dir))
     cfg.experiment_name = osp.basename(str(work_dir))
+    # its own visualizer (a named global): its own scalars.json
+    cfg.visualizer.name = cfg.experiment_name
     return Runner.from_cfg(cfg)
 
 
