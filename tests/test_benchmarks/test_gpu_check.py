@@ -29,6 +29,7 @@ def test_dry_run_prints_the_whole_table(tmp_path):
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
     assert 'DRY RUN' in out and 'CUDA-only tests are not run' in out
+    assert 'FAILED' not in out
     for name, *_ in VARIANTS:
         [row] = [line for line in out.splitlines()
                  if line.startswith(name + ' ')]

@@ -125,17 +125,20 @@ def test_no_host_read_between_logs_and_the_same_log(tmp_path,
     the 4 losses every iteration) and logs the same numbers, bit for
     bit."""
     root = coco_tiny_root['root']
-    theirs = _runner(root, tmp_path / 'mmengine',
-                     runtime_info='mmengine.RuntimeInfoHook',
-                     checkpoint_interval=15)
-    ours = _runner(root, tmp_path / 'ours', checkpoint_interval=15)
-    assert type(_runtime_info_hook(theirs)) is MMEngineRuntimeInfoHook
-    assert type(_runtime_info_hook(ours)) is RuntimeInfoHook
-    probes = {}
-    for name, runner in (('mmengine', theirs), ('ours', ours)):
+    probes, runners = {}, {}
+    # one after the other: a runner seeds at construction and initialises
+    # the weights in train()
+    for name, hook in (('mmengine', MMEngineRuntimeInfoHook),
+                       ('ours', RuntimeInfoHook)):
+        runner = runners[name] = _runner(
+            root, tmp_path / name,
+            runtime_info=None if name == 'ours' else 'mmengine.'
+            'RuntimeInfoHook', checkpoint_interval=15)
+        assert type(_runtime_info_hook(runner)) is hook
         with HostReadProbe(runner) as probes[name]:
             runner.train()
         assert runner.iter == MAX_ITERS
+    theirs, ours = runners['mmengine'], runners['ours']
 
     # LoggerHook logs at 10, 20 and, the data loader (2 images) being
     # shorter than the interval, at the end of its first pass (2); the
