@@ -161,11 +161,11 @@ def test_no_host_read_between_logs_and_the_same_log(tmp_path,
     assert _logged(tmp_path / 'ours') == (lines, records)
     # every value of every iteration, in mmengine's order and dtypes
     want = _hub_scalars(theirs.message_hub)
-    assert [key for key, *_ in want][:5] == [
-        'train/lr', 'train/loss', 'train/loss_cls', 'train/loss_bbox',
-        'train/loss_centerness'
+    assert [key for key, *_ in want] == [
+        'train/base_lr', 'train/lr', 'train/loss', 'train/loss_cls',
+        'train/loss_bbox', 'train/loss_centerness', 'train/grad_norm'
     ]
-    assert len(want[1][2]) == MAX_ITERS
+    assert len(want[2][2]) == MAX_ITERS
     assert _hub_scalars(ours.message_hub) == want
     buffer = ours.message_hub.get_scalar('train/loss')
     assert isinstance(buffer, DeviceHistoryBuffer)
