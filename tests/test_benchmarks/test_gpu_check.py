@@ -32,14 +32,14 @@ def test_dry_run_prints_the_whole_table(tmp_path):
     assert 'FAILED' not in out
     for name, *_ in VARIANTS:
         [row] = [line for line in out.splitlines()
-                 if line.startswith(name + ' ')]
+                 if line[:36].rstrip() == name]
         cells = row[36:].split()
         # step ms, x mmdet, goal, syncs, cuda, peak MiB, compile s
         assert float(cells[0]) > 0 and float(cells[1]) > 0
         assert cells[4] == '-'  # no CUDA count on CPU
         assert int(cells[3]) >= 0
-    mmdet = [line for line in out.splitlines()
-             if line.startswith('mmdet eager ')][0]
+    [mmdet] = [line for line in out.splitlines()
+               if line[:36].rstrip() == 'mmdet eager']
     assert mmdet[36:].split()[1] == '1.000'
     assert 'guard on / off (ours eager):' in out
     [train] = [line for line in out.splitlines()
