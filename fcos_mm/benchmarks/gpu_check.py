@@ -413,10 +413,11 @@ def runner_train(cfg: Config, data_root: str, shape: Tuple[int, int],
             runner.train()
         seconds = clock() - marks['start']
     # allowed: the first step, which creates the optimizer state (the guard
-    # reads its flag once then), and the end of the data loader's first
-    # pass, an epoch's end (NonFiniteGuardHook reads its records there)
+    # reads its flag once then), the end of the data loader's first pass,
+    # an epoch's end (NonFiniteGuardHook reads its records there), and the
+    # clock's own synchronisation
     skip = logging_iterations(max_iters, log_interval) + (
-        0, log_interval + 1)
+        0, log_interval + 1, num_warmup)
     reads = probe.per_iteration(skip=skip)
     syncs = probe.per_iteration(skip=skip, counts=probe.cuda_syncs)
     return dict(
