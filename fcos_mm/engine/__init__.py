@@ -12,6 +12,7 @@ from .hooks import (
     DetVisualizationHook,
     NonFiniteGuardHook,
     ProgressBarHook,
+    RuntimeInfoHook,
     SkippedImagesHook,
 )
 from .optim_wrappers import (
@@ -33,6 +34,7 @@ __all__ = [
     'CheckpointSaveError', 'DefaultOptimWrapperConstructor',
     'DetVisualizationHook', 'NonFiniteCheckpointError',
     'NonFiniteGuardHook', 'NonFiniteTrainingError', 'OptimWrapper',
-    'ProgressBarHook', 'SkippedImagesHook', 'TrainingStopped',
+    'ProgressBarHook', 'RuntimeInfoHook', 'SkippedImagesHook',
+    'TrainingStopped',
     'enable_amp', 'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]

@@ -220,3 +220,22 @@ def test_compile_and_cuda_graphs_switch_the_model():
         compile_loss=True)
     assert cfg.model.compile_loss == options
     assert 'compile_loss' not in setup_train_cfg(_cfg(model=dict())).model
+
+
+@pytest.mark.parametrize('cuda', [False, True], ids=['cpu', 'cuda'])
+def test_batches_are_copied_without_blocking(monkeypatch, tmp_path, cuda):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: cuda)
+    cfg = setup_train_cfg(
+        _cfg(model=dict(type='FCOS',
+                        data_preprocessor=dict(type='DetDataPreprocessor')),
+             train_dataloader=dict(batch_size=2)),
+        work_dir=str(tmp_path))
+    assert cfg.model.data_preprocessor.non_blocking is True
+    assert cfg.train_dataloader.get('pin_memory') is (True if cuda else None)
+    # a config's own choice stays
+    cfg = setup_train_cfg(
+        _cfg(model=dict(data_preprocessor=dict(non_blocking=False)),
+             train_dataloader=dict(pin_memory=False)),
+        work_dir=str(tmp_path))
+    assert cfg.model.data_preprocessor.non_blocking is False
+    assert cfg.train_dataloader.pin_memory is False
