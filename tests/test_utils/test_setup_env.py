@@ -1,5 +1,6 @@
 """``import fcos_mm`` has no side effects; register_all_modules() does the
-registering and installs the safe checkpoint loader, visibly."""
+registering and installs the safe checkpoint loader (load_from_local, which
+is load_safely under the name mmengine logs), visibly."""
 import subprocess
 import sys
 
@@ -14,9 +15,9 @@ print(sorted(m.split('.')[1] for m in sys.modules
              if m.startswith('fcos_mm.') and m.count('.') == 1))
 print(CheckpointLoader._schemes == schemes)
 from fcos_mm.utils import register_all_modules
-from fcos_mm.utils.checkpoint import load_safely
+from fcos_mm.utils.checkpoint import load_from_local
 register_all_modules(init_default_scope=False)
-print(CheckpointLoader._schemes[''] is load_safely)
+print(CheckpointLoader._schemes[''] is load_from_local)
 print(sorted(m.split('.')[1] for m in sys.modules
              if m.startswith('fcos_mm.') and m.count('.') == 1))
 '''
