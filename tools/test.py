@@ -19,6 +19,7 @@ from fcos_mm.engine.runner_setup import (
     parse_tool_args,
     setup_test_cfg,
 )
+from fcos_mm.utils.dist import destroy_dist
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -63,6 +64,15 @@ def main(argv=None) -> None:
         show_dir=args.show_dir,
         amp=args.amp)
     runner = build_runner(cfg, args.launcher)
+    try:
+        _test(runner, cfg, args)
+    except BaseException:
+        destroy_dist(wait_for_others=False)
+        raise
+    destroy_dist()
+
+
+def _test(runner, cfg, args: argparse.Namespace) -> None:
     out = args.out
     if out is None and args.report is not None:
         out = os.path.join(args.report, 'predictions.pkl')

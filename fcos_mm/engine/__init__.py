@@ -2,6 +2,7 @@ from .errors import (
     CheckpointSaveError,
     NonFiniteCheckpointError,
     NonFiniteTrainingError,
+    TrainingPreempted,
     TrainingStopped,
 )
 from .hooks import (
@@ -13,6 +14,7 @@ from .hooks import (
     ProgressBarHook,
     SkippedImagesHook,
 )
+from .loops import EpochBasedTrainLoop, IterBasedTrainLoop
 from .optim_wrappers import (
     AmpOptimWrapper,
     AutocastOptimWrapper,
@@ -28,8 +30,9 @@ from .runner_setup import (
 __all__ = [
     'AmpOptimWrapper', 'AutocastOptimWrapper', 'CPUInferenceHook',
     'CheckImagesHook', 'CheckpointHook', 'CheckpointSaveError',
-    'DetVisualizationHook', 'NonFiniteCheckpointError',
-    'NonFiniteGuardHook', 'NonFiniteTrainingError', 'OptimWrapper',
-    'ProgressBarHook', 'SkippedImagesHook', 'TrainingStopped',
+    'DetVisualizationHook', 'EpochBasedTrainLoop', 'IterBasedTrainLoop',
+    'NonFiniteCheckpointError', 'NonFiniteGuardHook',
+    'NonFiniteTrainingError', 'OptimWrapper', 'ProgressBarHook',
+    'SkippedImagesHook', 'TrainingPreempted', 'TrainingStopped',
     'enable_amp', 'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]
