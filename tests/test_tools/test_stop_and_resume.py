@@ -299,3 +299,41 @@ def test_latest_replaces_itself_outside_max_keep_ckpts(
                   if n.endswith('.pth')) == ['iter_6.pth', 'latest.pth']
     assert _meta(str(work_dir / 'latest.pth'))['iter'] == 5
     assert not [n for n in os.listdir(work_dir) if '.tmp' in n]
+
+
+ITER_CONFIG = '''
+_base_ = {base!r}
+train_dataloader = dict(sampler=dict(_delete_=True, type='InfiniteSampler',
+                                     shuffle=True, seed=0))
+train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=6,
+                 val_interval=100)
+default_hooks = dict(checkpoint=dict(
+    by_epoch=False, interval=100, rolling_iters=1, rolling_interval=None))
+'''
+
+
+def test_iteration_based_resume_skips_by_index(tmp_path, stop_config,
+                                               tools, tool_env):
+    config = str(tmp_path / 'iter_based.py')
+    with open(config, 'w') as f:
+        f.write(ITER_CONFIG.format(base=stop_config()))
+    whole, stopped = str(tmp_path / 'whole'), str(tmp_path / 'stopped')
+    proc = _train(tools, tool_env, config, whole)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _train(tools, dict(tool_env, KILL_AT_ITER='5'), config, stopped)
+    assert proc.returncode == -signal.SIGKILL
+    os.remove(osp.join(stopped, 'iters_rank0.jsonl'))
+    proc = _train(tools, tool_env, config, stopped, '--resume')
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = proc.stdout + proc.stderr
+    assert 'Resuming at iteration 5: the 4 finished batches are skipped' in log
+    assert 'Advance dataloader' not in log  # mmengine's loading skip
+    resumed = tools.read_iters(stopped)
+    assert [r['iter'] for r in resumed] == [4, 5]
+    # num_workers=0: the same batches, flipped the same way (the random
+    # states come back from the checkpoint)
+    reference = tools.read_iters(whole)[4:]
+    for mine, theirs in zip(resumed, reference):
+        assert mine['loss'] == theirs['loss']
+    _assert_same_weights(
+        osp.join(whole, 'iter_6.pth'), osp.join(stopped, 'iter_6.pth'))

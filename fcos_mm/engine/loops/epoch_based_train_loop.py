@@ -38,7 +38,7 @@ from fcos_mm.registry import LOOPS
 
 from ..preemption import StopSignals, save_and_stop
 from ..resume import capture_rng_state, restore_rng_state
-from .resumable_batches import make_resumable
+from .resumable_batches import make_resumable, shutdown_workers
 
 
 @LOOPS.register_module()
@@ -85,6 +85,7 @@ class EpochBasedTrainLoop(MMEngineEpochBasedTrainLoop):
             return super().run()
         finally:
             self.stop_signals.uninstall()
+            shutdown_workers(self.dataloader)
 
     def run_epoch(self) -> None:
         """Iterate the rest of the epoch: all of it, or after a resume the

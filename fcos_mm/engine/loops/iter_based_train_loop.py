@@ -11,9 +11,11 @@ Differences from mmengine's loop:
   step costs the same at iteration 80k as at 100: with an
   ``InfiniteSampler`` the first ``iter`` batches of its stream, with a
   finite sampler the passes done (``set_epoch``) and the batches of the
-  current one. The data order is the one an uninterrupted run sees; a
-  worker's random state is not restored (an iteration-based run keeps
-  mmengine's per-worker randomness).
+  current one. The data order is the one an uninterrupted run sees, and
+  the python / numpy / torch random states saved in the checkpoint are
+  restored, so with ``num_workers=0`` the augmentations too; a worker's
+  random state is not restored (an iteration-based run keeps mmengine's
+  per-worker randomness).
 - **Stop signals**, as in :class:`~fcos_mm.engine.loops.
   EpochBasedTrainLoop` (see :mod:`fcos_mm.engine.preemption`).
 
@@ -27,7 +29,8 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from fcos_mm.registry import LOOPS
 
 from ..preemption import StopSignals, save_and_stop
-from .resumable_batches import make_resumable
+from ..resume import capture_rng_state, restore_rng_state
+from .resumable_batches import make_resumable, shutdown_workers
 
 
 @LOOPS.register_module()
@@ -39,6 +42,14 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.stop_signals = StopSignals()
+        self._resumed_rng = None
+
+    def state_dict(self) -> dict:
+        """The random states at the save (see the epoch loop)."""
+        return dict(rng=capture_rng_state())
+
+    def load_state_dict(self, state: dict) -> None:
+        self._resumed_rng = state.get('rng')
 
     def run(self):
         """mmengine's ``run`` with the resume skip by index and the stop
@@ -47,6 +58,9 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
         self.runner.call_hook('before_train_epoch')
         if self._iter > 0:
             self._skip_by_index(self._iter)
+        if self._resumed_rng is not None:
+            restore_rng_state(self._resumed_rng)
+            self._resumed_rng = None
         self.stop_signals.install()
         try:
             while self._iter < self._max_iters and not self.stop_training:
@@ -65,6 +79,7 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
                     self.runner.val_loop.run()
         finally:
             self.stop_signals.uninstall()
+            shutdown_workers(self.dataloader)
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model

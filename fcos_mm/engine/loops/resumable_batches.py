@@ -145,6 +145,17 @@ class _IgnoreStopSignals:
             self.worker_init_fn(worker_id)
 
 
+def shutdown_workers(dataloader) -> None:
+    """Stop a DataLoader's persistent workers now. They ignore SIGTERM
+    (:class:`_IgnoreStopSignals`), so they must not be left to
+    ``multiprocessing``'s exit handler, which terminates and joins them."""
+    iterator = getattr(dataloader, '_iterator', None)
+    if iterator is not None and hasattr(iterator, '_shutdown_workers'):
+        iterator._shutdown_workers()
+    if iterator is not None:
+        dataloader._iterator = None
+
+
 def make_resumable(dataloader,
                    seed: Optional[int] = None) -> ResumableBatchSampler:
     """Install :class:`ResumableBatchSampler` (and, with ``seed``,
