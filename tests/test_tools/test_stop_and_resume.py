@@ -50,9 +50,12 @@ class SendSignal(Hook):
             os.kill(os.getpid(), signal.SIGKILL)
 
     def before_save_checkpoint(self, runner, checkpoint):
+        # the save of the iteration the first signal came in
         spec = os.environ.get('SIGNAL_AT_ITER')
         if spec and os.environ.get('SIGNAL_IN_SAVE'):
-            os.kill(os.getpid(), getattr(signal, spec.split(':')[1]))
+            at, name = spec.split(':')
+            if runner.iter + 1 == int(at):
+                os.kill(os.getpid(), getattr(signal, name))
 '''
 
 CHILD_CONFIG = '''

@@ -111,6 +111,7 @@ class CheckpointHook(MMEngineCheckpointHook):
         self.rolling_iters = rolling_iters or None
         self._last_save_time = time.monotonic()
         self._last_save_iter = -1
+        self._latest_iter = -1  # what latest.pth holds
         register_atomic_backend()
         local = self.out_dir is None or '://' not in str(self.out_dir)
         if local and self.backend_args is None and (
@@ -188,6 +189,8 @@ class CheckpointHook(MMEngineCheckpointHook):
         """
         out_dir = self.out_dir or runner.work_dir
         path = self.file_backend.join_path(out_dir, ROLLING_NAME)
+        if self._latest_iter == iteration:  # e.g. a stop right after one
+            return path
         self._save(
             runner,
             path,
@@ -200,6 +203,7 @@ class CheckpointHook(MMEngineCheckpointHook):
             by_epoch=False,
             backend_args=self.backend_args,
             **self.args)
+        self._latest_iter = iteration
         if is_main_process():
             atomic_write(path, osp.join(runner.work_dir, 'last_checkpoint'))
         return path
