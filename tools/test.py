@@ -64,15 +64,6 @@ def main(argv=None) -> None:
         show_dir=args.show_dir,
         amp=args.amp)
     runner = build_runner(cfg, args.launcher)
-    try:
-        _test(runner, cfg, args)
-    except BaseException:
-        destroy_dist(wait_for_others=False)
-        raise
-    destroy_dist()
-
-
-def _test(runner, cfg, args: argparse.Namespace) -> None:
     out = args.out
     if out is None and args.report is not None:
         out = os.path.join(args.report, 'predictions.pkl')
@@ -105,3 +96,5 @@ def write_report(cfg, args: argparse.Namespace, results_pkl: str) -> None:
 
 if __name__ == '__main__':
     main()
+    # a live process group at exit can abort a finished run (SIGABRT)
+    destroy_dist()

@@ -35,7 +35,8 @@ import logging
 import os
 import os.path as osp
 import time
-from typing import List, Optional
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
@@ -93,20 +94,52 @@ class CheckpointHook(MMEngineCheckpointHook):
     resume that picks the newest valid checkpoint (see the module
     docstring).
 
+    Its arguments are mmengine's, named one by one (an unknown keyword is
+    a ``TypeError`` when the hook is built, not at the first save), plus:
+
     Args:
         rolling_interval (float, optional): Seconds of training between two
             writes of ``latest.pth``; None or 0: not by time.
         rolling_iters (int, optional): Iterations between two writes of
             ``latest.pth``; None or 0: not by count.
-        *args, **kwargs: mmengine's ``CheckpointHook`` arguments.
     """
 
     def __init__(self,
-                 *args,
+                 interval: int = -1,
+                 by_epoch: bool = True,
+                 save_optimizer: bool = True,
+                 save_param_scheduler: bool = True,
+                 out_dir: Optional[Union[str, Path]] = None,
+                 max_keep_ckpts: int = -1,
+                 save_last: bool = True,
+                 save_best: Union[str, List[str], None] = None,
+                 rule: Union[str, List[str], None] = None,
+                 greater_keys: Optional[Sequence[str]] = None,
+                 less_keys: Optional[Sequence[str]] = None,
+                 file_client_args: Optional[dict] = None,
+                 filename_tmpl: Optional[str] = None,
+                 backend_args: Optional[dict] = None,
+                 published_keys: Union[str, List[str], None] = None,
+                 save_begin: int = 0,
                  rolling_interval: Optional[float] = None,
-                 rolling_iters: Optional[int] = None,
-                 **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+                 rolling_iters: Optional[int] = None) -> None:
+        super().__init__(
+            interval=interval,
+            by_epoch=by_epoch,
+            save_optimizer=save_optimizer,
+            save_param_scheduler=save_param_scheduler,
+            out_dir=out_dir,
+            max_keep_ckpts=max_keep_ckpts,
+            save_last=save_last,
+            save_best=save_best,
+            rule=rule,
+            greater_keys=greater_keys,
+            less_keys=less_keys,
+            file_client_args=file_client_args,
+            filename_tmpl=filename_tmpl,
+            backend_args=backend_args,
+            published_keys=published_keys,
+            save_begin=save_begin)
         self.rolling_interval = rolling_interval or None
         self.rolling_iters = rolling_iters or None
         self._last_save_time = time.monotonic()
@@ -160,6 +193,7 @@ class CheckpointHook(MMEngineCheckpointHook):
     def before_train(self, runner) -> None:
         super().before_train(runner)
         self._last_save_time = time.monotonic()
+
     def after_train_iter(self,
                          runner,
                          batch_idx: int,
