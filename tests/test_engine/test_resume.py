@@ -5,8 +5,10 @@ import os
 import random
 
 import numpy as np
+import pytest
 import torch
 
+from fcos_mm.engine.hooks import CheckpointHook
 from fcos_mm.engine.resume import (
     auto_resume_reason,
     capture_rng_state,
@@ -51,3 +53,10 @@ def test_random_states_round_trip_through_a_safe_checkpoint(tmp_path):
     restore_rng_state(load_safely(str(tmp_path / 'state.pth'))['rng'])
     assert (random.random(), np.random.rand(),
             float(torch.rand(()))) == expected
+
+
+def test_a_negative_rolling_interval_is_refused_with_the_fix():
+    with pytest.raises(ValueError, match='rolling_iters=None'):
+        CheckpointHook(interval=1, rolling_iters=-5)
+    hook = CheckpointHook(interval=1, rolling_interval=0, rolling_iters=3)
+    assert hook.rolling_interval is None and hook.rolling_iters == 3

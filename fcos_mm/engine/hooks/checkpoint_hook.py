@@ -140,6 +140,13 @@ class CheckpointHook(MMEngineCheckpointHook):
             backend_args=backend_args,
             published_keys=published_keys,
             save_begin=save_begin)
+        for name, value in (('rolling_interval', rolling_interval),
+                            ('rolling_iters', rolling_iters)):
+            if value is not None and value < 0:
+                raise ValueError(
+                    f'default_hooks.checkpoint.{name}={value}: it must be '
+                    f'positive (or None to turn it off), e.g. --cfg-options '
+                    f'default_hooks.checkpoint.{name}=None')
         self.rolling_interval = rolling_interval or None
         self.rolling_iters = rolling_iters or None
         self._last_save_time = time.monotonic()
