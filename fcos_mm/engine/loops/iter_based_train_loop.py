@@ -21,10 +21,13 @@ Differences from mmengine's loop:
 
 A run that is not resumed is mmengine's, batch for batch.
 """
+from typing import Dict, List, Optional, Tuple, Union
+
 from mmengine.dataset import InfiniteSampler
 from mmengine.logging import print_log
 from mmengine.runner import IterBasedTrainLoop as MMEngineIterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
+from torch.utils.data import DataLoader
 
 from fcos_mm.registry import LOOPS
 
@@ -39,8 +42,16 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
     by index and a checkpoint on stop signals (see the module
     docstring)."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 max_iters: int,
+                 val_begin: int = 1,
+                 val_interval: int = 1000,
+                 dynamic_intervals: Optional[List[Tuple[int, int]]] = None
+                 ) -> None:
+        super().__init__(runner, dataloader, max_iters, val_begin,
+                         val_interval, dynamic_intervals)
         self.stop_signals = StopSignals()
         self._resumed_rng = None
 
