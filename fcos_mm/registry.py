@@ -39,7 +39,7 @@ def _node(name: str, parent: Registry, *own_locations: str) -> Registry:
 # runners, loops and hooks
 RUNNERS = _node('runner', mmdet.RUNNERS)
 RUNNER_CONSTRUCTORS = _node('runner constructor', mmdet.RUNNER_CONSTRUCTORS)
-LOOPS = _node('loop', mmdet.LOOPS)
+LOOPS = _node('loop', mmdet.LOOPS, 'fcos_mm.engine')
 HOOKS = _node('hook', mmdet.HOOKS, 'fcos_mm.engine')
 
 # data

@@ -21,6 +21,7 @@ from fcos_mm.engine.runner_setup import (
     check_before_first_step,
     setup_test_cfg,
 )
+from fcos_mm.utils.dist import destroy_dist
 from fcos_mm.utils.tool_args import load_tool_config, parse_tool_args
 
 
@@ -109,3 +110,5 @@ def write_report(cfg, args: argparse.Namespace, results_pkl: str,
 
 if __name__ == '__main__':
     main()
+    # a live process group at exit can abort a finished run (SIGABRT)
+    destroy_dist()

@@ -6,19 +6,25 @@
         [--launcher {none,pytorch,slurm,mpi}]
 
 Multi-GPU / multi-process: tools/dist_train.sh or tools/slurm_train.sh.
+
+Exit status: 0 trained to the end; 1 stopped with a message (NaN/inf, a
+failed save, ...); 128 + N stopped by signal N (SIGINT 130, SIGUSR1 138,
+SIGTERM 143) after saving latest.pth (see the README's "When a run is
+stopped").
 """
 import argparse
 import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
 from fcos_mm.datasets.class_check import DataCheckError
-from fcos_mm.engine.errors import TrainingStopped
+from fcos_mm.engine.errors import TrainingPreempted, TrainingStopped
 from fcos_mm.engine.pretrained import check_pretrained_sources
 from fcos_mm.engine.runner_setup import (
     build_runner,
     check_before_first_step,
     setup_train_cfg,
 )
+from fcos_mm.utils.dist import destroy_dist
 from fcos_mm.utils.tool_args import load_tool_config, parse_tool_args
 
 
@@ -75,6 +81,7 @@ def main(argv=None) -> None:
         dump_bad_batches=args.dump_bad_batches,
         compile_loss=args.compile,
         cuda_graphs=args.cuda_graphs)
+    finished = False
     try:
         check_before_first_step(cfg, 'train')
     except DataCheckError as e:  # the whole message: each problem's fix
@@ -83,10 +90,17 @@ def main(argv=None) -> None:
         # an unreachable pretrained URL fails here, not after the build
         check_pretrained_sources(cfg)
         build_runner(cfg, args.launcher).train()
+        finished = True
+    except TrainingPreempted as e:
+        # saved, logged, every rank stopped at the same iteration
+        finished = True
+        sys.exit(e.exit_code)
     except TrainingStopped as e:
         # The whole message (what is safe on disk, what to try) is in the
         # log already; exit 1 with its first line, not a traceback.
         sys.exit(f'fcos_mm: {str(e).splitlines()[0]}')
+    finally:
+        destroy_dist(wait_for_others=finished)
 
 
 if __name__ == '__main__':

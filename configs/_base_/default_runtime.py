@@ -11,8 +11,10 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     # fcos_mm's CheckpointHook: atomic saves, old ones removed after the new
     # one is written, never a NaN/inf checkpoint, --resume from the newest
-    # valid one.
-    checkpoint=dict(type='CheckpointHook', interval=1),
+    # valid one. Beside them, latest.pth every 30 minutes of training
+    # (rolling_interval, seconds; or rolling_iters=N), replacing itself and
+    # not counted in max_keep_ckpts: a kill -9 loses at most that much.
+    checkpoint=dict(type='CheckpointHook', interval=1, rolling_interval=1800),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='DetVisualizationHook'),
     # Skip (on the device, no sync) each optimizer step with a NaN/inf loss

@@ -2,6 +2,7 @@ from .errors import (
     CheckpointSaveError,
     NonFiniteCheckpointError,
     NonFiniteTrainingError,
+    TrainingPreempted,
     TrainingStopped,
 )
 from .hooks import (
@@ -15,6 +16,7 @@ from .hooks import (
     RuntimeInfoHook,
     SkippedImagesHook,
 )
+from .loops import EpochBasedTrainLoop, IterBasedTrainLoop
 from .optim_wrappers import (
     AmpOptimWrapper,
     AutocastOptimWrapper,
@@ -32,9 +34,10 @@ __all__ = [
     'AmpOptimWrapper', 'AutocastOptimWrapper', 'CPUInferenceHook',
     'CheckImagesHook', 'CheckpointClassesHook', 'CheckpointHook',
     'CheckpointSaveError', 'DefaultOptimWrapperConstructor',
-    'DetVisualizationHook', 'NonFiniteCheckpointError',
-    'NonFiniteGuardHook', 'NonFiniteTrainingError', 'OptimWrapper',
-    'ProgressBarHook', 'RuntimeInfoHook', 'SkippedImagesHook',
+    'DetVisualizationHook', 'EpochBasedTrainLoop', 'IterBasedTrainLoop',
+    'NonFiniteCheckpointError', 'NonFiniteGuardHook',
+    'NonFiniteTrainingError', 'OptimWrapper', 'ProgressBarHook',
+    'RuntimeInfoHook', 'SkippedImagesHook', 'TrainingPreempted',
     'TrainingStopped',
     'enable_amp', 'prepare_launch', 'setup_test_cfg', 'setup_train_cfg'
 ]

@@ -17,3 +17,17 @@ class CheckpointSaveError(TrainingStopped):
 
 class NonFiniteCheckpointError(CheckpointSaveError):
     """A save was refused because the state to save holds NaN or inf."""
+
+
+class TrainingPreempted(TrainingStopped):
+    """A stop signal ended training after a checkpoint was saved.
+
+    Args:
+        message (str): What was saved and how to resume.
+        exit_code (int): The process's exit status (128 + the signal
+            number; see :mod:`fcos_mm.engine.preemption`).
+    """
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -20,6 +20,7 @@ from fcos_mm.utils.dist import cpu_model_wrapper_cfg, init_dist_env
 
 from .config_check import check_config
 from .optim_wrappers import AutocastOptimWrapper
+from .resume import auto_resume_reason
 
 
 class _Runner(Runner):
@@ -215,6 +216,9 @@ def setup_train_cfg(cfg: Config,
         amp (bool): ``--amp``: see :func:`enable_amp`.
         resume (str, optional): ``--resume``: ``'auto'`` for the latest
             checkpoint in the work dir (if any), or a checkpoint path.
+            Without it, a process that torchrun restarted or Slurm requeued
+            resumes as with ``'auto'`` (:func:`~fcos_mm.engine.resume.
+            auto_resume_reason`).
         auto_scale_lr (bool): ``--auto-scale-lr``: scale the lr by the real
             total batch size over ``auto_scale_lr.base_batch_size``, which
             the config must set.
@@ -244,6 +248,11 @@ def setup_train_cfg(cfg: Config,
         if not cfg.model.get('compile_loss'):
             cfg.model.compile_loss = True
         cfg.model.cuda_graphs = cfg.model.get('cuda_graphs') or cuda_graphs
+    restarted = auto_resume_reason()
+    if resume is None and restarted and not cfg.get('resume'):
+        print_log(f'{restarted}: resuming from the newest valid checkpoint '
+                  f'in {cfg.work_dir}, as with --resume.', 'current')
+        resume = 'auto'
     if resume is not None:
         cfg.resume = True
         cfg.load_from = None if resume == 'auto' else resume

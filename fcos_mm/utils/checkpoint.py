@@ -19,7 +19,6 @@ import contextlib
 import os
 import os.path as osp
 import pickle
-import re
 from typing import IO, Any, Callable, List, Optional, Tuple, Union
 
 import numpy as np
@@ -367,10 +366,7 @@ def reinit_mismatched_weights(checkpoint: dict, model: torch.nn.Module,
             f'from scratch; everything else is loaded.')
 
 
-# -- checks before saving and before resuming -----------------------------
-CHECKPOINT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-
-
+# -- checks before saving ------------------------------------------------
 def nonfinite_tensors(state: Any, prefix: str = '') -> List[str]:
     """The dotted names of the floating-point tensors in a (nested) state
     that hold NaN or inf; one host read for all of them."""
@@ -401,68 +397,3 @@ def describe_nonfinite(names: List[str], limit: int = 5) -> str:
     shown = ', '.join(names[:limit])
     more = len(names) - limit
     return f'{shown} and {more} more' if more > 0 else shown
-
-
-def why_not_resumable(path: str) -> Optional[str]:
-    """Why the checkpoint at ``path`` cannot be resumed from, or None.
-
-    It must load with :func:`load_safely`, hold ``meta`` and ``state_dict``,
-    say the epoch / iteration its name says (``epoch_N.pth``,
-    ``iter_N.pth``), and hold no NaN / inf in its weights or optimizer
-    state.
-    """
-    try:
-        checkpoint = load_safely(path, map_location='cpu')
-    except Exception as e:  # each reason is reported, none is fatal here
-        return f'{type(e).__name__}: {e}'
-    if not isinstance(checkpoint, dict):
-        return f'it holds a {type(checkpoint).__name__}, not a dict'
-    missing = [k for k in ('meta', 'state_dict') if k not in checkpoint]
-    if missing:
-        return f'it lacks {missing}'
-    match = CHECKPOINT_NAME.match(osp.basename(path))
-    if match:
-        kind, number = match.group(1), int(match.group(2))
-        recorded = checkpoint['meta'].get(kind)
-        if recorded != number:
-            return (f'its name says {kind} {number} but its meta says '
-                    f'{kind}={recorded}')
-    bad = nonfinite_tensors(
-        dict(state_dict=checkpoint['state_dict'],
-             optimizer=checkpoint.get('optimizer', {})))
-    if bad:
-        return f'NaN/inf in {describe_nonfinite(bad)}'
-    return None
-
-
-def resume_candidates(work_dir: str) -> List[str]:
-    """Checkpoints of ``work_dir`` newest first: ``epoch_N.pth`` /
-    ``iter_N.pth`` by N, then the file ``last_checkpoint`` names if it is
-    elsewhere."""
-    found = []
-    if osp.isdir(work_dir):
-        for name in os.listdir(work_dir):
-            match = CHECKPOINT_NAME.match(name)
-            if match:
-                found.append((int(match.group(2)), osp.join(work_dir, name)))
-    paths = [path for _, path in sorted(found, reverse=True)]
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            named = f.read().strip()
-        if named and osp.abspath(named) not in map(osp.abspath, paths):
-            paths.append(named)
-    return paths
-
-
-def find_resumable_checkpoint(work_dir: str,
-                              log: Callable[[str], None] = print
-                              ) -> Optional[str]:
-    """The newest checkpoint of ``work_dir`` that :func:`why_not_resumable`
-    accepts; each one rejected on the way is logged with why."""
-    for path in resume_candidates(work_dir):
-        reason = why_not_resumable(path)
-        if reason is None:
-            return path
-        log(f'Not resuming from {path}: {reason}.')
-    return None

@@ -159,3 +159,27 @@ def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:
         device_ids=None,
         broadcast_buffers=False,
         find_unused_parameters=find_unused_parameters)
+
+
+def destroy_dist(wait_for_others: bool = True) -> None:
+    """Destroy the process groups this process uses (a no-op without one).
+
+    A process that exits with a live gloo / NCCL group leaves its threads
+    to interpreter shutdown, which now and then aborts with ``terminate
+    called without an active exception`` (SIGABRT) after all the work is
+    done, and torchrun then reports the run as failed. Every tool that
+    starts a group calls this on its way out.
+
+    Args:
+        wait_for_others (bool): Barrier first, so that no rank tears its
+            connections down while another still talks to it. False on an
+            error path (a dead peer would make the barrier hang).
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    if wait_for_others:
+        try:
+            torch_dist.barrier()
+        except RuntimeError:  # a peer is gone: destroy anyway
+            pass
+    torch_dist.destroy_process_group()

@@ -13,13 +13,15 @@ from mmengine.runner import Runner
 import fcos_mm.utils.atomic_io as atomic_io
 from fcos_mm.engine import CheckpointSaveError
 from fcos_mm.engine.hooks.checkpoint_hook import _RemovalsDeferred
-from fcos_mm.engine.runner_setup import setup_train_cfg
-from fcos_mm.utils.checkpoint import (
+from fcos_mm.engine.resume import (
     find_resumable_checkpoint,
-    load_safely,
-    register_safe_checkpoint_loader,
     resume_candidates,
     why_not_resumable,
+)
+from fcos_mm.engine.runner_setup import setup_train_cfg
+from fcos_mm.utils.checkpoint import (
+    load_safely,
+    register_safe_checkpoint_loader,
 )
 
 
@@ -113,10 +115,11 @@ def test_saves_killed_at_20_points_always_leave_a_resumable_checkpoint(
     runner = _save_runner(tiny_config, tmp_path / 'kill0')
     runner._resume = True
     runner.train()
-    # From iter_1 (epoch 0): an epoch loop restarts the epoch, 3 x 2 more.
-    assert runner.iter == 1 + 6
+    # From iter_1 (epoch 0, batch 1 of 2): the epoch goes on at batch 2,
+    # then 2 more epochs; 6 iterations in all, as planned.
+    assert runner.iter == 6
     assert sorted(n for n in os.listdir(tmp_path / 'kill0')
-                  if n.endswith('.pth')) == ['iter_7.pth']
+                  if n.endswith('.pth')) == ['iter_6.pth']
 
 
 def test_disk_full_keeps_previous_checkpoints_and_says_so(

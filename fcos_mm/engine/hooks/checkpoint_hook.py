@@ -18,7 +18,15 @@ removed:
 - ``--resume`` without a path resumes from the newest checkpoint that loads
   safely, holds what its name says and is finite (each one passed over is
   logged with why), where mmengine follows ``last_checkpoint`` blindly;
-  the unfinished temporary files of a killed save are removed first.
+  the unfinished temporary files of a killed save are removed first;
+- a rolling checkpoint, ``latest.pth``, is written every
+  ``rolling_interval`` seconds of training and / or every
+  ``rolling_iters`` iterations, and by :meth:`CheckpointHook.save_latest`
+  when a stop signal arrives: it replaces itself (atomically), does not
+  count against ``max_keep_ckpts``, and bounds what a ``kill -9`` loses;
+- every checkpoint holds the train loop's ``state_dict()`` (position in
+  the epoch, random states; see :mod:`fcos_mm.engine.loops`) under
+  ``train_loop``, handed back to the loop on resume.
 
 It is registered as ``CheckpointHook`` in scope ``fcos_mm``, so
 ``default_hooks.checkpoint=dict(type='CheckpointHook', ...)`` gets it.
@@ -26,6 +34,7 @@ It is registered as ``CheckpointHook`` in scope ``fcos_mm``, so
 import logging
 import os
 import os.path as osp
+import time
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
@@ -40,14 +49,14 @@ from fcos_mm.utils.atomic_io import (
     register_atomic_backend,
     remove_stale_temp_files,
 )
-from fcos_mm.utils.checkpoint import (
-    CHECKPOINT_NAME,
-    describe_nonfinite,
-    find_resumable_checkpoint,
-    nonfinite_tensors,
-)
+from fcos_mm.utils.checkpoint import describe_nonfinite, nonfinite_tensors
 
 from ..errors import CheckpointSaveError, NonFiniteCheckpointError
+from ..resume import (
+    ROLLING_NAME,
+    find_resumable_checkpoint,
+    is_checkpoint_name,
+)
 
 
 class _RemovalsDeferred:
@@ -92,6 +101,12 @@ class CheckpointHook(MMEngineCheckpointHook):
     is a ``TypeError`` when the hook is built, and
     :func:`~fcos_mm.engine.config_check.check_hook_arguments` names it with
     the closest argument before the runner starts.
+
+    Args:
+        rolling_interval (float, optional): Seconds of training between two
+            writes of ``latest.pth``; None or 0: not by time.
+        rolling_iters (int, optional): Iterations between two writes of
+            ``latest.pth``; None or 0: not by count.
     """
 
     def __init__(self,
@@ -110,7 +125,9 @@ class CheckpointHook(MMEngineCheckpointHook):
                  filename_tmpl: Optional[str] = None,
                  backend_args: Optional[dict] = None,
                  published_keys: Union[str, List[str], None] = None,
-                 save_begin: int = 0) -> None:
+                 save_begin: int = 0,
+                 rolling_interval: Optional[float] = None,
+                 rolling_iters: Optional[int] = None) -> None:
         super().__init__(
             interval=interval,
             by_epoch=by_epoch,
@@ -128,6 +145,18 @@ class CheckpointHook(MMEngineCheckpointHook):
             backend_args=backend_args,
             published_keys=published_keys,
             save_begin=save_begin)
+        for name, value in (('rolling_interval', rolling_interval),
+                            ('rolling_iters', rolling_iters)):
+            if value is not None and value < 0:
+                raise ValueError(
+                    f'default_hooks.checkpoint.{name}={value}: it must be '
+                    f'positive (or None to turn it off), e.g. --cfg-options '
+                    f'default_hooks.checkpoint.{name}=None')
+        self.rolling_interval = rolling_interval or None
+        self.rolling_iters = rolling_iters or None
+        self._last_save_time = time.monotonic()
+        self._last_save_iter = -1
+        self._latest_iter = -1  # what latest.pth holds
         register_atomic_backend()
         local = self.out_dir is None or '://' not in str(self.out_dir)
         if local and self.backend_args is None and (
@@ -163,13 +192,74 @@ class CheckpointHook(MMEngineCheckpointHook):
                 f'Refusing to save a checkpoint at iteration {runner.iter}: '
                 f'NaN/inf in {describe_nonfinite(bad)}. '
                 f'{self._on_disk(runner)}')
+        loop = getattr(runner, '_train_loop', None)
+        if hasattr(loop, 'state_dict'):
+            checkpoint['train_loop'] = loop.state_dict()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        loop = getattr(runner, '_train_loop', None)
+        if 'train_loop' in checkpoint and hasattr(loop, 'load_state_dict'):
+            loop.load_state_dict(checkpoint['train_loop'])
+
+    # -- the rolling checkpoint ----------------------------------------------
+    def before_train(self, runner) -> None:
+        super().before_train(runner)
+        self._last_save_time = time.monotonic()
+
+    def after_train_iter(self,
+                         runner,
+                         batch_idx: int,
+                         data_batch=None,
+                         outputs=None) -> None:
+        super().after_train_iter(runner, batch_idx, data_batch, outputs)
+        done = runner.iter + 1
+        if done == self._last_save_iter:  # a checkpoint of this iteration
+            return
+        due_by_count = self.rolling_iters and done % self.rolling_iters == 0
+        due_by_time = self.rolling_interval and (
+            time.monotonic() - self._last_save_time >= self.rolling_interval)
+        if due_by_count or due_by_time:
+            self.save_latest(runner, iteration=done)
+
+    def save_latest(self, runner, iteration: int) -> str:
+        """Write ``latest.pth`` (atomically, replacing the previous one)
+        after ``iteration`` iterations, and point ``last_checkpoint`` at it.
+
+        Args:
+            runner: The Runner.
+            iteration (int): The number of iterations done (what ``--resume``
+                continues after).
+
+        Returns:
+            str: The path written.
+        """
+        out_dir = self.out_dir or runner.work_dir
+        path = self.file_backend.join_path(out_dir, ROLLING_NAME)
+        if self._latest_iter == iteration:  # e.g. a stop right after one
+            return path
+        self._save(
+            runner,
+            path,
+            out_dir=out_dir,
+            filename=ROLLING_NAME,
+            file_client_args=self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler,
+            meta=dict(epoch=runner.epoch, iter=iteration),
+            by_epoch=False,
+            backend_args=self.backend_args,
+            **self.args)
+        self._latest_iter = iteration
+        if is_main_process():
+            atomic_write(path, osp.join(runner.work_dir, 'last_checkpoint'))
+        return path
 
     def _on_disk(self, runner) -> str:
         folder = self.out_dir or runner.work_dir
         names = sorted(
             name for name in (os.listdir(folder) if osp.isdir(folder) else [])
             if name.endswith('.pth')
-            and (CHECKPOINT_NAME.match(name) or name.startswith('best_')))
+            and (is_checkpoint_name(name) or name.startswith('best_')))
         if not names:
             return f'No checkpoint is on disk yet in {folder}.'
         return (f'The checkpoints on disk are intact: {", ".join(names)} in '
@@ -177,6 +267,11 @@ class CheckpointHook(MMEngineCheckpointHook):
                 f'the newest valid one.')
 
     def _save(self, runner, path: str, **kwargs) -> None:
+        # what the rolling checkpoint counts from (on every rank: the save
+        # itself happens on the main process only)
+        self._last_save_time = time.monotonic()
+        self._last_save_iter = (kwargs.get('meta') or {}).get('iter') or (
+            runner.iter if kwargs.get('by_epoch') else runner.iter + 1)
         try:
             runner.save_checkpoint(**kwargs)
         except NonFiniteCheckpointError:

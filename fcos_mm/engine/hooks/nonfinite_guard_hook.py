@@ -30,11 +30,11 @@ from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 
 from fcos_mm.registry import HOOKS
-from fcos_mm.utils.checkpoint import resume_candidates
 
 from ..bad_batch import save_bad_batch, to_plain
 from ..errors import NonFiniteTrainingError
 from ..optim_wrappers.step_guard import StepGuardMixin, unpack_records
+from ..resume import resume_candidates
 from .checkpoint_hook import CheckpointHook
 
 
