@@ -138,3 +138,28 @@ def prepare_cpu_inference(model: nn.Module,
         model.to(memory_format=torch.channels_last)
         model.inference_autocast = torch.bfloat16
     return f'{reason} ({note})'
+
+
+#: ``precision`` values of the OpenVINO backend (``auto``: bf16 where
+#: :func:`bf16_support` finds bf16 units, else f32).
+PRECISIONS = ('auto', 'f32', 'bf16')
+
+
+def resolve_precision(precision: str = 'auto',
+                      flags: Optional[Iterable[str]] = None
+                      ) -> Tuple[str, str]:
+    """``'f32'`` or ``'bf16'`` for ``precision`` on this CPU (or one with
+    ``flags``), and a one-line reason.
+
+    Raises:
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision={precision!r}: choose one of '
+                         f'{PRECISIONS} (auto: bf16 where the CPU has bf16 '
+                         'units, else f32)')
+    if precision != 'auto':
+        return precision, f'{precision}: asked for'
+    use_bf16, reason = bf16_support(flags)
+    reason = reason.split(':', 1)[1].strip()
+    return ('bf16' if use_bf16 else 'f32'), f'auto: {reason}'
