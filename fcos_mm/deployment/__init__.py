@@ -10,7 +10,9 @@ from fcos_mm.models.detectors.fcos import inference_autocast
 
 from .cpu_inference import (
     PRECISIONS,
+    CompiledOrEager,
     bf16_support,
+    compile_for_cpu,
     cpu_flags,
     fold_batchnorm,
     prepare_cpu_inference,
@@ -30,10 +32,11 @@ from .openvino_detector import OpenVINODetector
 from .openvino_export import calibration_inputs, export_openvino
 
 __all__ = [
-    'ExportedDetector', 'FCOSExportWrapper', 'ONNXNonMaxSuppression',
-    'ONNXRuntimeDetector', 'OPSETS', 'OpenVINODetector', 'PRECISIONS',
-    'bf16_support', 'calibration_inputs', 'compare_detections', 'cpu_flags',
-    'create_session', 'export_onnx', 'export_openvino', 'fold_batchnorm',
-    'inference_autocast', 'onnx_nms', 'prepare_cpu_inference',
-    'pytorch_detections', 'resolve_precision'
+    'CompiledOrEager', 'ExportedDetector', 'FCOSExportWrapper',
+    'ONNXNonMaxSuppression', 'ONNXRuntimeDetector', 'OPSETS',
+    'OpenVINODetector', 'PRECISIONS', 'bf16_support', 'calibration_inputs',
+    'compare_detections', 'compile_for_cpu', 'cpu_flags', 'create_session',
+    'export_onnx', 'export_openvino', 'fold_batchnorm', 'inference_autocast',
+    'onnx_nms', 'prepare_cpu_inference', 'pytorch_detections',
+    'resolve_precision'
 ]

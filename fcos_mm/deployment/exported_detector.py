@@ -40,6 +40,9 @@ class ExportedDetector(BaseModel):
         model_file (str): The exported file (``.onnx``, ``model.xml``).
         data_preprocessor (dict or nn.Module, optional): The config's
             ``model.data_preprocessor``. Defaults to None.
+        num_classes (int, optional): The config's ``bbox_head.num_classes``,
+            checked against the file's (see :meth:`check_config`) by the
+            subclass once the file is open. Defaults to None.
         init_cfg (dict, optional): Unused; for the Runner. Defaults to None.
     """
 
@@ -50,11 +53,33 @@ class ExportedDetector(BaseModel):
     def __init__(self,
                  model_file: str,
                  data_preprocessor: Optional[Union[dict, object]] = None,
+                 num_classes: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.model_file = model_file
+        self.num_classes = num_classes
         self.metadata: Dict[str, str] = {}
+
+    def check_config(self, num_classes: Optional[int] = None,
+                     classes: Optional[Sequence[str]] = None) -> None:
+        """Refuse a file exported from another config: its stored
+        ``num_classes`` / ``classes`` must be the config's (when both are
+        known)."""
+        stored = self.metadata.get('num_classes')
+        if num_classes is not None and stored is not None and int(
+                stored) != int(num_classes):
+            raise ValueError(
+                f'{self.model_file} was exported from a model with {stored} '
+                f'classes but the config has bbox_head.num_classes='
+                f'{num_classes}: pass the config it was exported from, or '
+                'export this config again with tools/deployment/export.py')
+        if classes is not None and self.classes is not None and tuple(
+                self.classes) != tuple(classes):
+            raise ValueError(
+                f'{self.model_file} was exported with classes '
+                f'{tuple(self.classes)} but the config names {tuple(classes)}'
+                ': pass the config it was exported from, or export again')
 
     def check_io(self, input_names: Sequence[str],
                  input_shape: Sequence) -> None:

@@ -40,6 +40,8 @@ class ONNXRuntimeDetector(ExportedDetector):
         onnx_file (str): File written by ``tools/deployment/export.py``.
         data_preprocessor (dict or nn.Module, optional): The config's
             ``model.data_preprocessor``. Defaults to None.
+        num_classes (int, optional): The config's ``bbox_head.num_classes``
+            (a file of another model is refused). Defaults to None.
         num_threads (int, optional): onnxruntime intra-op threads.
             Defaults to None (onnxruntime's choice).
         init_cfg (dict, optional): Unused; for the Runner. Defaults to None.
@@ -49,13 +51,15 @@ class ONNXRuntimeDetector(ExportedDetector):
                  onnx_file: str,
                  data_preprocessor: Optional[Union[dict, object]] = None,
                  num_threads: Optional[int] = None,
+                 num_classes: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(onnx_file, data_preprocessor, init_cfg)
+        super().__init__(onnx_file, data_preprocessor, num_classes, init_cfg)
         self.onnx_file = onnx_file
         self.session = create_session(onnx_file, num_threads)
         inputs = self.session.get_inputs()
         self.check_io([node.name for node in inputs], inputs[0].shape)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        self.check_config(num_classes)
 
     def infer(self, images: np.ndarray,
               img_shapes: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

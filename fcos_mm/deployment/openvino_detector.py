@@ -68,6 +68,8 @@ class OpenVINODetector(ExportedDetector):
             ``model.data_preprocessor``. Defaults to None.
         precision (str): ``'auto'``, ``'f32'`` or ``'bf16'`` (see the
             module). Defaults to ``'auto'``.
+        num_classes (int, optional): The config's ``bbox_head.num_classes``
+            (a file of another model is refused). Defaults to None.
         num_threads (int, optional): OpenVINO inference threads. Defaults
             to None (OpenVINO's choice: one per physical core).
         init_cfg (dict, optional): Unused; for the Runner. Defaults to None.
@@ -78,8 +80,9 @@ class OpenVINODetector(ExportedDetector):
                  data_preprocessor: Optional[Union[dict, object]] = None,
                  precision: str = 'auto',
                  num_threads: Optional[int] = None,
+                 num_classes: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(model_file, data_preprocessor, init_cfg)
+        super().__init__(model_file, data_preprocessor, num_classes, init_cfg)
         self.precision, self.precision_note = resolve_precision(precision)
         core, model = read_openvino_model(model_file)
         # a tensor may carry several names (OpenVINO merges an identity
@@ -92,6 +95,7 @@ class OpenVINODetector(ExportedDetector):
             for dim in model.inputs[0].get_partial_shape()
         ])
         self.metadata = openvino_metadata(model)
+        self.check_config(num_classes)
         config = {
             'INFERENCE_PRECISION_HINT': self.precision,
             'PERFORMANCE_HINT': 'LATENCY'
