@@ -76,6 +76,12 @@ def evaluate_map(cfg: Config, model_file: str, work_dir: str,
             'val_evaluator') is not None:
         cfg.test_dataloader = cfg.val_dataloader
         cfg.test_evaluator = cfg.val_evaluator
+    cfg.test_cfg = cfg.get('test_cfg') or dict(type='TestLoop')
+    for part in ('train', 'val'):  # a test-only runner
+        for suffix in ('_dataloader', '_cfg', '_evaluator'):
+            cfg[part + suffix] = None
+    cfg.pop('optim_wrapper', None)
+    cfg.pop('param_scheduler', None)
     setup_test_cfg(cfg, model_file, work_dir=work_dir, precision=precision)
     cfg.visualizer = dict(type='DetLocalVisualizer', vis_backends=[])
     metrics = build_runner(cfg, 'none').test()
