@@ -6,8 +6,11 @@ import warnings
 import pytest
 import torch
 
-from fcos_mm.deployment import compile_for_cpu, pytorch_detections
-from fcos_mm.deployment import cpu_inference
+from fcos_mm.deployment import (
+    compile_for_cpu,
+    cpu_inference,
+    pytorch_detections,
+)
 
 
 def _detections(detector, size=64):

@@ -17,6 +17,11 @@ threads, with ratios printed at the end:
 * ``--compare-mmdet``: mmdet 3.3's FCOS built from the same config with the
   same weights, fp32 eager.
 
+``--subprocess BACKEND ...`` instead times each backend in its own process
+(one after another, median of --num-images after --num-warmup; see
+fcos_mm/benchmarks/subprocess_runner.py): the honest comparison, as
+runtimes interleaved in one process starve each other's threads.
+
 Example::
 
     python tools/analysis_tools/benchmark.py configs/fcos_r50_fpn_1x_coco.py \
@@ -40,6 +45,11 @@ from fcos_mm.analysis import (
     merge_rounds,
 )
 from fcos_mm.apis import init_detector
+from fcos_mm.benchmarks.subprocess_runner import (
+    BACKENDS,
+    benchmark_backends,
+    format_rows,
+)
 from fcos_mm.deployment import (
     bf16_support,
     create_session,
@@ -97,6 +107,12 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help="also time mmdet 3.3's FCOS (fp32 eager, same weights)")
     parser.add_argument(
+        '--subprocess',
+        nargs='+',
+        choices=BACKENDS,
+        metavar='BACKEND',
+        help=f'time each backend in its own process: {", ".join(BACKENDS)}')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -109,6 +125,11 @@ def main() -> None:
     if len(args.shape) not in (1, 2):
         raise ValueError(f'--shape takes 1 or 2 numbers, got {args.shape}.')
     shape = (args.shape[0], args.shape[-1])
+    if args.subprocess:
+        print(format_rows(benchmark_backends(
+            args.config, args.checkpoint, args.subprocess, shape,
+            args.num_warmup, args.num_images, args.num_threads)))
+        return
     if args.num_threads is not None:
         torch.set_num_threads(args.num_threads)
 

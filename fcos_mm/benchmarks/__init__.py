@@ -1,0 +1,1 @@
+"""Benchmarks: timing harnesses of the benchmark tools."""
