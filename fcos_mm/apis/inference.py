@@ -179,9 +179,10 @@ def exported_model_cfg(config: Config, model_file: str,
                        precision: str = 'auto') -> dict:
     """The model config of an exported ``.onnx`` (onnxruntime) or ``.xml``
     (OpenVINO) file, with ``config``'s data preprocessor and class count."""
-    common = dict(
-        data_preprocessor=config.model.get('data_preprocessor'),
-        num_classes=config.model.get('bbox_head', {}).get('num_classes'))
+    common = dict(data_preprocessor=config.model.get('data_preprocessor'))
+    num_classes = (config.model.get('bbox_head') or {}).get('num_classes')
+    if num_classes is not None:
+        common['num_classes'] = num_classes
     if str(model_file).endswith('.onnx'):
         return dict(type='ONNXRuntimeDetector', onnx_file=model_file,
                     **common)

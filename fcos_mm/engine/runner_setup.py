@@ -248,9 +248,10 @@ def setup_test_cfg(cfg: Config,
     elif amp and torch.cuda.is_available():
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     elif amp or compile:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='CPUInferenceHook', amp=bool(amp), compile=compile)
-        ]
+        hook = dict(type='CPUInferenceHook', amp=bool(amp))
+        if compile:
+            hook['compile'] = True
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [hook]
     if show_dir is not None:
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:
