@@ -51,9 +51,11 @@ if __name__ == '__main__':
         install_requires=parse_requirements('runtime'),
         extras_require={
             'tests': parse_requirements('tests'),
+            'deploy': parse_requirements('deploy'),
             'mim': parse_requirements('mminstall'),
             'all': (parse_requirements('runtime') +
                     parse_requirements('tests') +
+                    parse_requirements('deploy') +
                     parse_requirements('mminstall')),
         },
         zip_safe=False)

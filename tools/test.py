@@ -1,11 +1,13 @@
 """Test (evaluate) a trained FCOS detector.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
-        [--show-dir DIR] [--amp] [--report DIR] [--cfg-options KEY=VALUE ...]
+        [--show-dir DIR] [--amp] [--compile] [--precision {auto,f32,bf16}]
+        [--report DIR] [--cfg-options KEY=VALUE ...]
         [--launcher {none,pytorch,slurm,mpi}]
 
 Prints the COCO bbox table (CocoMetric) at the end. CHECKPOINT may be an
-ONNX file from tools/deployment/pytorch2onnx.py (run by onnxruntime).
+ONNX file (run by onnxruntime) or an OpenVINO model.xml from
+tools/deployment/export.py.
 ``--report DIR`` then writes the evaluation report (report.html, .json,
 CSVs; see tools/analysis_tools/eval_report.py) from the same predictions
 and the COCO evaluation the test just ran (it is not run again).
@@ -16,6 +18,7 @@ import sys
 
 import fcos_mm  # noqa: F401  (version checks, safe checkpoint loading)
 from fcos_mm.datasets.class_check import DataCheckError
+from fcos_mm.deployment.cpu_inference import PRECISIONS
 from fcos_mm.engine.runner_setup import (
     build_runner,
     check_before_first_step,
@@ -30,7 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      'detector')
     parser.add_argument('config', help='test config file path')
     parser.add_argument(
-        'checkpoint', help='checkpoint file, or an exported .onnx model')
+        'checkpoint',
+        help='checkpoint file, or an exported .onnx / OpenVINO model.xml')
     parser.add_argument(
         '--work-dir', help='where to save the evaluation metrics')
     parser.add_argument(
@@ -45,6 +49,17 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='CPU: bf16 autocast + channels_last where the CPU has bf16 '
         'matrix units (else fp32, with a note why) and BatchNorm folding; '
         'CUDA: fp16 autocast')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='CPU: torch.compile (inductor, freezing) backbone, neck and '
+        'head (eager, with a warning, where it cannot compile)')
+    parser.add_argument(
+        '--precision',
+        default='auto',
+        choices=PRECISIONS,
+        help='OpenVINO models: auto (bf16 where the CPU has bf16 units, '
+        'else f32), f32 or bf16')
     parser.add_argument(
         '--report',
         metavar='DIR',
@@ -65,7 +80,9 @@ def main(argv=None) -> None:
         config_path=args.config,
         work_dir=args.work_dir,
         show_dir=args.show_dir,
-        amp=args.amp)
+        amp=args.amp,
+        precision=args.precision,
+        compile=args.compile)
     try:
         check_before_first_step(cfg, 'test')
     except DataCheckError as e:  # the whole message: each problem's fix

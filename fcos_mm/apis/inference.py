@@ -3,9 +3,10 @@
 Differences from ``mmdet.apis``: :func:`init_detector` drops every
 ``init_cfg`` (mmdet: the backbone's), refuses a checkpoint trained for
 another number of classes (mmdet prints "size mismatch" and predicts with a
-random classifier), also takes an ``.onnx`` export and can prepare fast CPU
-inference; :func:`inference_detector` checks each image
-first and names the one that fails.
+random classifier), also takes an ``.onnx`` or OpenVINO ``model.xml``
+export and can prepare fast CPU inference (bf16, compiled);
+:func:`inference_detector` checks each image first and names the one that
+fails.
 """
 import copy
 import os.path as osp
@@ -29,6 +30,9 @@ from mmengine.runner.checkpoint import (
 from fcos_mm.registry import DATASETS, MODELS, SCOPE
 from fcos_mm.utils import build_test_pipeline, register_safe_checkpoint_loader
 from fcos_mm.utils.checkpoint import check_checkpoint_classes
+
+#: Checkpoint suffixes of exported models (onnxruntime, OpenVINO).
+EXPORTED_SUFFIXES = ('.onnx', '.xml')
 
 ImagesType = Union[str, Path, np.ndarray, Sequence[Union[str, Path,
                                                          np.ndarray]]]
@@ -90,15 +94,20 @@ def init_detector(config: Union[str, Path, Config],
                   checkpoint: Optional[str] = None,
                   device: str = 'cpu',
                   cfg_options: Optional[dict] = None,
-                  amp: Optional[bool] = None) -> nn.Module:
+                  amp: Optional[bool] = None,
+                  precision: str = 'auto',
+                  compile: bool = False) -> nn.Module:
     """Build a detector from a config and load a checkpoint into it.
 
     ``model.dataset_meta`` gets the class names and palette of the
     checkpoint, else of the config's test dataset. A ``checkpoint`` ending
-    in ``.onnx`` gives an :class:`~fcos_mm.deployment.ONNXRuntimeDetector`
-    (CPU only). On CPU, ``amp`` applies
-    :func:`~fcos_mm.deployment.prepare_cpu_inference` (a warning when it
-    stays fp32); its note is ``model.inference_note``.
+    in ``.onnx`` gives an :class:`~fcos_mm.deployment.ONNXRuntimeDetector`,
+    one ending in ``.xml`` an :class:`~fcos_mm.deployment.OpenVINODetector`
+    (CPU only; a file exported from another config is refused). On CPU,
+    ``amp`` applies :func:`~fcos_mm.deployment.prepare_cpu_inference` (a
+    warning when it stays fp32) and ``compile``
+    :func:`~fcos_mm.deployment.compile_for_cpu`; the note is
+    ``model.inference_note``.
 
     Args:
         config (str | Path | Config): Config file or object.
@@ -109,6 +118,11 @@ def init_detector(config: Union[str, Path, Config],
             e.g. ``{'model.test_cfg.score_thr': 0.3}``. Defaults to None.
         amp (bool, optional): Fast CPU inference; None takes the config's
             ``inference_amp`` (default False).
+        precision (str): OpenVINO models: ``'auto'`` (bf16 where the CPU
+            has bf16 units, else f32), ``'f32'`` or ``'bf16'``. Defaults to
+            ``'auto'``.
+        compile (bool): ``torch.compile`` backbone, neck and head on CPU
+            (with ``amp``'s bf16 when set). Defaults to False.
 
     Returns:
         nn.Module: The detector in eval mode, with ``cfg`` (the config used)
@@ -127,8 +141,9 @@ def init_detector(config: Union[str, Path, Config],
     _switch_off_pretrained(config.model)
     init_default_scope(config.get('default_scope', SCOPE) or SCOPE)
 
-    if checkpoint is not None and str(checkpoint).endswith('.onnx'):
-        return _init_onnx_detector(config, str(checkpoint), device)
+    if checkpoint is not None and str(checkpoint).endswith(EXPORTED_SUFFIXES):
+        return _init_exported_detector(config, str(checkpoint), device,
+                                       precision)
     model = revert_sync_batchnorm(MODELS.build(config.model))
     dataset_meta = {}
     if checkpoint is not None:
@@ -145,11 +160,16 @@ def init_detector(config: Union[str, Path, Config],
     model.eval()
     if amp is None:
         amp = bool(config.get('inference_amp', False))
-    if amp and str(device).startswith('cpu'):
-        from fcos_mm.deployment import prepare_cpu_inference
-        model.inference_note = prepare_cpu_inference(model, amp=True)
-        if model.inference_autocast is None:
+    if (amp or compile) and str(device).startswith('cpu'):
+        from fcos_mm.deployment import compile_for_cpu, prepare_cpu_inference
+        model.inference_note = prepare_cpu_inference(model, amp=bool(amp))
+        if amp and model.inference_autocast is None:
             warnings.warn(f'init_detector(amp=True): {model.inference_note}')
+        if compile:
+            model.inference_note += '; ' + compile_for_cpu(model)
+    elif compile:
+        warnings.warn(f'init_detector(compile=True) compiles on the CPU '
+                      f'only; {device} runs eager')
     return model
 
 
@@ -168,19 +188,37 @@ def _attach_meta(model: nn.Module, config: Config,
     model.cfg = config
 
 
-def _init_onnx_detector(config: Config, onnx_file: str,
-                        device: str) -> nn.Module:
-    """An ``ONNXRuntimeDetector`` with the config's data preprocessor."""
+def exported_model_cfg(config: Config, model_file: str,
+                       precision: str = 'auto') -> dict:
+    """The model config of an exported ``.onnx`` (onnxruntime) or ``.xml``
+    (OpenVINO) file, with ``config``'s data preprocessor and class count."""
+    common = dict(data_preprocessor=config.model.get('data_preprocessor'))
+    num_classes = (config.model.get('bbox_head') or {}).get('num_classes')
+    if num_classes is not None:
+        common['num_classes'] = num_classes
+    if str(model_file).endswith('.onnx'):
+        return dict(type='ONNXRuntimeDetector', onnx_file=model_file,
+                    **common)
+    return dict(type='OpenVINODetector', model_file=model_file,
+                precision=precision, **common)
+
+
+def _init_exported_detector(config: Config, model_file: str, device: str,
+                            precision: str) -> nn.Module:
+    """An ``ONNXRuntimeDetector`` or ``OpenVINODetector`` with the config's
+    data preprocessor."""
     if not str(device).startswith('cpu'):
-        raise ValueError(f'ONNX models run on the CPU (onnxruntime), got '
-                         f'device={device!r}')
-    # create_session says when the file does not exist
+        raise ValueError(f'Exported models ({model_file}) run on the CPU '
+                         f'(onnxruntime, OpenVINO), got device={device!r}')
+    # the detectors say when the file does not exist
     model = MODELS.build(
-        dict(type='ONNXRuntimeDetector', onnx_file=osp.expanduser(onnx_file),
-             data_preprocessor=config.model.get('data_preprocessor')))
+        exported_model_cfg(config, osp.expanduser(model_file), precision))
     dataset_meta = {}
     if model.classes is not None:  # the checkpoint's, stored at export
         dataset_meta['classes'] = tuple(model.classes)
+    config_classes = _dataset_meta_from_config(config).get('classes')
+    if config_classes is not None:
+        model.check_config(classes=config_classes)
     _attach_meta(model, config, dataset_meta)
     model.eval()
     return model

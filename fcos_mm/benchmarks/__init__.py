@@ -5,8 +5,11 @@ Each module is named after its tool in ``tools/analysis_tools/``:
 :mod:`.benchmark_train` (a training step, ours against mmdet's),
 :mod:`.benchmark_guard` (the non-finite step guard's cost),
 :mod:`.benchmark_eval` (COCO evaluation backends, the report),
-:mod:`.benchmark_assigner` (target assignment, ours against mmdet's) and
-:mod:`.get_flops` (parameters and FLOPs). The tools parse arguments only.
+:mod:`.benchmark_assigner` (target assignment, ours against mmdet's),
+:mod:`.get_flops` (parameters and FLOPs), :mod:`.gpu_check` (the one GPU
+command, ``tools/misc/gpu_check.sh``) and :mod:`.subprocess_runner` (each
+inference backend in its own process: ``benchmark.py --subprocess``). The
+tools parse arguments only.
 
 A new benchmark is a module here built on :mod:`.harness`, the one place
 that reads the clock:

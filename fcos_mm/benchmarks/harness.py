@@ -8,6 +8,7 @@ timing loop. Both wait for queued CUDA work before reading the clock.
 """
 import copy
 import math
+import os
 import re
 import time
 from typing import (
@@ -156,21 +157,27 @@ def peak_memory(fn: Callable[[], object], device: torch.device) -> int:
 
 
 # -------------------------------------------------------------- machine
-def cpu_name() -> str:
-    """The CPU's model name and its vector/matrix extensions (Linux)."""
+def cpu_name(cpuinfo: str = '/proc/cpuinfo') -> str:
+    """``'<model name>, N logical cores, ISA: AMX, AVX512-BF16, ...'``
+    (Linux; what decides bf16 and int8 speed on a CPU)."""
     from fcos_mm.deployment.cpu_inference import cpu_flags
+    name = 'unknown CPU'
     try:
-        with open('/proc/cpuinfo') as f:
+        with open(cpuinfo) as f:
             match = re.search(r'^model name\s*:(.*)$', f.read(), re.MULTILINE)
+        name = match.group(1).strip() if match else name
     except OSError:
-        match = None
-    flags = cpu_flags() or set()
-    extensions = [
-        flag for flag in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
+        pass
+    flags = cpu_flags(cpuinfo) or set()
+    isa = [
+        label for flag, label in (('amx_bf16', 'AMX'),
+                                  ('avx512_bf16', 'AVX512-BF16'),
+                                  ('avx512_vnni', 'AVX512-VNNI'),
+                                  ('avx512f', 'AVX-512'), ('avx2', 'AVX2'))
         if flag in flags
     ]
-    return (f'{match.group(1).strip() if match else "unknown CPU"} '
-            f'({", ".join(extensions) or "no AVX2"})')
+    return (f'{name}, {os.cpu_count()} logical cores, ISA: '
+            f'{", ".join(isa) or "none of AMX/AVX-512/AVX2"}')
 
 
 def device_name(device: torch.device) -> str:

@@ -1,5 +1,7 @@
 """Fast CPU inference: bf16 autocast and channels_last where the CPU has
-bf16 matrix units, conv + BatchNorm folding everywhere.
+bf16 matrix units, conv + BatchNorm folding everywhere, and optionally
+``torch.compile`` (inductor with freezing) of backbone, neck and head
+(:func:`compile_for_cpu`).
 
 bf16 convolutions are fast only on CPUs with bf16 matrix instructions (Intel
 AMX, AVX-512 BF16, used by oneDNN); elsewhere they are emulated, measured ~10x
@@ -10,7 +12,8 @@ Folding a BatchNorm into the conv before it is exact in eval mode (running
 statistics), as a detector runs at inference; GroupNorm (the head) cannot
 be folded.
 """
-from typing import Iterable, Optional, Tuple
+import warnings
+from typing import Callable, Iterable, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -111,6 +114,67 @@ def fold_batchnorm(model: nn.Module) -> int:
     return folded
 
 
+class CompiledOrEager:
+    """``torch.compile`` of a module's ``forward`` that falls back, once
+    and with a warning naming the module and the error, to the eager
+    ``forward`` when compiling (done at the first call) fails.
+
+    Args:
+        forward (Callable): The module's bound eager ``forward``.
+        name (str): The module's name, for the warning.
+    """
+
+    def __init__(self, forward: Callable, name: str) -> None:
+        self.eager = forward
+        self.name = name
+        # static shapes: each new input size compiles once more
+        self.compiled = torch.compile(
+            forward, backend='inductor', dynamic=False)
+        self.error: Optional[BaseException] = None
+
+    def __call__(self, *args, **kwargs):
+        if self.error is None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 (any compiler failure)
+                self.error = e
+                warnings.warn(
+                    f'torch.compile of the {self.name} failed, running it '
+                    f'eager instead: {type(e).__name__}: '
+                    f'{str(e).splitlines()[0] if str(e) else ""}')
+        return self.eager(*args, **kwargs)
+
+
+#: The detector parts :func:`compile_for_cpu` compiles (post-processing,
+#: data-dependent, stays eager).
+COMPILED_PARTS = ('backbone', 'neck', 'bbox_head')
+
+
+def compile_for_cpu(model: nn.Module) -> str:
+    """Compile the ``forward`` of the detector's backbone, neck and head
+    with ``torch.compile`` (inductor, ``freezing``: weights folded as
+    constants, valid in inference only), in place; a part that cannot
+    compile falls back to eager with a warning (:class:`CompiledOrEager`).
+    Call after :func:`prepare_cpu_inference`.
+
+    Returns:
+        str: One line saying what was compiled.
+    """
+    try:
+        import torch._inductor.config as inductor_config
+    except ImportError as e:  # a torch without inductor
+        warnings.warn(f'torch.compile is unavailable ({e}); running eager')
+        return 'eager: torch.compile is unavailable'
+    inductor_config.freezing = True
+    parts = [name for name in COMPILED_PARTS
+             if getattr(model, name, None) is not None]
+    for name in parts:
+        module = getattr(model, name)
+        module.forward = CompiledOrEager(module.forward, name)
+    return ('torch.compile (inductor, freezing) of ' + ', '.join(parts) +
+            '; compiled at the first image of each size')
+
+
 def prepare_cpu_inference(model: nn.Module,
                           amp: bool = True,
                           flags: Optional[Iterable[str]] = None) -> str:
@@ -138,3 +202,28 @@ def prepare_cpu_inference(model: nn.Module,
         model.to(memory_format=torch.channels_last)
         model.inference_autocast = torch.bfloat16
     return f'{reason} ({note})'
+
+
+#: ``precision`` values of the OpenVINO backend (``auto``: bf16 where
+#: :func:`bf16_support` finds bf16 units, else f32).
+PRECISIONS = ('auto', 'f32', 'bf16')
+
+
+def resolve_precision(precision: str = 'auto',
+                      flags: Optional[Iterable[str]] = None
+                      ) -> Tuple[str, str]:
+    """``'f32'`` or ``'bf16'`` for ``precision`` on this CPU (or one with
+    ``flags``), and a one-line reason.
+
+    Raises:
+        ValueError: ``precision`` is not one of :data:`PRECISIONS`.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision={precision!r}: choose one of '
+                         f'{PRECISIONS} (auto: bf16 where the CPU has bf16 '
+                         'units, else f32)')
+    if precision != 'auto':
+        return precision, f'{precision}: asked for'
+    use_bf16, reason = bf16_support(flags)
+    reason = reason.split(':', 1)[1].strip()
+    return ('bf16' if use_bf16 else 'f32'), f'auto: {reason}'

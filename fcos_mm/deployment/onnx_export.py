@@ -53,7 +53,8 @@ def export_onnx(detector: nn.Module,
             head's ``test_cfg``. Defaults to None.
         metadata (dict[str, str], optional): Extra ``metadata_props`` of the
             model (the export adds ``classes`` when the detector has
-            ``dataset_meta``, ``max_per_img`` and ``dynamic``).
+            ``dataset_meta``, ``num_classes``, ``max_per_img`` and
+            ``dynamic``).
 
     Returns:
         str: ``out_file``, checked with ``onnx.checker``.
@@ -92,6 +93,7 @@ def export_onnx(detector: nn.Module,
             dynamo=False)
     model = onnx.load(out_file)
     props = dict(max_per_img=str(wrapper.max_per_img),
+                 num_classes=str(detector.bbox_head.num_classes),
                  dynamic=str(bool(dynamic)), producer='fcos_mm')
     classes = getattr(detector, 'dataset_meta', {}).get('classes')
     if classes:

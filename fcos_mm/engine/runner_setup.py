@@ -272,45 +272,54 @@ def setup_test_cfg(cfg: Config,
                    config_path: Optional[str] = None,
                    work_dir: Optional[str] = None,
                    show_dir: Optional[str] = None,
-                   amp: bool = False) -> Config:
+                   amp: bool = False,
+                   precision: str = 'auto',
+                   compile: bool = False) -> Config:
     """Apply tools/test.py's options to ``cfg`` (changed in place).
 
     Args:
         cfg (Config): The loaded config (``--cfg-options`` already merged).
-        checkpoint (str): The weights to test, or an ``.onnx`` file from
-            ``tools/deployment/pytorch2onnx.py``, which replaces the model by
-            an :class:`~fcos_mm.deployment.ONNXRuntimeDetector` with the
-            config's data preprocessor.
+        checkpoint (str): The weights to test, or an ``.onnx`` / OpenVINO
+            ``model.xml`` file from ``tools/deployment/export.py``, which
+            replaces the model by an
+            :class:`~fcos_mm.deployment.ONNXRuntimeDetector` /
+            :class:`~fcos_mm.deployment.OpenVINODetector` with the config's
+            data preprocessor.
         config_path (str, optional): The config file, naming the default
             work dir.
         work_dir (str, optional): ``--work-dir``.
         show_dir (str, optional): ``--show-dir``: where the visualization
             hook draws the predictions, inside the run's log folder.
         amp (bool): ``--amp``: a :class:`CPUInferenceHook` on CPU, the test
-            loop's fp16 autocast with CUDA; ignored for ONNX, with a warning.
+            loop's fp16 autocast with CUDA; ignored for exported models,
+            with a warning.
+        precision (str): ``--precision`` of an OpenVINO model (``auto``,
+            ``f32``, ``bf16``).
+        compile (bool): ``--compile``: the :class:`CPUInferenceHook`
+            compiles backbone, neck and head (CPU, PyTorch models).
 
     Returns:
         Config: ``cfg``.
     """
     _set_scope_and_work_dir(cfg, work_dir, config_path)
-    is_onnx = str(checkpoint).endswith('.onnx')
-    if is_onnx:
-        cfg.model = dict(
-            type='ONNXRuntimeDetector',
-            onnx_file=str(checkpoint),
-            data_preprocessor=cfg.model.get('data_preprocessor'))
+    from fcos_mm.apis.inference import EXPORTED_SUFFIXES, exported_model_cfg
+    is_exported = str(checkpoint).endswith(EXPORTED_SUFFIXES)
+    if is_exported:
+        cfg.model = exported_model_cfg(cfg, str(checkpoint), precision)
         cfg.load_from = None
     else:
         cfg.load_from = checkpoint
-    if amp and is_onnx:
-        print_log('--amp is ignored for an ONNX model (onnxruntime runs '
-                  'it as exported)', 'current', level=logging.WARNING)
+    if (amp or compile) and is_exported:
+        print_log('--amp / --compile are ignored for an exported model (its '
+                  'runtime runs it as exported; OpenVINO: see --precision)',
+                  'current', level=logging.WARNING)
     elif amp and torch.cuda.is_available():
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
-    elif amp:
-        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='CPUInferenceHook', amp=True)
-        ]
+    elif amp or compile:
+        hook = dict(type='CPUInferenceHook', amp=bool(amp))
+        if compile:
+            hook['compile'] = True
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [hook]
     if show_dir is not None:
         hooks = cfg.get('default_hooks', {})
         if 'visualization' not in hooks:

@@ -111,6 +111,20 @@ def test_test_cfg_onnx_model_and_amp(monkeypatch):
     assert 'custom_hooks' not in cfg
 
 
+def test_test_cfg_openvino_model_precision_and_compile():
+    cfg = setup_test_cfg(
+        _cfg(model=dict(type='FCOS', bbox_head=dict(num_classes=2))),
+        'w/model.xml', precision='f32')
+    assert cfg.model == dict(
+        type='OpenVINODetector', model_file='w/model.xml', precision='f32',
+        data_preprocessor=None, num_classes=2)
+    assert cfg.load_from is None
+    cfg = setup_test_cfg(_cfg(), 'c.pth', compile=True)
+    assert cfg.custom_hooks == [
+        dict(type='CPUInferenceHook', amp=False, compile=True)
+    ]
+
+
 def test_prepare_launch_none_starts_nothing():
     cfg = _cfg()
     assert prepare_launch(cfg, 'none') is None

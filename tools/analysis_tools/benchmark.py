@@ -17,6 +17,11 @@ threads, with ratios printed at the end:
 * ``--compare-mmdet``: mmdet 3.3's FCOS built from the same config with the
   same weights, fp32 eager.
 
+``--subprocess BACKEND ...`` instead times each backend in its own process
+(one after another, median of --num-images after --num-warmup; see
+fcos_mm/benchmarks/subprocess_runner.py): the honest comparison, as
+runtimes interleaved in one process starve each other's threads.
+
 Example::
 
     python tools/analysis_tools/benchmark.py configs/fcos_r50_fpn_1x_coco.py \
@@ -26,6 +31,11 @@ Example::
 import argparse
 
 from fcos_mm.benchmarks.benchmark import benchmark_config
+from fcos_mm.benchmarks.subprocess_runner import (
+    BACKENDS,
+    benchmark_backends,
+    format_rows,
+)
 from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
@@ -77,6 +87,12 @@ def parse_args() -> argparse.Namespace:
         '--compare-mmdet',
         action='store_true',
         help="also time mmdet 3.3's FCOS (fp32 eager, same weights)")
+    parser.add_argument(
+        '--subprocess',
+        nargs='+',
+        choices=BACKENDS,
+        metavar='BACKEND',
+        help=f'time each backend in its own process: {", ".join(BACKENDS)}')
     add_cfg_options(parser)
     return parser.parse_args()
 
@@ -85,8 +101,14 @@ def main() -> None:
     args = parse_args()
     if len(args.shape) not in (1, 2):
         raise ValueError(f'--shape takes 1 or 2 numbers, got {args.shape}.')
+    shape = (args.shape[0], args.shape[-1])
+    if args.subprocess:
+        print(format_rows(benchmark_backends(
+            args.config, args.checkpoint, args.subprocess, shape,
+            args.num_warmup, args.num_images, args.num_threads)))
+        return
     benchmark_config(
-        load_tool_config(args), (args.shape[0], args.shape[-1]),
+        load_tool_config(args), shape,
         args.checkpoint, args.device, args.backend, args.onnx, args.amp,
         args.compare_mmdet, args.rounds, args.num_images, args.num_warmup,
         args.num_threads)

@@ -15,7 +15,9 @@
 #                         --system-site-packages to reuse a CUDA torch you
 #                         already have (it is then kept, never replaced)
 #   MMCV_SPEC=mmcv==2.1.0 what to compile when mmcv (with ops) is missing
-#   EXTRAS=tests          also install requirements/<EXTRAS>.txt ('' for none)
+#   EXTRAS="tests deploy" also install requirements/<name>.txt for each name
+#                         ('' for none; deploy: OpenVINO + NNCF, whose tests
+#                         run in `make test`)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,7 +25,7 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 MMCV_SPEC=${MMCV_SPEC:-mmcv==2.1.0}
-EXTRAS=${EXTRAS-tests}
+EXTRAS=${EXTRAS-tests deploy}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 if [ ! -x "$VENV/bin/python" ]; then
@@ -54,7 +56,7 @@ fi
 
 echo "[setup_env] installing mmengine, mmdet and fcos_mm's requirements"
 reqs=(-r requirements/mminstall.txt -r requirements/runtime.txt)
-if [ -n "$EXTRAS" ]; then reqs+=(-r "requirements/$EXTRAS.txt"); fi
+for extra in $EXTRAS; do reqs+=(-r "requirements/$extra.txt"); done
 pip_install "${reqs[@]}"
 pip_install --no-deps -e .
 "$PY" -c 'import fcos_mm, mmcv.ops, torch; print("[setup_env] ready:",
