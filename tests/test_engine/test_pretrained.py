@@ -4,7 +4,6 @@ is built (fcos_mm.engine.pretrained). Nothing here touches the network:
 offline machine gives) or as a tripwire that fails the test if called."""
 import os.path as osp
 import socket
-import time
 
 import pytest
 import torch
@@ -116,10 +115,8 @@ def test_torchvision_names_need_torchvision(hub, offline):
 def test_unreachable_fails_with_the_url_and_the_offline_fixes(hub, offline):
     cfg = _cfg(load_from='checkpoints/fcos_r50_coco.pth')
     url = resolve_url('open-mmlab://detectron2/resnet50_caffe')
-    start = time.perf_counter()
     with pytest.raises(PretrainedUnavailableError) as error:
         check_pretrained_sources(cfg)
-    assert time.perf_counter() - start < 30  # no waiting on a timeout
     message = str(error.value)
     assert isinstance(error.value, TrainingStopped)  # train.py: exit 1
     cached = osp.join(str(hub), osp.basename(url))
