@@ -18,8 +18,6 @@ runs in ``init_detector(CONFIG, 'DIR/model.xml')``, ``tools/test.py`` and
 import argparse
 import warnings
 
-from mmengine.config import DictAction
-
 from fcos_mm.apis import init_detector
 from fcos_mm.deployment import OPSETS, PRECISIONS
 from fcos_mm.deployment.export import (
@@ -34,6 +32,7 @@ from fcos_mm.deployment.onnx_export import (
     pytorch_detections,
     verification_inputs,
 )
+from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,9 +75,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--verify-image',
         help='image to compare on (default: random input of --shape)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. model.test_cfg.score_thr=0.1')
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.int8 and args.format != 'openvino':
         parser.error('--int8 needs --format openvino')
@@ -90,8 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     checkpoint = None if args.checkpoint == 'none' else args.checkpoint
-    model = init_detector(
-        args.config, checkpoint, device='cpu', cfg_options=args.cfg_options)
+    cfg = load_tool_config(args)
+    model = init_detector(cfg, checkpoint, device='cpu')
     shape = tuple(args.shape) if args.shape else default_export_shape(
         model.cfg)
     out_file = export_detector(
@@ -114,9 +111,7 @@ def main(argv=None) -> None:
             warnings.warn(report['warning'])
             print(report['warning'], flush=True)
         return
-    runtime = init_detector(args.config, out_file,
-                            cfg_options=args.cfg_options,
-                            precision=args.precision)
+    runtime = init_detector(cfg, out_file, precision=args.precision)
     inputs, img_shapes = verification_inputs(model, shape, args.verify_image)
     inputs = runtime._pad_to_static(inputs.float())
     dets, labels = runtime.run(inputs, img_shapes)
