@@ -6,7 +6,8 @@ import os.path as osp
 import subprocess
 import sys
 
-from fcos_mm.benchmarks.gpu_check import VARIANTS, logging_iterations
+from fcos_mm.benchmarks.gpu_check import VARIANTS
+from fcos_mm.benchmarks.host_reads import logging_iterations
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 

@@ -152,7 +152,7 @@ def _map(log):
     return float(line.split('coco/bbox_mAP:')[1].split()[0])
 
 
-def test_test_tool_and_image_demo_on_model_xml(ov_setup, capsys):
+def test_test_tool_and_image_demo_on_model_xml(ov_setup):
     tmp = ov_setup['tmp']
     maps = [
         _map(_run([
@@ -163,11 +163,12 @@ def test_test_tool_and_image_demo_on_model_xml(ov_setup, capsys):
                                             ov_setup['xml']))
     ]
     assert abs(maps[0] - maps[1]) < 1e-3, maps  # the third decimal
-    demo = _load('image_demo', osp.join(REPO, 'tools', 'image_demo.py'))
     folder = osp.join(ov_setup['data']['root'], 'val2017')
-    demo.main([folder, ov_setup['config'], ov_setup['xml'], '--out-dir',
-               str(tmp / 'drawn'), '--score-thr', '0', '--precision', 'f32'])
-    printed = capsys.readouterr().out
+    printed = _run([
+        'tools/image_demo.py', folder, ov_setup['config'], ov_setup['xml'],
+        '--out-dir', str(tmp / 'drawn'), '--score-thr', '0', '--precision',
+        'f32'
+    ], ov_setup['env'])
     assert printed.count(' boxes -> ') == 4
     assert len(os.listdir(tmp / 'drawn')) == 4
 

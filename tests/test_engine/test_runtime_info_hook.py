@@ -16,7 +16,7 @@ from mmengine.hooks import RuntimeInfoHook as MMEngineRuntimeInfoHook
 from mmengine.logging import HistoryBuffer, MessageHub
 from mmengine.runner import Runner
 
-from fcos_mm.benchmarks.gpu_check import HostReadProbe, logging_iterations
+from fcos_mm.benchmarks.host_reads import HostReadProbe, logging_iterations
 from fcos_mm.engine.hooks import RuntimeInfoHook
 from fcos_mm.engine.hooks.runtime_info_hook import (
     DeviceHistoryBuffer,
