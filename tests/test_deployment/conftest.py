@@ -2,6 +2,7 @@
 whose scores are spread out (so that few are tied), and a comparison of
 exported detections with PyTorch's."""
 import functools
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,15 @@ from mmengine.registry import init_default_scope
 from fcos_mm.registry import MODELS
 
 CLASSES = ('square', 'disc', 'triangle')
+
+#: The OpenVINO tests run in a pytest process of their own
+#: (test_openvino_process.py sets this variable there): in the whole
+#: suite's process, OpenVINO segfaulted (2-core AMD EPYC, AVX512-BF16)
+#: after the earlier tests had loaded their libraries, while alone or after
+#: tests/test_apis and tests/test_benchmarks it passes.
+OPENVINO_CHILD = 'FCOS_MM_OPENVINO_TESTS'
+collect_ignore = ([] if os.environ.get(OPENVINO_CHILD) == '1' else
+                  ['test_openvino.py'])
 
 
 def tiny_model_cfg(r50_model,
