@@ -113,11 +113,15 @@ class EpochBasedTrainLoop(MMEngineEpochBasedTrainLoop):
             # generator when this epoch began, before the checkpoint: the
             # state to continue with is the one saved, after that draw.
             restore_rng_state(rng)
-        for batch_idx, data_batch in enumerate(batches, start=done):
-            self.run_iter(batch_idx, data_batch)
-            signum = self.stop_signals.poll()
-            if signum:
-                self._stop(signum, batch_idx, num_batches)
+        try:
+            for batch_idx, data_batch in enumerate(batches, start=done):
+                self.run_iter(batch_idx, data_batch)
+                signum = self.stop_signals.poll()
+                if signum:
+                    self._stop(signum, batch_idx, num_batches)
+        except BaseException:
+            shutdown_workers(self.dataloader, batches)
+            raise
         runner.call_hook('after_train_epoch')
         self._epoch += 1
 

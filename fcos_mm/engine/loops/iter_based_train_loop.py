@@ -90,7 +90,8 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
                     self.runner.val_loop.run()
         finally:
             self.stop_signals.uninstall()
-            shutdown_workers(self.dataloader)
+            shutdown_workers(self.dataloader,
+                             self.dataloader_iterator._iterator)
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model

@@ -145,14 +145,17 @@ class _IgnoreStopSignals:
             self.worker_init_fn(worker_id)
 
 
-def shutdown_workers(dataloader) -> None:
-    """Stop a DataLoader's persistent workers now. They ignore SIGTERM
+def shutdown_workers(dataloader, iterator=None) -> None:
+    """Stop the workers of a DataLoader's persistent iterator and of
+    ``iterator`` (one ``iter(dataloader)`` gave) now. They ignore SIGTERM
     (:class:`_IgnoreStopSignals`), so they must not be left to
-    ``multiprocessing``'s exit handler, which terminates and joins them."""
-    iterator = getattr(dataloader, '_iterator', None)
-    if iterator is not None and hasattr(iterator, '_shutdown_workers'):
-        iterator._shutdown_workers()
-    if iterator is not None:
+    ``multiprocessing``'s exit handler, which terminates and joins them:
+    a run stopped by an error would never exit."""
+    persistent = getattr(dataloader, '_iterator', None)
+    for it in (persistent, iterator):
+        if it is not None and hasattr(it, '_shutdown_workers'):
+            it._shutdown_workers()
+    if persistent is not None:
         dataloader._iterator = None
 
 
