@@ -80,7 +80,10 @@ class StopSignals:
             signal.signal(signum, handler)
         self._previous.clear()
         for work, _ in self._pending:
-            work.wait()
+            try:
+                work.wait()
+            except RuntimeError:  # a rank died: the error on its way wins
+                break
         self._pending.clear()
 
     def _handle(self, signum: int, frame) -> None:

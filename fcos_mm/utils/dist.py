@@ -126,22 +126,54 @@ def init_dist_env(launcher: str,
         raise _unknown_launcher(launcher)
     if torch_dist.is_initialized():
         return torch_dist.get_backend()
-    if torch.cuda.is_available():
+    restarted = launcher == 'pytorch' and os.environ.get(
+        'TORCHELASTIC_RESTART_COUNT', '0') != '0'
+    if torch.cuda.is_available() and not restarted:
         from mmengine.dist import init_dist
         init_dist(launcher, backend=backend, **kwargs)
         return torch_dist.get_backend()
-    os.environ.update(launcher_env(launcher, port=kwargs.get('port')))
+    if torch.cuda.is_available():  # as mmengine's init_dist does
+        torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
+    else:
+        backend = 'gloo'
+        os.environ.update(launcher_env(launcher, port=kwargs.get('port')))
     # torch < 2.2 takes no timeout=None
     timeout = kwargs.get('timeout')
     group_kwargs = {} if timeout is None else dict(
         timeout=timedelta(seconds=timeout))
+    if restarted:
+        group_kwargs['store'] = restart_store(timeout)
+    else:
+        group_kwargs['init_method'] = 'env://'
     torch_dist.init_process_group(
-        backend='gloo',
-        init_method='env://',
+        backend=backend,
         rank=int(os.environ['RANK']),
         world_size=int(os.environ['WORLD_SIZE']),
         **group_kwargs)
-    return 'gloo'
+    return backend
+
+
+def restart_store(timeout: Optional[float] = None):
+    """The store of a worker group torchrun restarted, under a prefix of
+    its own.
+
+    torchrun's static rendezvous (``--master_addr/--master_port``, as in
+    ``tools/dist_train.sh``) keeps one TCPStore for all restarts, and
+    ``env://`` adds no prefix per restart: the restarted ranks could read
+    the addresses the dead ranks published (gloo: ``connectFullMesh failed
+    ... Connection refused``; NCCL: a stale unique id), and the restart
+    fails now and then. ``TORCHELASTIC_RESTART_COUNT`` names the round.
+    """
+    store = torch_dist.TCPStore(
+        os.environ['MASTER_ADDR'],
+        int(os.environ['MASTER_PORT']),
+        int(os.environ['WORLD_SIZE']),
+        # the agent hosts it, unless torchrun was told not to share one
+        is_master=os.environ.get('TORCHELASTIC_USE_AGENT_STORE') != 'True'
+        and os.environ['RANK'] == '0',
+        timeout=timedelta(seconds=300 if timeout is None else timeout))
+    return torch_dist.PrefixStore(
+        f"fcos_mm/restart_{os.environ['TORCHELASTIC_RESTART_COUNT']}/", store)
 
 
 def cpu_model_wrapper_cfg(find_unused_parameters: bool = False) -> dict:

@@ -1,4 +1,6 @@
+import os
 import socket
+from datetime import timedelta
 
 import pytest
 import torch
@@ -81,6 +83,27 @@ def test_cpu_init_uses_gloo_from_env(monkeypatch):
         t = torch.tensor([2.0])
         torch_dist.all_reduce(t)
         assert t.item() == 2.0
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_a_torchrun_restart_keys_its_group_under_its_round(monkeypatch):
+    # torchrun's agent hosts one store for all restarts; what the restarted
+    # group writes there must not meet what the dead round wrote.
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    _gloo_env(monkeypatch)
+    agent = torch_dist.TCPStore(
+        '127.0.0.1', int(os.environ['MASTER_PORT']), 1, is_master=True,
+        timeout=timedelta(seconds=60))
+    monkeypatch.setenv('TORCHELASTIC_USE_AGENT_STORE', 'True')
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '2')
+    try:
+        assert init_dist_env('pytorch', timeout=60) == 'gloo'
+        t = torch.tensor([3.0])
+        torch_dist.all_reduce(t)
+        assert t.item() == 3.0
+        keys = agent.list_keys()
+        assert keys and all(k.startswith('fcos_mm/restart_2/') for k in keys)
     finally:
         torch_dist.destroy_process_group()
 
