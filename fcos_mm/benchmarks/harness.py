@@ -2,15 +2,15 @@
 counts, peak memory, the machine's name, random inputs, one training step
 and one table formatter.
 
-The clock (:func:`timed_call`) is the one place of ``fcos_mm`` that reads
-``time.perf_counter`` for a measurement; :func:`timed_turns` is the one
-timing loop. Both wait for queued CUDA work before reading the clock.
+The clock is :mod:`fcos_mm.utils.stopwatch`'s (the one place of
+``fcos_mm`` that reads the clock); :func:`timed_call` and
+:func:`timed_turns`, the one timing loop, read it after waiting for queued
+CUDA work.
 """
 import copy
 import math
 import os
 import re
-import time
 from typing import (
     Any,
     Callable,
@@ -24,6 +24,8 @@ from typing import (
 
 import torch
 import torch.nn as nn
+
+from fcos_mm.utils.stopwatch import now
 
 #: The profiler events that are host-device synchronisations on a GPU:
 #: every ``.item()``, ``bool(t)``, ``int(t)``, and ``nonzero`` (its size).
@@ -43,7 +45,7 @@ def synced_clock(device: torch.device) -> Callable[[], float]:
 
     def now() -> float:
         synchronize(device)
-        return time.perf_counter()
+        return now()
 
     return now
 
@@ -52,8 +54,8 @@ def timed_call(fn: Callable[[], Any],
                clock: Optional[Callable[[], float]] = None
                ) -> Tuple[Any, float]:
     """``fn()``'s result and the seconds it took by ``clock`` (default:
-    ``time.perf_counter``, host work only)."""
-    clock = clock or time.perf_counter
+    :func:`~fcos_mm.utils.stopwatch.now`, host work only)."""
+    clock = clock or now
     start = clock()
     result = fn()
     return result, clock() - start

@@ -32,7 +32,6 @@ import contextlib
 import importlib.util
 import itertools
 import json
-import time
 from typing import Iterator, List, Optional, Sequence
 
 import mmdet.evaluation.metrics.coco_metric as mmdet_coco_metric
@@ -42,6 +41,7 @@ from mmengine.fileio import load
 from mmengine.logging import MMLogger
 
 from fcos_mm.registry import METRICS
+from fcos_mm.utils.stopwatch import Stopwatch
 
 from ..functional.recall import eval_recalls
 
@@ -162,10 +162,9 @@ class CocoMetric(MMDetCocoMetric):
     def compute_metrics(self, results: list) -> dict:
         """mmdet's, on :attr:`backend`'s evaluator (timed:
         :attr:`eval_seconds`)."""
-        tic = time.perf_counter()
-        with self._evaluator():
+        with Stopwatch() as watch, self._evaluator():
             metrics = super().compute_metrics(results)
-        self.eval_seconds = time.perf_counter() - tic
+        self.eval_seconds = watch.seconds
         return metrics
 
     def results2json(self, results: Sequence[dict],

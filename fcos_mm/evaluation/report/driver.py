@@ -13,8 +13,9 @@ section the caller hands in (``sections`` / ``extra_sections``), e.g.
 :class:`fcos_mm.analysis.fcos_report_section.FCOSDiagnosticsSection`.
 """
 import datetime
-import time
 from typing import List, Optional, Sequence
+
+from fcos_mm.utils.stopwatch import Stopwatch
 
 from .. import functional as F
 from .base import ReportContext, Section, Thresholds, to_floats
@@ -75,17 +76,18 @@ def build_report(data: F.EvalData,
     Returns:
         dict: The report (its keys are the sections' entries).
     """
-    tic = time.perf_counter()
-    thresholds = thresholds or Thresholds()
-    sections = default_sections() if sections is None else sections
-    ctx = ReportContext(data, thresholds, coco=coco, training=training,
-                        compare=compare, predictions=predictions,
-                        num_gallery=num_gallery)
-    report = dict(meta=dict(meta or {}),
-                  thresholds=thresholds.to_json(ctx.score_thr, F.PR_IOUS))
-    for section in sections:
-        report.update(section.build(ctx))
-    report['meta']['analysis_seconds'] = round(time.perf_counter() - tic, 2)
+    with Stopwatch() as watch:
+        thresholds = thresholds or Thresholds()
+        sections = default_sections() if sections is None else sections
+        ctx = ReportContext(data, thresholds, coco=coco, training=training,
+                            compare=compare, predictions=predictions,
+                            num_gallery=num_gallery)
+        report = dict(
+            meta=dict(meta or {}),
+            thresholds=thresholds.to_json(ctx.score_thr, F.PR_IOUS))
+        for section in sections:
+            report.update(section.build(ctx))
+    report['meta']['analysis_seconds'] = round(watch.seconds, 2)
     return report
 
 

@@ -1,7 +1,6 @@
 """The FCOS detector: backbone -> neck -> :class:`FCOSHead`."""
 import contextlib
 import logging
-import time
 from typing import Optional, Union
 
 import torch
@@ -11,11 +10,11 @@ from mmdet.structures import DetDataSample, SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.logging import print_log
 
-from fcos_mm.registry import MODELS
+from fcos_mm.registry import MODELS, fcos_mm_scope
+from fcos_mm.utils.stopwatch import Stopwatch
 
 from ..utils import (
     GT_CHECKED,
-    fcos_mm_scope,
     ground_truth_checked,
     prepare_ground_truth,
 )
@@ -133,7 +132,7 @@ class FCOS(SingleStageDetector):
             self._compiled_loss = torch.compile(
                 super().loss, **self.compile_loss)
             print_log(compiling_message(batch_inputs.device), 'current')
-            start = time.perf_counter()
+            watch = Stopwatch().start()
         if self.compile_loss.get('mode') == 'reduce-overhead':
             # a new step: the graphs' outputs of the last one (read by the
             # loggers by now) may be overwritten
@@ -142,7 +141,7 @@ class FCOS(SingleStageDetector):
         if first:
             print_log(
                 f'torch.compile: the forward and loss compiled in '
-                f'{time.perf_counter() - start:.0f} s (the backward compiles '
+                f'{watch.elapsed():.0f} s (the backward compiles '
                 f'when it first runs); each new batch shape (image size, box '
                 f'bucket) compiles once more.', 'current')
         return losses
