@@ -236,8 +236,7 @@ def assigner_from_config(cfg) -> Tuple[object, List[int], int]:
     report-only ``bbox_head`` may leave out ``type`` (``FCOSHead``),
     ``num_classes`` and ``in_channels`` (1 each).
     """
-    from fcos_mm.models.utils import fcos_mm_scope
-    from fcos_mm.registry import MODELS
+    from fcos_mm.registry import MODELS, fcos_mm_scope
     model = cfg.get('model') or {}
     if not model.get('bbox_head'):
         raise ValueError(

@@ -244,8 +244,7 @@ def samples_from_dataset(dataset_cfg: dict) -> Tuple[Iterator[Sample], int]:
     of classes, from a dataset config (e.g. ``train_dataloader.dataset``):
     its own pipeline runs without random flips, so boxes are resized like
     the network input."""
-    from fcos_mm.models.utils import fcos_mm_scope
-    from fcos_mm.registry import DATASETS
+    from fcos_mm.registry import DATASETS, fcos_mm_scope
 
     dataset_cfg = copy.deepcopy(dataset_cfg)
     if 'pipeline' in dataset_cfg:

@@ -7,7 +7,7 @@ logs the warnings and raises on the errors (``tools/train.py``,
 ``tools/test.py``, through
 :func:`fcos_mm.engine.runner_setup.check_before_first_step`);
 ``tools/misc/check_dataset.py`` reports them first, with the rest of its
-checks (:mod:`fcos_mm.analysis.check_dataset`). What is checked:
+checks (:mod:`fcos_mm.datasets.check_dataset`). What is checked:
 
 * each data set's (train, val, test) ``metainfo['classes']`` against its
   json's categories, by name: a typo gets the closest name (``difflib``,

@@ -36,8 +36,7 @@ def browse_dataset(cfg, out_dir: str, split: str = 'train',
     Returns:
         list[str]: The files written.
     """
-    from fcos_mm.models.utils import fcos_mm_scope
-    from fcos_mm.registry import DATASETS
+    from fcos_mm.registry import DATASETS, fcos_mm_scope
     dataset_cfg = copy.deepcopy(cfg[LOADERS[split]]['dataset'])
     if not keep_random and 'pipeline' in dataset_cfg:
         dataset_cfg['pipeline'] = [

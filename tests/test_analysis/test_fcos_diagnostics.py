@@ -132,8 +132,7 @@ def test_assigner_of_the_demo_config_equals_the_built_detectors():
     from mmengine.config import Config
 
     from fcos_mm.analysis.fcos_diagnostics import assigner_from_config
-    from fcos_mm.models.utils import fcos_mm_scope
-    from fcos_mm.registry import MODELS
+    from fcos_mm.registry import MODELS, fcos_mm_scope
 
     config = osp.join(
         osp.dirname(__file__), '..', '..', 'configs', 'demo',

@@ -1,5 +1,5 @@
 """The data check's warning when most positives fall on one level
-(``check_dataset.check_level_balance``), on the two-box set of
+(``level_check.check_level_balance``), on the two-box set of
 level_fixtures.py (counts worked out in test_regress_range_proposal.py):
 with the paper's ranges ((-1, 64), (64, INF)) all 8 positives are on P3;
 the proposal ((-1, 19), (19, INF)) puts 4 on each level."""
@@ -16,7 +16,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from fcos_mm.analysis.check_dataset import check_level_balance, run_check
+from fcos_mm.analysis.level_check import check_level_balance
+from fcos_mm.datasets.check_dataset import run_check
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))
 _spec = importlib.util.spec_from_file_location(
@@ -43,7 +44,8 @@ def one_thread():
 def test_warns_with_the_proposal(tmp_path):
     config = level_fixtures.write_two_box_set(tmp_path, cv2, np)
     reports, text = run_check(Config.fromfile(config), ['train'],
-                              workers=1, progress=False)
+                              workers=1, progress=False,
+                              model_checks=[check_level_balance])
     assert WARNING in text
     assert reports[0].count('warning') == 1
     assert text.endswith('0 error(s), 1 warning(s); nothing would stop '
@@ -67,7 +69,8 @@ def test_no_warning_when_the_ranges_fit(tmp_path):
     config = level_fixtures.write_two_box_set(
         tmp_path, cv2, np, ranges='((-1, 19), (19, INF))')
     reports, text = run_check(Config.fromfile(config), ['train'],
-                              workers=1, progress=False)
+                              workers=1, progress=False,
+                              model_checks=[check_level_balance])
     assert 'most positive locations' not in text
     assert reports[0].count('warning') == 0
     assert check_level_balance(Config.fromfile(config), reports) is None

@@ -1,4 +1,4 @@
-"""The data check (fcos_mm.analysis.check_dataset, tools/misc/check_dataset.py)
+"""The data check (fcos_mm.datasets.check_dataset, tools/misc/check_dataset.py)
 on data sets with every kind of problem."""
 import importlib.util
 import json
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from fcos_mm.analysis.check_dataset import (
+from fcos_mm.datasets.check_dataset import (
     check_dataset,
     check_datasets,
     dataset_sources,

@@ -8,7 +8,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from fcos_mm.analysis.check_dataset import run_check
+from fcos_mm.datasets.check_dataset import run_check
 from fcos_mm.datasets.class_check import (
     DataCheckError,
     check_before_first_step,

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from mmengine.config import Config
 
-from fcos_mm.analysis.browse_dataset import browse_dataset
+from fcos_mm.visualization.browse_dataset import browse_dataset
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -6,7 +6,7 @@
 
 What the network gets (resized, padded as the pipeline does; random flips
 dropped unless --keep-random) with the ground-truth boxes on it. See
-fcos_mm/analysis/browse_dataset.py.
+fcos_mm/visualization/browse_dataset.py.
 """
 import argparse
 
@@ -29,7 +29,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> list:
     args = parse_args(argv)
-    from fcos_mm.analysis.browse_dataset import browse_dataset
+    from fcos_mm.visualization.browse_dataset import browse_dataset
     cfg = load_tool_config(args)
     written = browse_dataset(cfg, args.out, args.split,
                              args.num_images or None, args.keep_random)

@@ -10,12 +10,15 @@ against the annotation files and the head (the check tools/train.py and
 tools/test.py make before the first step). Exit status 1 when something
 would stop training (missing or undecodable images, annotations the dataset
 refuses, classes or counts that do not match). See
-fcos_mm/analysis/check_dataset.py for what is checked.
+fcos_mm/datasets/check_dataset.py for what is checked. For an FCOS model it
+also warns when most positive locations fall on one pyramid level, with
+regress ranges that fit (fcos_mm/analysis/level_check.py).
 """
 import argparse
 import sys
 
-from fcos_mm.analysis.check_dataset import LOADER_KEYS, run_check
+from fcos_mm.analysis.level_check import check_level_balance
+from fcos_mm.datasets.check_dataset import LOADER_KEYS, run_check
 from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 
@@ -38,7 +41,8 @@ def main():
     cfg = load_tool_config(args)
     splits = list(LOADER_KEYS) if args.split == 'all' else [args.split]
     reports, text = run_check(cfg, splits, args.workers,
-                              not args.no_progress)
+                              not args.no_progress,
+                              model_checks=[check_level_balance])
     print(text)
     sys.exit(1 if any(r.count('error') for r in reports) else 0)
 
