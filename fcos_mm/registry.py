@@ -20,9 +20,12 @@ both lazily. These lists are the one record of what registers
 (:func:`fcos_mm.utils.register_all_modules` imports them all up front). This
 module imports none of our packages: it is the bottom of the import graph.
 """
+from contextlib import contextmanager
+from typing import Iterator
+
 from mmdet import registry as mmdet
 from mmengine.registry import INFERENCERS as MMENGINE_INFERENCERS
-from mmengine.registry import Registry
+from mmengine.registry import DefaultScope, Registry
 
 SCOPE = 'fcos_mm'
 
@@ -77,3 +80,20 @@ __all__ = [
     'OPTIM_WRAPPER_CONSTRUCTORS', 'PARAM_SCHEDULERS', 'METRICS', 'EVALUATOR',
     'VISUALIZERS', 'VISBACKENDS', 'LOG_PROCESSORS', 'INFERENCERS'
 ]
+
+
+@contextmanager
+def fcos_mm_scope() -> Iterator[None]:
+    """Make ``fcos_mm`` the default scope inside the ``with`` block.
+
+    mmengine builds from the registry of the current default scope, so under
+    ``mmdet`` (or none) ``type='FCOSHead'`` would mean mmdet's head. Inside
+    this block our modules get ours, mmdet's names (``ResNet``, ...) fall
+    through, and ``'mmdet.X'`` still reaches mmdet's ``X``.
+    """
+    current = DefaultScope.get_current_instance()
+    if current is not None and current.scope_name == SCOPE:
+        yield
+        return
+    with DefaultScope.overwrite_default_scope(SCOPE):
+        yield

@@ -27,12 +27,13 @@ from mmengine.runner.checkpoint import (
     _load_checkpoint_to_model,
 )
 
+from fcos_mm.deployment.exported_detector import (
+    EXPORTED_SUFFIXES,
+    exported_model_cfg,
+)
 from fcos_mm.registry import DATASETS, MODELS, SCOPE
 from fcos_mm.utils import build_test_pipeline, register_safe_checkpoint_loader
 from fcos_mm.utils.checkpoint import check_checkpoint_classes
-
-#: Checkpoint suffixes of exported models (onnxruntime, OpenVINO).
-EXPORTED_SUFFIXES = ('.onnx', '.xml')
 
 ImagesType = Union[str, Path, np.ndarray, Sequence[Union[str, Path,
                                                          np.ndarray]]]
@@ -186,21 +187,6 @@ def _attach_meta(model: nn.Module, config: Config,
         dataset_meta['palette'] = 'random'
     model.dataset_meta = dataset_meta
     model.cfg = config
-
-
-def exported_model_cfg(config: Config, model_file: str,
-                       precision: str = 'auto') -> dict:
-    """The model config of an exported ``.onnx`` (onnxruntime) or ``.xml``
-    (OpenVINO) file, with ``config``'s data preprocessor and class count."""
-    common = dict(data_preprocessor=config.model.get('data_preprocessor'))
-    num_classes = (config.model.get('bbox_head') or {}).get('num_classes')
-    if num_classes is not None:
-        common['num_classes'] = num_classes
-    if str(model_file).endswith('.onnx'):
-        return dict(type='ONNXRuntimeDetector', onnx_file=model_file,
-                    **common)
-    return dict(type='OpenVINODetector', model_file=model_file,
-                precision=precision, **common)
 
 
 def _init_exported_detector(config: Config, model_file: str, device: str,

@@ -27,6 +27,24 @@ from torch import Tensor
 
 from .export_model import INPUT_NAMES
 
+#: The files of an exported model: ONNX (onnxruntime), OpenVINO IR.
+EXPORTED_SUFFIXES = ('.onnx', '.xml')
+
+
+def exported_model_cfg(config, model_file: str,
+                       precision: str = 'auto') -> dict:
+    """The model config of an exported ``.onnx`` (onnxruntime) or ``.xml``
+    (OpenVINO) file, with ``config``'s data preprocessor and class count."""
+    common = dict(data_preprocessor=config.model.get('data_preprocessor'))
+    num_classes = (config.model.get('bbox_head') or {}).get('num_classes')
+    if num_classes is not None:
+        common['num_classes'] = num_classes
+    if str(model_file).endswith('.onnx'):
+        return dict(type='ONNXRuntimeDetector', onnx_file=model_file,
+                    **common)
+    return dict(type='OpenVINODetector', model_file=model_file,
+                precision=precision, **common)
+
 
 def static_dim(dim) -> Optional[int]:
     """``dim`` if it is a fixed positive size, else None (symbolic)."""

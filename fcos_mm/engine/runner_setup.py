@@ -302,7 +302,10 @@ def setup_test_cfg(cfg: Config,
         Config: ``cfg``.
     """
     _set_scope_and_work_dir(cfg, work_dir, config_path)
-    from fcos_mm.apis.inference import EXPORTED_SUFFIXES, exported_model_cfg
+    from fcos_mm.deployment.exported_detector import (
+        EXPORTED_SUFFIXES,
+        exported_model_cfg,
+    )
     is_exported = str(checkpoint).endswith(EXPORTED_SUFFIXES)
     if is_exported:
         cfg.model = exported_model_cfg(cfg, str(checkpoint), precision)

@@ -20,18 +20,14 @@ import warnings
 
 from fcos_mm.apis import init_detector
 from fcos_mm.deployment import OPSETS, PRECISIONS
-from fcos_mm.deployment.export import (
-    FORMATS,
-    MAX_MAP_DROP,
-    export_detector,
-    int8_map_report,
-)
+from fcos_mm.deployment.export import FORMATS, export_detector
 from fcos_mm.deployment.onnx_export import (
     compare_detections,
     default_export_shape,
     pytorch_detections,
     verification_inputs,
 )
+from fcos_mm.engine.exported_eval import MAX_MAP_DROP, int8_map_report
 from fcos_mm.utils.tool_args import add_cfg_options, load_tool_config
 
 

@@ -57,12 +57,11 @@ from mmdet.utils import (
 )
 from torch import Tensor
 
-from fcos_mm.registry import MODELS, TASK_UTILS
+from fcos_mm.registry import MODELS, TASK_UTILS, fcos_mm_scope
 
 from ..losses.utils import sync_free_loss
 from ..utils import (
     check_ground_truth,
-    fcos_mm_scope,
     flatten_levels,
     ground_truth_checked,
 )

@@ -8,10 +8,9 @@ from .ground_truth import (
     prepare_ground_truth,
 )
 from .misc import flatten_levels, select_candidates
-from .scope import fcos_mm_scope
 
 __all__ = [
-    'GT_CHECKED', 'check_float_rows', 'check_ground_truth', 'fcos_mm_scope',
+    'GT_CHECKED', 'check_float_rows', 'check_ground_truth',
     'flatten_levels', 'ground_truth_checked', 'gt_bucket', 'image_name',
     'prepare_ground_truth', 'select_candidates'
 ]
