@@ -5,7 +5,7 @@ training curves (matplotlib).
 Imports nothing from ``evaluation/``, ``analysis/`` or ``models/``: the
 callers hand in plain arrays.
 """
-from .curves import Curves, load_curves, plot_curves
+from .plot_curves import Curves, load_curves, plot_curves
 from .detections import build_visualizer, draw_result
 from .image import draw_sample, thumbnail
 from .palette import PALETTE, color_bgr, color_hex

@@ -9,7 +9,7 @@ Example::
 import argparse
 import os.path as osp
 
-from fcos_mm.visualization.curves import load_curves, plot_curves
+from fcos_mm.visualization.plot_curves import load_curves, plot_curves
 
 
 def parse_args() -> argparse.Namespace:

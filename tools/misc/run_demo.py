@@ -24,7 +24,7 @@ from typing import List, Optional
 
 from fcos_mm.datasets.synthetic import generate_synthetic_coco
 from fcos_mm.utils.tool_args import add_cfg_options
-from fcos_mm.visualization.curves import load_curves, plot_curves
+from fcos_mm.visualization.plot_curves import load_curves, plot_curves
 
 REPO = osp.abspath(osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 DEMO_CONFIG = ('configs/demo/fcos_r18-w16_fpn-64_gn-head-center-normbbox-'

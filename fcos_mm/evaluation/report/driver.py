@@ -216,7 +216,7 @@ def report_from_predictions(cfg, predictions: Sequence[dict], out_dir: str,
                 created=now())
     training = None
     if log is not None:
-        from fcos_mm.visualization.curves import load_curves
+        from fcos_mm.visualization.plot_curves import load_curves
         curves = load_curves(log)
         training = dict(losses=curves.losses, metrics=curves.metrics)
     other = None

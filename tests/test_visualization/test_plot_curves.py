@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from fcos_mm.visualization.curves import Curves, load_curves, plot_curves
+from fcos_mm.visualization.plot_curves import Curves, load_curves, plot_curves
 
 TOOL = osp.join(
     osp.dirname(__file__), '..', '..', 'tools', 'analysis_tools',
