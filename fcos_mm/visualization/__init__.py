@@ -5,10 +5,10 @@ training curves (matplotlib).
 Imports nothing from ``evaluation/``, ``analysis/`` or ``models/``: the
 callers hand in plain arrays.
 """
-from .plot_curves import Curves, load_curves, plot_curves
 from .detections import build_visualizer, draw_result
 from .image import draw_sample, thumbnail
 from .palette import PALETTE, color_bgr, color_hex
+from .plot_curves import Curves, load_curves, plot_curves
 from .svg import bar_chart, heatmap, image_with_boxes, line_chart
 
 __all__ = [
