@@ -19,29 +19,12 @@ problems, each with a severity:
 
 Before the first step
 ---------------------
-:func:`class_problems` checks, from the config and the annotation jsons
-alone (no image is read; seconds), what would otherwise fail late or train
-the wrong thing:
-
-* each data set's (train, val, test) ``metainfo['classes']`` against its
-  json's categories, by name: a typo gets the closest name (``difflib``,
-  case included: ``'Raccoon'`` -> ``'raccoon'``); a class the json lacks is
-  an error in val / test (the ``CocoMetric`` would fail or mislabel) and
-  a warning in train unless no class matches at all;
-* each evaluator's ``ann_file`` against its loader's classes (mmdet's
-  ``CocoMetric`` maps labels to the json's category ids by name);
-* ``len(classes)`` against the head's ``num_classes``, both ways, and the
-  val / test classes against the train classes;
-* a json without images, a split without one usable box, a training set
-  whose ``filter_cfg`` keeps no image.
-
-Each problem names the config key and the file, and gives the fix as
-``--cfg-options`` and as a child-config line. :func:`check_before_first_step`
-(``tools/train.py``, ``tools/test.py``) raises :class:`DataCheckError` on
-the errors and logs the warnings; ``tools/misc/check_dataset.py`` reports
-them with the rest. Images on disk are checked by
-:class:`~fcos_mm.engine.hooks.CheckImagesHook` (a ``stat`` each, before
-training and testing) and, decoded, by :func:`check_dataset`.
+The config's classes and counts against its annotation files and the head
+come first (:mod:`fcos_mm.datasets.class_check`, the check ``tools/train.py``
+and ``tools/test.py`` make before the first step; no image is read). Images
+on disk are checked by :class:`~fcos_mm.engine.hooks.CheckImagesHook` (a
+``stat`` each, before training and testing) and, decoded, by
+:func:`check_dataset`.
 
 For an FCOS model, ``tools/misc/check_dataset.py`` also runs
 :func:`fcos_mm.analysis.level_check.check_level_balance`: the training
