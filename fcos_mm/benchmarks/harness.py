@@ -43,11 +43,11 @@ def synced_clock(device: torch.device) -> Callable[[], float]:
     """A clock in seconds that first waits for queued CUDA work on
     ``device``."""
 
-    def now() -> float:
+    def synced_now() -> float:
         synchronize(device)
         return now()
 
-    return now
+    return synced_now
 
 
 def timed_call(fn: Callable[[], Any],
