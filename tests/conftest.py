@@ -48,6 +48,19 @@ def r50_model_cfg(scope='', **parts):
     return model
 
 
+@pytest.fixture(scope='module')
+def one_torch_thread():
+    """One intra-op thread for a module's tests: the machine is shared, and
+    several threads per op mostly wait on each other here (an R50 forward
+    takes 10x longer with 2 than with 1). Use it with
+    ``pytestmark = pytest.mark.usefixtures('one_torch_thread')``."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope='session')
 def r50_model():
     """:func:`r50_model_cfg` itself, for the conftests' small models."""

@@ -13,7 +13,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 
 from fcos_mm.analysis.level_check import check_level_balance
@@ -33,12 +32,8 @@ WARNING = ('WARNING most positive locations on one level (regress ranges '
            'model.train_cfg.assigner.center_sample_radius=1)')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one intra-op thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def test_warns_with_the_proposal(tmp_path):

@@ -67,12 +67,8 @@ level_fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(level_fixtures)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one intra-op thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def test_ladder_ranges_give_the_paper_and_demo_ranges():

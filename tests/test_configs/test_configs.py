@@ -51,14 +51,8 @@ CONFIGS = sorted(
     and osp.relpath(p, ROOT) not in ALIASES)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    # The machine is shared: several threads per op mostly wait on each
-    # other here (an R50 forward takes 10x longer with 2 than with 1).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one intra-op thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def _flatten(d, prefix=''):

@@ -13,7 +13,6 @@ import os.path as osp
 
 import mmdet
 import pytest
-import torch
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -32,12 +31,8 @@ HEAD_OPTIONS = ('num_classes', 'in_channels', 'feat_channels',
                 'center_sample_radius', 'test_cfg')
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# one intra-op thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def test_mmdet_ships_the_fcos_configs_we_name():
