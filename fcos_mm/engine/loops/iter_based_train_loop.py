@@ -105,10 +105,7 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
         if not isinstance(sampler, InfiniteSampler):
             passes, skip = divmod(done, len(loader))
         # the iterator mmengine made at construction, workers and all
-        old = self.dataloader_iterator._iterator
-        if hasattr(old, '_shutdown_workers'):
-            old._shutdown_workers()
-        loader._iterator = None  # persistent workers keep it otherwise
+        shutdown_workers(loader, self.dataloader_iterator._iterator)
         batches = make_resumable(loader)
         batches.skip_next(skip)
         if passes and hasattr(sampler, 'set_epoch'):
