@@ -19,6 +19,7 @@ from fcos_mm.benchmarks.benchmark_train import (
     benchmark_train,
     format_train_benchmark,
 )
+from fcos_mm.benchmarks.gpu_check import dry_run_model_cfg
 
 SHAPE = (320, 320)
 STRIDES = (8, 16, 32, 64, 128)
@@ -28,16 +29,10 @@ BASE_MODEL = osp.join(
 
 
 def model_cfg(variant):
-    """The base R50-FPN FCOS, shrunk: ResNet-18 with 8 base channels, an
-    8-channel FPN and head, 80 classes and the paper's ranges kept."""
-    cfg = Config.fromfile(BASE_MODEL).model
-    cfg.backbone.update(depth=18, base_channels=8, init_cfg=None)
-    cfg.neck.update(in_channels=[8, 16, 32, 64], out_channels=8)
-    cfg.bbox_head.update(
-        in_channels=8,
-        feat_channels=8,
-        stacked_convs=2,
-        norm_cfg=dict(type='GN', num_groups=4, requires_grad=True))
+    """The base R50-FPN FCOS, shrunk as the GPU check's dry run shrinks it:
+    ResNet-18 with 8 base channels, an 8-channel FPN and head, 80 classes
+    and the paper's ranges kept."""
+    cfg = dry_run_model_cfg(Config.fromfile(BASE_MODEL).model)
     if variant == 'improvements':
         cfg.bbox_head.update(
             norm_on_bbox=True,
